@@ -1,0 +1,17 @@
+"""skcrl: the Class Rectification Loss for scikit-learn, skorch and PyTorch.
+
+Dong, Gong and Zhu, *Imbalanced Deep Learning by Minority Class Incremental
+Rectification*, IEEE TPAMI 2018. The algorithm, to the number, is in SPEC.md.
+"""
+
+from ._loss import ClassRectificationLoss, CRLTerms, crl_loss, imbalance_measure
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "CRLTerms",
+    "ClassRectificationLoss",
+    "__version__",
+    "crl_loss",
+    "imbalance_measure",
+]

@@ -1,0 +1,532 @@
+"""The Class Rectification Loss (SPEC.md §1-§7) for plain PyTorch."""
+
+from __future__ import annotations
+
+import math
+from numbers import Integral, Real
+from typing import NamedTuple
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from . import _comparisons
+from ._mining import (
+    class_counts,
+    group_by_class,
+    mine_class_level,
+    mine_instance_level,
+    minority_classes,
+    n_anchor_slots,
+    select_anchors,
+)
+
+__all__ = ["CRLTerms", "ClassRectificationLoss", "crl_loss", "imbalance_measure"]
+
+LEVELS = ("class", "instance")
+COMPARISONS = ("relative", "absolute", "distribution")
+#: Range of the histogram nodes of the distribution comparison (SPEC §4).
+_HISTOGRAM_RANGE = {"class": (-1.0, 1.0), "instance": (0.0, 2.0)}
+
+
+def _check_hyper_parameters(level, comparison, k, margin, rho, n_bins) -> None:
+    """Raise a ValueError (TypeError for a wrong type) naming the bad argument."""
+    if level not in LEVELS:
+        raise ValueError(f"level must be one of {LEVELS}, got {level!r}.")
+    if comparison not in COMPARISONS:
+        raise ValueError(
+            f"comparison must be one of {COMPARISONS}, got {comparison!r}."
+        )
+    for name, value, low in (("k", k, 1), ("n_bins", n_bins, 2)):
+        if isinstance(value, bool) or not isinstance(value, Integral):
+            raise TypeError(f"{name} must be an integer, got {value!r}.")
+        if value < low:
+            raise ValueError(f"{name} must be at least {low}, got {value}.")
+    for name, value in (("margin", margin), ("rho", rho)):
+        if isinstance(value, bool) or not isinstance(value, Real):
+            raise TypeError(f"{name} must be a real number, got {value!r}.")
+    if not (math.isfinite(margin) and margin >= 0):
+        raise ValueError(f"margin must be a finite number >= 0, got {margin}.")
+    if not 0 < rho <= 1:
+        raise ValueError(f"rho must lie in (0, 1], got {rho}.")
+
+
+class _Scores(NamedTuple):
+    """Class probabilities of every task, ``p = numerators / denominators``."""
+
+    probabilities: Tensor  # (T, n, C), detached: what mining ranks
+    numerators: Tensor  # (T, n, C), differentiable
+    denominators: Tensor | None  # (T, n), differentiable; None: already normalised
+
+    def at(self, sample: Tensor, cls: Tensor) -> Tensor:
+        """Differentiable ``p_cls(x_sample)``; ``sample`` ``(T, ...)``, ``cls``
+        broadcastable to it."""
+        n_tasks, _, n_classes = self.numerators.shape
+        flat = (sample * n_classes + cls).reshape(n_tasks, -1)
+        values = self.numerators.reshape(n_tasks, -1).gather(1, flat)
+        if self.denominators is not None:
+            values = values / self.denominators.gather(1, sample.reshape(n_tasks, -1))
+        return values.view(sample.shape)
+
+
+def _task_view(logits: Tensor, target: Tensor) -> tuple[Tensor, _Scores]:
+    """Labels ``(T, n)`` and class probabilities of every task.
+
+    Only the few probabilities that mining selects enter the autograd graph: a
+    full softmax with gradient costs several times more than the whole loss on the
+    CPU when the classes are few (or many).
+    """
+    if target.dim() == 2:
+        positive = torch.sigmoid(logits).t()  # (J, n)
+        both = torch.stack((1 - positive, positive), dim=2)
+        return target.long().t(), _Scores(both.detach(), both, None)
+    exps = (logits - logits.detach().amax(dim=1, keepdim=True)).exp()
+    sums = exps.sum(dim=1)
+    with torch.no_grad():
+        probabilities = exps / sums.unsqueeze(1)
+    return target.long().unsqueeze(0), _Scores(
+        probabilities.unsqueeze(0), exps.unsqueeze(0), sums.unsqueeze(0)
+    )
+
+
+def _check_tensors(logits, target, embeddings, level) -> None:
+    if not isinstance(logits, Tensor) or not logits.is_floating_point():
+        raise TypeError("logits must be a floating-point torch.Tensor of shape (n, C).")
+    if logits.dim() != 2:
+        raise ValueError(f"logits must have shape (n, C), got {tuple(logits.shape)}.")
+    n, n_outputs = logits.shape
+    if not isinstance(target, Tensor):
+        raise TypeError("target must be a torch.Tensor of shape (n,) or (n, J).")
+    if target.device != logits.device:
+        raise ValueError(
+            f"target is on {target.device} but logits are on {logits.device}; "
+            "move target to the device of logits."
+        )
+    if target.dim() == 1:
+        if target.shape[0] != n:
+            raise ValueError(
+                f"target has {target.shape[0]} entries but logits have {n} rows."
+            )
+        if (
+            target.is_floating_point()
+            or target.is_complex()
+            or target.dtype == torch.bool
+        ):
+            raise TypeError(
+                "a 1-D (multi-class) target must hold integer class indices, "
+                f"got dtype {target.dtype}."
+            )
+        if n_outputs < 2:
+            raise ValueError(
+                f"multi-class logits need at least 2 columns, got {n_outputs}."
+            )
+    elif target.dim() == 2:
+        if tuple(target.shape) != (n, n_outputs):
+            raise ValueError(
+                f"a 2-D (multi-label) target must have the shape of logits "
+                f"{tuple(logits.shape)}, got {tuple(target.shape)}."
+            )
+    else:
+        raise ValueError(
+            f"target must have shape (n,) or (n, J), got {tuple(target.shape)}."
+        )
+    if level != "instance":
+        return
+    if embeddings is None:
+        raise ValueError(
+            'level="instance" needs embeddings: pass embeddings=... (the module must '
+            "return (logits, embeddings) from forward)."
+        )
+    if not isinstance(embeddings, Tensor) or not embeddings.is_floating_point():
+        raise TypeError("embeddings must be a floating-point torch.Tensor.")
+    shared = embeddings.dim() == 2 and embeddings.shape[0] == n
+    per_attribute = (
+        target.dim() == 2
+        and embeddings.dim() == 3
+        and tuple(embeddings.shape[:2]) == (n, n_outputs)
+    )
+    if not (shared or per_attribute):
+        expected = "(n, D) or (n, J, D)" if target.dim() == 2 else "(n, D)"
+        raise ValueError(
+            f"embeddings must have shape {expected} with n={n}"
+            + (f", J={n_outputs}" if target.dim() == 2 else "")
+            + f"; got {tuple(embeddings.shape)}."
+        )
+    if embeddings.device != logits.device:
+        raise ValueError(
+            f"embeddings are on {embeddings.device} but logits are on "
+            f"{logits.device}; keep them on one device."
+        )
+
+
+def _zero(logits: Tensor) -> Tensor:
+    """A 0 that belongs to the autograd graph of ``logits`` (and is never NaN)."""
+    return logits.flatten()[:0].sum()
+
+
+def crl_loss(
+    logits: Tensor,
+    target: Tensor,
+    *,
+    embeddings: Tensor | None = None,
+    level: str = "class",
+    comparison: str = "relative",
+    k: int = 25,
+    margin: float = 0.5,
+    rho: float = 0.5,
+    n_bins: int = 32,
+) -> Tensor:
+    """Class Rectification Loss ``L_crl`` of one mini-batch (SPEC.md §1-§4, §6).
+
+    The batch's minority classes are those of smallest count that together hold at
+    most ``rho * n`` samples; each with two samples or more is mined for hard
+    positives and negatives, and the anchors of all of them (and of all attributes)
+    are pooled into one loss. No cross-entropy and no ``alpha``: see
+    :class:`ClassRectificationLoss` for the balanced loss.
+
+    Parameters
+    ----------
+    logits : torch.Tensor of shape (n, C) or (n, J)
+        Raw scores. ``C >= 2`` classes for a multi-class target (softmax
+        probabilities), ``J`` binary attributes for a multi-label target (sigmoid).
+    target : torch.Tensor of shape (n,) or (n, J)
+        Integer class indices in ``0..C-1`` (multi-class), or a 0/1 indicator
+        matrix (multi-label), on the device of ``logits``.
+    embeddings : torch.Tensor of shape (n, D) or (n, J, D), default=None
+        Feature vectors, required when ``level="instance"`` and ignored otherwise.
+        ``(n, J, D)`` gives each attribute its own embedding (multi-label only).
+    level : {"class", "instance"}, default="class"
+        Compare predicted probabilities of the minority class (``"class"``) or
+        L2-normalised embeddings (``"instance"``).
+    comparison : {"relative", "absolute", "distribution"}, default="relative"
+        Triplet ranking, contrastive, or histogram loss.
+    k : int, default=25
+        Number of hard positives and hard negatives mined per minority class (class
+        level) or per anchor (instance level).
+    margin : float, default=0.5
+        Margin of the relative and absolute comparisons.
+    rho : float, default=0.5
+        Share of the batch that the minority classes may hold together, in (0, 1].
+    n_bins : int, default=32
+        Histogram nodes of the distribution comparison.
+
+    Returns
+    -------
+    loss : torch.Tensor
+        0-dim tensor on the device and in the dtype of ``logits``. It is exactly 0,
+        still attached to the autograd graph, when the batch has nothing to mine.
+
+    Raises
+    ------
+    ValueError
+        For an unknown ``level`` or ``comparison``, ``k < 1``, ``rho`` outside
+        ``(0, 1]``, a negative ``margin``, ``n_bins < 2``, shapes that disagree,
+        or missing embeddings at instance level.
+    TypeError
+        For a non-integer ``k``/``n_bins``, non-tensor inputs, or a floating-point
+        multi-class target.
+
+    Notes
+    -----
+    Vectorised over samples, classes and attributes, with no copy to the host.
+    Time and memory grow with ``n * k`` at class level; instance level mines from
+    cosine similarities computed in blocks of anchors.
+
+    Examples
+    --------
+    Two samples of class 0 (probabilities of class 0: 0.9 and 0.6) and two of class
+    1 (0.3 and 0.2). A 2/2 batch makes class 0 the minority; the four triplets give
+    ``max(0, 0.5 + 0.3 - d-)`` for ``d-`` = 0.6, 0.7, 0.3, 0.4, mean 0.3:
+
+    >>> import torch
+    >>> from skcrl import crl_loss
+    >>> p0 = torch.tensor([0.9, 0.6, 0.3, 0.2])
+    >>> logits = torch.stack([p0, 1 - p0], dim=1).log()
+    >>> crl_loss(logits, torch.tensor([0, 0, 1, 1]))
+    tensor(0.3000)
+    """
+    _check_hyper_parameters(level, comparison, k, margin, rho, n_bins)
+    _check_tensors(logits, target, embeddings, level)
+    n = logits.shape[0]
+    n_slots = n_anchor_slots(n, rho)
+    if n_slots == 0:
+        return _zero(logits)
+
+    labels, scores = _task_view(logits, target)
+    counts = class_counts(labels, scores.probabilities.shape[2])
+    mined = minority_classes(counts, rho, n) & (counts >= 2)
+
+    if level == "class":
+        own = scores.probabilities.gather(2, labels.unsqueeze(-1)).squeeze(-1)
+        grouped = group_by_class(labels, mined, own)
+        anchors = select_anchors(labels, mined, grouped, n_slots)
+        pairs = mine_class_level(
+            scores.probabilities, labels, counts, mined, anchors, grouped, k
+        )
+        d_pos, d_neg = _class_distances(scores, pairs)
+    else:
+        anchors = select_anchors(labels, mined, group_by_class(labels, mined), n_slots)
+        units = _unit_embeddings(embeddings, target.dim() == 2)
+        pairs = mine_instance_level(units, labels, counts, anchors, k)
+        d_pos, d_neg = _instance_distances(units, pairs)
+        # Keep the loss in the graph of the logits, as at class level.
+        d_pos = d_pos + _zero(logits)
+
+    rows = pairs.anchor_index.numel()
+    d_pos, pos_valid = d_pos.reshape(rows, -1), pairs.pos_valid.reshape(rows, -1)
+    d_neg, neg_valid = d_neg.reshape(rows, -1), pairs.neg_valid.reshape(rows, -1)
+    if comparison == "relative":
+        loss = _comparisons.relative(
+            d_pos,
+            pos_valid,
+            d_neg,
+            neg_valid,
+            margin,
+            negatives_sorted=level == "class",
+        )
+    elif comparison == "absolute":
+        loss = _comparisons.absolute(d_pos, pos_valid, d_neg, neg_valid, margin)
+    else:
+        lo, hi = _HISTOGRAM_RANGE[level]
+        loss = _comparisons.distribution(
+            d_pos, pos_valid, d_neg, neg_valid, lo, hi, n_bins
+        )
+    return loss
+
+
+def _class_distances(scores: _Scores, pairs) -> tuple[Tensor, Tensor]:
+    """``d+ = |s_a - s_p|`` and ``d- = s_a - s_q`` with ``s = p_c``, ``c`` the
+    anchor's class (SPEC §3)."""
+    # One gather for anchors, positives and negatives: one scatter in backward.
+    samples = torch.cat(
+        (pairs.anchor_index.unsqueeze(-1), pairs.pos_index, pairs.neg_index), dim=2
+    )
+    s = scores.at(samples, pairs.anchor_class.unsqueeze(-1))
+    anchor, positive, negative = s.split(
+        (1, pairs.pos_index.shape[2], pairs.neg_index.shape[2]), dim=2
+    )
+    return (anchor - positive).abs(), anchor - negative
+
+
+def _unit_embeddings(embeddings: Tensor, multi_label: bool) -> Tensor:
+    """``(T, n, D)`` unit vectors; ``(1, n, D)`` when all tasks share them."""
+    if embeddings.dim() == 3:
+        embeddings = embeddings.transpose(0, 1)
+    else:
+        embeddings = embeddings.unsqueeze(0)
+    return F.normalize(embeddings, dim=-1)
+
+
+def _instance_distances(units: Tensor, pairs) -> tuple[Tensor, Tensor]:
+    """Euclidean distances between unit embeddings of the mined pairs."""
+    n_tasks = pairs.anchor_index.shape[0]
+    units = units.expand(n_tasks, -1, -1)
+    dim = units.shape[-1]
+
+    def take(index: Tensor) -> Tensor:
+        flat = index.reshape(n_tasks, -1, 1).expand(-1, -1, dim)
+        return units.gather(1, flat).view(*index.shape, dim)
+
+    anchor = take(pairs.anchor_index).unsqueeze(-2)
+    return (
+        torch.linalg.vector_norm(anchor - take(pairs.pos_index), dim=-1),
+        torch.linalg.vector_norm(anchor - take(pairs.neg_index), dim=-1),
+    )
+
+
+class CRLTerms(NamedTuple):
+    """The parts of the balanced loss of one batch, all 0-dim tensors."""
+
+    total: Tensor
+    cross_entropy: Tensor
+    crl: Tensor
+
+
+class ClassRectificationLoss(nn.Module):
+    """Balanced loss ``alpha * L_crl + (1 - alpha) * L_ce`` for PyTorch training.
+
+    Parameters
+    ----------
+    alpha : float
+        Weight of the CRL term, in [0, 1]. The paper sets it to
+        ``min(1, eta * imbalance_measure(y_train))``; see :func:`imbalance_measure`.
+    level : {"class", "instance"}, default="class"
+        See :func:`crl_loss`.
+    comparison : {"relative", "absolute", "distribution"}, default="relative"
+        See :func:`crl_loss`.
+    k : int, default=25
+        Hard positives and negatives per minority class or anchor.
+    margin : float, default=0.5
+        Margin of the relative and absolute comparisons.
+    rho : float, default=0.5
+        Share of the batch the minority classes may hold together.
+    n_bins : int, default=32
+        Histogram nodes of the distribution comparison.
+    weight : torch.Tensor, default=None
+        Class weights of the cross-entropy term: shape ``(C,)`` for a multi-class
+        target; ``(2,)`` or ``(J, 2)`` (negative, positive) for a multi-label target.
+        The weighted term is ``sum(w_i * l_i) / sum(w_i)`` in both cases, as
+        :func:`torch.nn.functional.cross_entropy` computes it.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skcrl import ClassRectificationLoss
+    >>> criterion = ClassRectificationLoss(alpha=0.5)
+    >>> p0 = torch.tensor([0.9, 0.6, 0.3, 0.2])
+    >>> logits = torch.stack([p0, 1 - p0], dim=1).log().requires_grad_()
+    >>> target = torch.tensor([0, 0, 1, 1])
+    >>> terms = criterion.terms(logits, target)
+    >>> terms.crl
+    tensor(0.3000, grad_fn=<DivBackward0>)
+    >>> bool(torch.isclose(terms.total, 0.5 * terms.crl + 0.5 * terms.cross_entropy))
+    True
+    >>> criterion(logits, target).backward()
+    """
+
+    def __init__(
+        self,
+        alpha: float,
+        *,
+        level: str = "class",
+        comparison: str = "relative",
+        k: int = 25,
+        margin: float = 0.5,
+        rho: float = 0.5,
+        n_bins: int = 32,
+        weight: Tensor | None = None,
+    ) -> None:
+        super().__init__()
+        if isinstance(alpha, bool) or not isinstance(alpha, Real):
+            raise TypeError(f"alpha must be a real number in [0, 1], got {alpha!r}.")
+        if not 0 <= alpha <= 1:
+            raise ValueError(f"alpha must lie in [0, 1], got {alpha}.")
+        _check_hyper_parameters(level, comparison, k, margin, rho, n_bins)
+        self.alpha = float(alpha)
+        self.level = level
+        self.comparison = comparison
+        self.k = k
+        self.margin = margin
+        self.rho = rho
+        self.n_bins = n_bins
+        if weight is not None:
+            weight = torch.as_tensor(weight)
+            if not weight.is_floating_point():
+                weight = weight.to(torch.get_default_dtype())
+        self.register_buffer("weight", weight)
+
+    def extra_repr(self) -> str:
+        return (
+            f"alpha={self.alpha}, level={self.level!r}, "
+            f"comparison={self.comparison!r}, "
+            f"k={self.k}, margin={self.margin}, rho={self.rho}, n_bins={self.n_bins}"
+        )
+
+    def cross_entropy(self, logits: Tensor, target: Tensor) -> Tensor:
+        """``L_ce``: mean (class-weighted) cross-entropy, or binary cross-entropy
+        over all entries for a multi-label target."""
+        weight = None if self.weight is None else self.weight.to(logits.dtype)
+        if target.dim() == 1:
+            return F.cross_entropy(logits, target.long(), weight=weight)
+        target = target.to(logits.dtype)
+        if weight is None:
+            return F.binary_cross_entropy_with_logits(logits, target)
+        if weight.shape not in ((2,), (logits.shape[1], 2)):
+            raise ValueError(
+                "weight of a multi-label loss must have shape (2,) or "
+                f"(J, 2) = ({logits.shape[1]}, 2), got {tuple(weight.shape)}."
+            )
+        weight = weight.expand(logits.shape[1], 2)
+        per_entry = torch.where(target > 0.5, weight[:, 1], weight[:, 0])
+        losses = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
+        return (per_entry * losses).sum() / per_entry.sum()
+
+    def terms(
+        self, logits: Tensor, target: Tensor, embeddings: Tensor | None = None
+    ) -> CRLTerms:
+        """The balanced loss with its cross-entropy and CRL parts."""
+        crl = crl_loss(
+            logits,
+            target,
+            embeddings=embeddings,
+            level=self.level,
+            comparison=self.comparison,
+            k=self.k,
+            margin=self.margin,
+            rho=self.rho,
+            n_bins=self.n_bins,
+        )
+        ce = self.cross_entropy(logits, target)
+        return CRLTerms(self.alpha * crl + (1 - self.alpha) * ce, ce, crl)
+
+    def forward(
+        self, logits: Tensor, target: Tensor, embeddings: Tensor | None = None
+    ) -> Tensor:
+        """``L_bln`` of the batch (SPEC §5), a 0-dim tensor."""
+        return self.terms(logits, target, embeddings).total
+
+
+def imbalance_measure(y, n_classes: int | None = None) -> float:
+    """Imbalance ``Omega_imb`` of a label vector or indicator matrix (SPEC.md §5).
+
+    The total-variation distance between the class frequencies and the uniform
+    distribution, ``0.5 * sum_c |p_c - 1/C|``: the share of samples that would have
+    to change class for every class to be equally frequent. 0 for balanced data,
+    below ``1 - 1/C``.
+
+    Parameters
+    ----------
+    y : array-like of shape (n,) or (n, J)
+        Class labels of any type (multi-class), or a 0/1 indicator matrix
+        (multi-label: the mean of the per-attribute values, each with ``C = 2``).
+    n_classes : int, default=None
+        Number of classes ``C``, counting classes absent from ``y`` (with frequency
+        0). By default, the number of distinct labels in ``y``.
+
+    Returns
+    -------
+    float
+
+    Examples
+    --------
+    90 samples of one class and 10 of another: 40 % of the samples would have to
+    change class.
+
+    >>> from skcrl import imbalance_measure
+    >>> imbalance_measure([0] * 90 + [1] * 10)
+    0.4
+    >>> imbalance_measure(["cat", "dog", "dog"], n_classes=3)
+    0.3333333333333333
+    """
+    if isinstance(y, Tensor):
+        y = y.detach().cpu().numpy()
+    y = np.asarray(y)
+    if y.size == 0:
+        raise ValueError("y is empty: imbalance_measure needs at least one label.")
+    if y.ndim == 2:
+        if n_classes not in (None, 2):
+            raise ValueError(
+                "a 2-D indicator y has 2 classes per attribute, "
+                f"got n_classes={n_classes}."
+            )
+        if not np.isin(y, (0, 1)).all():
+            raise ValueError("a 2-D y must be a 0/1 indicator matrix.")
+        positive = y.astype(float).mean(axis=0)
+        return float(np.mean(np.abs(positive - 0.5)))
+    if y.ndim != 1:
+        raise ValueError(
+            f"y must be 1-D labels or a 2-D indicator, got shape {y.shape}."
+        )
+    _, counts = np.unique(y, return_counts=True)
+    if n_classes is None:
+        n_classes = len(counts)
+    elif isinstance(n_classes, bool) or not isinstance(n_classes, Integral):
+        raise TypeError(f"n_classes must be an integer, got {n_classes!r}.")
+    elif n_classes < len(counts):
+        raise ValueError(
+            f"y holds {len(counts)} distinct labels, more than n_classes={n_classes}."
+        )
+    frequencies = np.zeros(n_classes)
+    frequencies[: len(counts)] = counts / y.shape[0]
+    return float(0.5 * np.abs(frequencies - 1.0 / n_classes).sum())

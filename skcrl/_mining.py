@@ -1,0 +1,216 @@
+"""Minority profiling and hard mining (SPEC.md §1-§2) as pure tensor functions.
+
+Every function works on a stack of ``T`` tasks at once: ``T = 1`` for a multi-class
+batch, ``T = J`` for ``J`` binary attributes. Labels are ``(T, n)`` integer tensors in
+``0..C-1``. Shapes depend only on ``n``, ``C``, ``T``, ``k`` and ``rho``, never on the
+label values, so nothing here waits for the device: a minority class, an anchor or a
+mined sample that does not exist is a ``False`` entry of a validity mask.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+__all__ = [
+    "MinedPairs",
+    "class_counts",
+    "group_by_class",
+    "mine_class_level",
+    "mine_instance_level",
+    "minority_classes",
+    "n_anchor_slots",
+    "select_anchors",
+]
+
+#: Elements of one ``(T, anchors, n)`` similarity block at instance level; larger
+#: batches are mined in blocks of anchors so that memory stays linear in ``n``.
+_SIMILARITY_BLOCK = 1 << 22
+
+
+class MinedPairs(NamedTuple):
+    """Anchors with their hard positives and negatives, as batch indices.
+
+    ``A`` anchor slots per task, ``P`` positive and ``Q`` negative slots per anchor.
+    """
+
+    anchor_index: Tensor  # (T, A) sample index of each anchor slot
+    anchor_class: Tensor  # (T, A) its class
+    pos_index: Tensor  # (T, A, P)
+    pos_valid: Tensor  # (T, A, P) bool; False also where the anchor slot is empty
+    neg_index: Tensor  # (T, A, Q)
+    neg_valid: Tensor  # (T, A, Q) bool
+
+
+def class_counts(labels: Tensor, n_classes: int) -> Tensor:
+    """``h_c`` of every class of every task: ``(T, C)`` int64."""
+    counts = torch.zeros(
+        labels.shape[0], n_classes, dtype=torch.int64, device=labels.device
+    )
+    return counts.scatter_add_(1, labels, torch.ones_like(labels))
+
+
+def minority_classes(counts: Tensor, rho: float, n: int) -> Tensor:
+    """SPEC §1 steps 1-3: the minority classes of each task, ``(T, C)`` bool.
+
+    Present classes sorted by ``(h_c, c)``; the longest prefix whose cumulative count
+    is ``<= rho * n``. Counts are non-negative, so the cumulative sum is monotone and
+    the set where it stays within the bound *is* that prefix.
+    """
+    present = counts > 0
+    # Absent classes sort last; a stable sort breaks count ties by class id.
+    key = torch.where(present, counts, torch.full_like(counts, n + 1))
+    order = torch.sort(key, dim=1, stable=True).indices
+    cumulative = counts.gather(1, order).cumsum(dim=1)
+    # Compare integers with floor(rho * n): int64 against a Python float would be
+    # rounded to float32 first.
+    within = cumulative <= math.floor(rho * n)
+    minority = torch.zeros_like(present).scatter_(1, order, within)
+    return minority & present
+
+
+def n_anchor_slots(n: int, rho: float) -> int:
+    """A static bound on the anchors of one task: all lie in minority classes,
+    whose counts add up to at most ``floor(rho * n)``."""
+    return min(n, math.floor(rho * n))
+
+
+def group_by_class(
+    labels: Tensor, mined: Tensor, scores: Tensor | None = None
+) -> Tensor:
+    """Sample indices ``(T, n)`` grouped by class, the mined classes first.
+
+    Mined classes come in class-id order, each class's members by ascending
+    ``scores`` (in batch order without scores), then every other sample. Two stable
+    sorts of ``n`` keys, whatever the number of classes.
+    """
+    n_classes = mined.shape[1]
+    keys = labels + n_classes * (~mined).gather(1, labels).long()
+    if scores is None:
+        return torch.sort(keys, dim=1, stable=True).indices
+    by_score = torch.sort(scores, dim=1, stable=True).indices
+    by_class = torch.sort(keys.gather(1, by_score), dim=1, stable=True).indices
+    return by_score.gather(1, by_class)
+
+
+def select_anchors(
+    labels: Tensor, mined: Tensor, grouped: Tensor, n_slots: int
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The first ``n_slots`` samples of ``grouped``: all members of mined classes.
+
+    Returns ``(anchor_index, anchor_class, anchor_valid)``, each ``(T, n_slots)``.
+    """
+    anchor_index = grouped[:, :n_slots]
+    anchor_class = labels.gather(1, anchor_index)
+    return anchor_index, anchor_class, mined.gather(1, anchor_class)
+
+
+def _leading(n_valid: Tensor, width: int) -> Tensor:
+    """``(..., width)`` mask of the first ``n_valid`` slots of each row."""
+    return torch.arange(width, device=n_valid.device) < n_valid.unsqueeze(-1)
+
+
+def _anchor_class_counts(anchors, counts: Tensor) -> Tensor:
+    """``h_c`` of each anchor's class; 0 for an empty slot, which so gets no pair."""
+    _, anchor_class, anchor_valid = anchors
+    return counts.gather(1, anchor_class) * anchor_valid
+
+
+def mine_class_level(
+    scores: Tensor,
+    labels: Tensor,
+    counts: Tensor,
+    mined: Tensor,
+    anchors: tuple[Tensor, Tensor, Tensor],
+    grouped: Tensor,
+    k: int,
+) -> MinedPairs:
+    """SPEC §2, class level: one list of hard samples per minority class.
+
+    ``scores`` is ``(T, n, C)``, the probability of every class for every sample,
+    and ``grouped`` comes from :func:`group_by_class` on each sample's own-class
+    score. Hard positives of class ``c`` are its ``min(k, h_c)`` members with the
+    lowest ``p_c``, hard negatives the ``min(k, n - h_c)`` other samples with the
+    highest ``p_c``, both in that order; every anchor of ``c`` shares them, less
+    itself as a positive. Negatives come in decreasing ``p_c``, so ``d- = s_a - s_q``
+    comes increasing.
+    """
+    anchor_index, anchor_class, _ = anchors
+    n_tasks, n, _ = scores.shape
+    n_slots = anchor_index.shape[1]
+    width = min(k, n)
+    slots = torch.arange(width, device=scores.device)
+    with torch.no_grad():
+        # The members of a mined class start in `grouped` after those of the mined
+        # classes of smaller id.
+        mined_counts = counts * mined
+        first = (mined_counts.cumsum(dim=1) - mined_counts).gather(1, anchor_class)
+        at = (first.unsqueeze(-1) + slots).clamp(max=n - 1).view(n_tasks, -1)
+        pos_index = grouped.gather(1, at).view(n_tasks, n_slots, width)
+        # Negatives: each class's top scores once every sample's own class is
+        # struck out; a single top-k along the batch for all classes.
+        others = scores.scatter(2, labels.unsqueeze(-1), -math.inf)
+        per_class = torch.topk(others, width, dim=1).indices.transpose(1, 2)
+        by_anchor = anchor_class.unsqueeze(-1).expand(-1, -1, width)
+        neg_index = per_class.gather(1, by_anchor)
+    h = _anchor_class_counts(anchors, counts)
+    return MinedPairs(
+        anchor_index,
+        anchor_class,
+        pos_index,
+        _leading(h, width) & (pos_index != anchor_index.unsqueeze(-1)),
+        neg_index,
+        _leading((n - h) * anchors[2], width),
+    )
+
+
+def mine_instance_level(
+    unit_embeddings: Tensor,
+    labels: Tensor,
+    counts: Tensor,
+    anchors: tuple[Tensor, Tensor, Tensor],
+    k: int,
+) -> MinedPairs:
+    """SPEC §2, instance level: hard samples of each anchor by embedding distance.
+
+    ``unit_embeddings`` is ``(T, n, D)`` (or ``(1, n, D)`` when shared by all tasks),
+    L2-normalised, so that ``d^2 = 2 - 2 cos`` and ranking by cosine similarity ranks
+    by distance. Positives: the ``min(k, h_c - 1)`` *other* members of the anchor's
+    class farthest from it; negatives: the ``min(k, n - h_c)`` non-members nearest.
+    """
+    anchor_index, anchor_class, anchor_valid = anchors
+    n_tasks, n_slots = anchor_index.shape
+    n = labels.shape[1]
+    pos_width = min(k, n - 1)
+    neg_width = min(k, n)
+    with torch.no_grad():
+        units = unit_embeddings.detach().expand(n_tasks, -1, -1)
+        block = max(1, _SIMILARITY_BLOCK // max(1, n_tasks * n))
+        pos_parts, neg_parts = [], []
+        for start in range(0, n_slots, block):
+            stop = min(start + block, n_slots)
+            index = anchor_index[:, start:stop]
+            anchor_units = units.gather(
+                1, index.unsqueeze(-1).expand(-1, -1, units.shape[-1])
+            )
+            cosine = anchor_units @ units.transpose(1, 2)  # (T, b, n)
+            member = labels.unsqueeze(1) == anchor_class[:, start:stop].unsqueeze(-1)
+            itself = torch.arange(n, device=labels.device) == index.unsqueeze(-1)
+            farthest = (-cosine).masked_fill(~member | itself, -math.inf)
+            nearest = cosine.masked_fill(member, -math.inf)
+            pos_parts.append(torch.topk(farthest, pos_width, dim=2).indices)
+            neg_parts.append(torch.topk(nearest, neg_width, dim=2).indices)
+        pos_index = torch.cat(pos_parts, dim=1)
+        neg_index = torch.cat(neg_parts, dim=1)
+    h = _anchor_class_counts(anchors, counts)
+    return MinedPairs(
+        anchor_index,
+        anchor_class,
+        pos_index,
+        _leading(h - 1, pos_width),
+        neg_index,
+        _leading((n - h) * anchor_valid, neg_width),
+    )

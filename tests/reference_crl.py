@@ -1,0 +1,118 @@
+"""A deliberately simple, loop-based CRL written from SPEC.md alone.
+
+It shares no code with skcrl: Python lists, ``sorted`` and one scalar tensor per
+distance, so that values and gradients can be compared with the vectorised loss.
+Mining ties are broken by sample index here; tests use data without ties.
+"""
+
+import math
+from collections import Counter
+
+import torch
+
+
+def _tasks(logits, target, embeddings):
+    """(labels, probabilities (n, C), embeddings (n, D) or None) per task."""
+    if target.dim() == 1:
+        return [(target.tolist(), logits.softmax(dim=1), embeddings)]
+    tasks = []
+    for j in range(target.shape[1]):
+        p1 = torch.sigmoid(logits[:, j])
+        probs = torch.stack([1 - p1, p1], dim=1)
+        emb = None
+        if embeddings is not None:
+            emb = embeddings[:, j] if embeddings.dim() == 3 else embeddings
+        tasks.append(([int(v) for v in target[:, j].tolist()], probs, emb))
+    return tasks
+
+
+def _minority(labels, rho):
+    counts = Counter(labels)
+    chosen, total = [], 0
+    for c in sorted(counts, key=lambda c: (counts[c], c)):
+        if total + counts[c] > rho * len(labels):
+            break
+        total += counts[c]
+        chosen.append(c)
+    return [c for c in chosen if counts[c] >= 2]
+
+
+def _anchor_records(labels, probs, emb, level, k, rho):
+    """A (list of d+, list of d-) pair per anchor."""
+    n = len(labels)
+    records = []
+    for c in _minority(labels, rho):
+        members = [i for i in range(n) if labels[i] == c]
+        others = [i for i in range(n) if labels[i] != c]
+        if level == "class":
+            s = probs[:, c]
+            positives = sorted(members, key=lambda i: (float(s[i]), i))[:k]
+            negatives = sorted(others, key=lambda i: (-float(s[i]), i))[:k]
+            for a in members:
+                d_pos = [torch.abs(s[a] - s[p]) for p in positives if p != a]
+                d_neg = [s[a] - s[q] for q in negatives]
+                records.append((d_pos, d_neg))
+        else:
+            units = [emb[i] / torch.sqrt((emb[i] ** 2).sum()) for i in range(n)]
+
+            def dist(a, b, units=units):
+                return torch.sqrt(((units[a] - units[b]) ** 2).sum())
+
+            for a in members:
+                mates = [i for i in members if i != a]
+                positives = sorted(mates, key=lambda i: (-float(dist(a, i)), i))[:k]
+                negatives = sorted(others, key=lambda i: (float(dist(a, i)), i))[:k]
+                records.append(
+                    ([dist(a, p) for p in positives], [dist(a, q) for q in negatives])
+                )
+    return records
+
+
+def _histogram(values, lo, hi, n_bins):
+    step = (hi - lo) / (n_bins - 1)
+    bins = [0.0] * n_bins
+    for v in values:
+        t = (torch.clamp(v, lo, hi) - lo) / step
+        b = min(math.floor(float(t)), n_bins - 2)
+        w = t - b
+        bins[b] = bins[b] + (1 - w)
+        bins[b + 1] = bins[b + 1] + w
+    return [h / len(values) for h in bins]
+
+
+def reference_crl_loss(
+    logits,
+    target,
+    embeddings=None,
+    level="class",
+    comparison="relative",
+    k=25,
+    margin=0.5,
+    rho=0.5,
+    n_bins=32,
+):
+    records = []
+    for labels, probs, emb in _tasks(logits, target, embeddings):
+        records += _anchor_records(labels, probs, emb, level, k, rho)
+    zero = logits.sum() * 0
+    if comparison == "relative":
+        terms = [
+            torch.relu(margin + dp - dn)
+            for d_pos, d_neg in records
+            for dp in d_pos
+            for dn in d_neg
+        ]
+        return sum(terms) / len(terms) if terms else zero
+    if comparison == "absolute":
+        pulled = [dp**2 for d_pos, _ in records for dp in d_pos]
+        pushed = [torch.relu(margin - dn) ** 2 for _, d_neg in records for dn in d_neg]
+        mean_pulled = sum(pulled) / len(pulled) if pulled else zero
+        mean_pushed = sum(pushed) / len(pushed) if pushed else zero
+        return 0.5 * (mean_pulled + mean_pushed)
+    taking_part = [(p, q) for p, q in records if p and q]
+    if not taking_part:
+        return zero
+    lo, hi = (-1.0, 1.0) if level == "class" else (0.0, 2.0)
+    h_pos = _histogram([v for p, _ in taking_part for v in p], lo, hi, n_bins)
+    h_neg = _histogram([v for _, q in taking_part for v in q], lo, hi, n_bins)
+    return sum(h_pos[t] * sum(h_neg[: t + 1]) for t in range(n_bins))

@@ -1,0 +1,168 @@
+"""Minority rule (SPEC §1) and hard mining (SPEC §2), worked out by hand."""
+
+import pytest
+import torch
+
+from skcrl._mining import (
+    class_counts,
+    group_by_class,
+    mine_class_level,
+    mine_instance_level,
+    minority_classes,
+    n_anchor_slots,
+    select_anchors,
+)
+
+
+def _minority(counts, rho=0.5):
+    counts = torch.tensor([counts])
+    n = int(counts.sum())
+    return minority_classes(counts, rho, n)[0].nonzero().flatten().tolist()
+
+
+@pytest.mark.parametrize(
+    ("counts", "rho", "expected"),
+    [
+        # sorted (1,c1) (1,c2) (3,c0) (5,c3): cumulative 1, 2, 5 <= 5, then 10
+        ([3, 1, 1, 5], 0.5, [0, 1, 2]),
+        # the prefix stops at c2 (3 + 3 > 5); c1 would not fit either
+        ([3, 4, 3], 0.5, [0]),
+        # count ties go by class id: c0 (2) fits in 3, c1 would make 4
+        ([2, 2, 6], 0.3, [0]),
+        ([6, 2, 2], 0.3, [1]),
+        # a balanced 32/32 batch: class 0 is its minority
+        ([32, 32], 0.5, [0]),
+        # a single class: 10 > 5, no minority
+        ([10], 0.5, []),
+        # ... unless rho = 1 lets the whole batch be minority
+        ([10], 1.0, [0]),
+        # absent classes take no part
+        ([0, 4, 0, 1, 5], 0.5, [1, 3]),
+        # rho * n is not an integer: bound floor(3.5) = 3
+        ([3, 4], 0.5, [0]),
+        ([4, 3], 0.5, [1]),
+    ],
+)
+def test_minority_rule(counts, rho, expected):
+    assert _minority(counts, rho) == expected
+
+
+def test_minority_rule_is_per_task():
+    counts = torch.tensor([[1, 9], [9, 1], [5, 5]])
+    got = minority_classes(counts, 0.5, 10)
+    assert got.tolist() == [[True, False], [False, True], [True, False]]
+
+
+def test_class_counts():
+    labels = torch.tensor([[2, 0, 2, 2], [1, 1, 0, 1]])
+    assert class_counts(labels, 3).tolist() == [[1, 0, 3], [1, 3, 0]]
+
+
+def test_anchor_slots_bound():
+    assert n_anchor_slots(10, 0.5) == 5
+    assert n_anchor_slots(7, 0.5) == 3
+    assert n_anchor_slots(1, 0.5) == 0
+    assert n_anchor_slots(3, 1.0) == 3
+
+
+def _mined(mined_classes, n_classes):
+    mined = torch.zeros(1, n_classes, dtype=torch.bool)
+    mined[0, mined_classes] = True
+    return mined
+
+
+def test_group_by_class_puts_mined_classes_first():
+    labels = torch.tensor([[2, 0, 1, 2, 0, 1, 2]])
+    mined = _mined([0, 2], 3)
+    # classes 0 then 2 (mined, by id), in batch order; then class 1
+    assert group_by_class(labels, mined)[0].tolist() == [1, 4, 0, 3, 6, 2, 5]
+    scores = torch.tensor([[0.5, 0.9, 0.1, 0.2, 0.3, 0.0, 0.5]])
+    # by ascending score within a class; the tie of samples 0 and 6 by index
+    assert group_by_class(labels, mined, scores)[0].tolist() == [4, 1, 3, 0, 6, 5, 2]
+
+
+def test_select_anchors_in_batch_order_then_empty_slots():
+    labels = torch.tensor([[1, 0, 1, 2, 0]])
+    mined = _mined([0], 3)
+    index, cls, valid = select_anchors(labels, mined, group_by_class(labels, mined), 3)
+    assert index[0, :2].tolist() == [1, 4]
+    assert cls[0, :2].tolist() == [0, 0]
+    assert valid[0].tolist() == [True, True, False]
+
+
+def _class_level_pairs(labels, scores, counts, mined, n_slots, k):
+    own = scores.gather(2, labels.unsqueeze(-1)).squeeze(-1)
+    grouped = group_by_class(labels, mined, own)
+    anchors = select_anchors(labels, mined, grouped, n_slots)
+    return mine_class_level(scores, labels, counts, mined, anchors, grouped, k)
+
+
+def test_class_level_mining_by_hand():
+    # Counts (5, 3) with n = 8, rho = 0.5: class 1 (samples 1, 3, 4) is the minority.
+    labels = torch.tensor([[0, 1, 0, 1, 1, 0, 0, 0]])
+    p1 = torch.tensor([0.1, 0.7, 0.5, 0.2, 0.9, 0.3, 0.05, 0.6], dtype=torch.float64)
+    scores = torch.stack([1 - p1, p1], dim=1).unsqueeze(0)
+    counts = class_counts(labels, 2)
+    mined = minority_classes(counts, 0.5, 8) & (counts >= 2)
+    assert mined.tolist() == [[False, True]]
+    pairs = _class_level_pairs(labels, scores, counts, mined, 4, k=2)
+    # Anchors: the class's members, lowest score first.
+    assert pairs.anchor_index[0, :3].tolist() == [3, 1, 4]
+    # Hard positives: the 2 members with the lowest p1 (3: 0.2, then 1: 0.7), the
+    # anchor itself excluded; hard negatives: the 2 others with highest p1 (7, 2).
+    valid_pos = [
+        [i for i, ok in zip(row, mask, strict=True) if ok]
+        for row, mask in zip(
+            pairs.pos_index[0].tolist(), pairs.pos_valid[0].tolist(), strict=True
+        )
+    ]
+    assert valid_pos == [[1], [3], [3, 1], []]
+    assert pairs.neg_index[0, 0].tolist() == [7, 2]
+    assert pairs.neg_valid[0].tolist() == [[True, True]] * 3 + [[False, False]]
+
+
+def test_class_level_k_larger_than_candidates():
+    labels = torch.tensor([[0, 0, 1, 1, 1]])
+    p0 = torch.tensor([0.8, 0.4, 0.3, 0.6, 0.1], dtype=torch.float64)
+    scores = torch.stack([p0, 1 - p0], dim=1).unsqueeze(0)
+    counts = class_counts(labels, 2)
+    pairs = _class_level_pairs(labels, scores, counts, _mined([0], 2), 2, k=25)
+    # width min(k, n) = 5, of which h_c = 2 positives and n - h_c = 3 negatives.
+    assert pairs.pos_index.shape[-1] == 5
+    assert pairs.pos_valid[0].sum(dim=1).tolist() == [1, 1]
+    assert pairs.neg_valid[0].sum(dim=1).tolist() == [3, 3]
+    assert pairs.neg_index[0, 0, :3].tolist() == [3, 2, 4]
+
+
+def test_instance_level_mining_by_hand():
+    # Anchors of class 0: samples 0 and 1. On the unit circle: 0 at 0 deg, 1 at
+    # 90 deg, 5 at 10 deg (class 0 too); class 1 at 180, 45, 300 deg.
+    degrees = torch.tensor([0.0, 90.0, 180.0, 45.0, 300.0, 10.0], dtype=torch.float64)
+    radians = torch.deg2rad(degrees)
+    units = torch.stack([radians.cos(), radians.sin()], dim=1).unsqueeze(0)
+    labels = torch.tensor([[0, 0, 1, 1, 1, 0]])
+    counts = class_counts(labels, 2)
+    mined = _mined([0], 2)
+    anchors = select_anchors(labels, mined, group_by_class(labels, mined), 3)
+    pairs = mine_instance_level(units, labels, counts, anchors, k=1)
+    assert pairs.anchor_index[0].tolist() == [0, 1, 5]
+    # Farthest other member: of 0 -> 1 (90 deg); of 1 -> 0 (90 vs 80 deg to 5);
+    # of 5 -> 1. Nearest non-member: of 0 -> 3 (45); of 1 -> 3 (45); of 5 -> 3.
+    assert pairs.pos_index[0, :, 0].tolist() == [1, 0, 1]
+    assert pairs.neg_index[0, :, 0].tolist() == [3, 3, 3]
+    assert pairs.pos_valid.all() and pairs.neg_valid.all()
+
+
+def test_instance_level_never_mines_the_anchor_itself():
+    labels = torch.tensor([[0, 0, 1, 1, 1, 1]])
+    units = torch.nn.functional.normalize(
+        torch.randn(1, 6, 3, dtype=torch.float64), dim=-1
+    )
+    counts = class_counts(labels, 2)
+    mined = _mined([0], 2)
+    anchors = select_anchors(labels, mined, group_by_class(labels, mined), 3)
+    pairs = mine_instance_level(units, labels, counts, anchors, k=25)
+    # h_c - 1 = 1 positive each: the other member.
+    assert pairs.pos_valid[0].sum(dim=1).tolist() == [1, 1, 0]
+    assert pairs.pos_index[0, 0, 0] == 1 and pairs.pos_index[0, 1, 0] == 0
+    assert pairs.neg_valid[0].sum(dim=1).tolist() == [4, 4, 0]
