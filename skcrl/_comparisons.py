@@ -38,21 +38,20 @@ def relative(
     ``negatives_sorted`` skips the sort when the valid ``d-`` of each row already
     increase and come first.
     """
-    inf = torch.full_like(d_neg, torch.inf)
-    sorted_neg = torch.where(neg_valid, d_neg, inf)
-    if negatives_sorted:
-        sorted_valid = neg_valid
-    else:
+    invalid = ~neg_valid
+    sorted_neg = d_neg.masked_fill(invalid, torch.inf)
+    if not negatives_sorted:
         sorted_neg = torch.sort(sorted_neg, dim=1).values
         # The +inf of the invalid slots all land last.
-        sorted_valid = torch.isfinite(sorted_neg)
-    finite = torch.where(sorted_valid, sorted_neg, torch.zeros_like(sorted_neg))
-    prefix = torch.nn.functional.pad(finite.cumsum(dim=1), (1, 0))
+        invalid = torch.isinf(sorted_neg)
+    prefix = torch.nn.functional.pad(
+        sorted_neg.masked_fill(invalid, 0).cumsum(1), (1, 0)
+    )
 
     upper = margin + d_pos
-    below = torch.searchsorted(sorted_neg.contiguous(), upper.contiguous())
+    below = torch.searchsorted(sorted_neg, upper.contiguous())
     hinge = below.to(upper.dtype) * upper - prefix.gather(1, below)
-    total = torch.where(pos_valid, hinge, torch.zeros_like(hinge)).sum()
+    total = hinge.masked_fill(~pos_valid, 0).sum()
     n_triplets = (pos_valid.sum(dim=1) * neg_valid.sum(dim=1)).sum()
     return total / n_triplets.clamp(min=1)
 

@@ -84,13 +84,17 @@ def group_by_class(
     """Sample indices ``(T, n)`` grouped by class, the mined classes first.
 
     Mined classes come in class-id order, each class's members by ascending
-    ``scores`` (in batch order without scores), then every other sample. Two stable
-    sorts of ``n`` keys, whatever the number of classes.
+    ``scores`` (in batch order without scores), then every other sample.
     """
     n_classes = mined.shape[1]
     keys = labels + n_classes * (~mined).gather(1, labels).long()
     if scores is None:
         return torch.sort(keys, dim=1, stable=True).indices
+    if scores.dtype == torch.float32:
+        # The bits of a non-negative float32 order as the numbers do: one sort of
+        # (class key, score) packed into an int64.
+        packed = (keys << 32) | scores.view(torch.int32).long()
+        return torch.sort(packed, dim=1, stable=True).indices
     by_score = torch.sort(scores, dim=1, stable=True).indices
     by_class = torch.sort(keys.gather(1, by_score), dim=1, stable=True).indices
     return by_score.gather(1, by_class)

@@ -46,8 +46,8 @@ def _anchor_records(labels, probs, emb, level, k, rho):
         others = [i for i in range(n) if labels[i] != c]
         if level == "class":
             s = probs[:, c]
-            positives = sorted(members, key=lambda i: (float(s[i]), i))[:k]
-            negatives = sorted(others, key=lambda i: (-float(s[i]), i))[:k]
+            positives = sorted(members, key=lambda i: (float(s[i].detach()), i))[:k]
+            negatives = sorted(others, key=lambda i: (-float(s[i].detach()), i))[:k]
             for a in members:
                 d_pos = [torch.abs(s[a] - s[p]) for p in positives if p != a]
                 d_neg = [s[a] - s[q] for q in negatives]
