@@ -60,8 +60,12 @@ def _anchor_records(labels, probs, emb, level, k, rho):
 
             for a in members:
                 mates = [i for i in members if i != a]
-                positives = sorted(mates, key=lambda i: (-float(dist(a, i)), i))[:k]
-                negatives = sorted(others, key=lambda i: (float(dist(a, i)), i))[:k]
+                positives = sorted(
+                    mates, key=lambda i: (-float(dist(a, i).detach()), i)
+                )[:k]
+                negatives = sorted(
+                    others, key=lambda i: (float(dist(a, i).detach()), i)
+                )[:k]
                 records.append(
                     ([dist(a, p) for p in positives], [dist(a, q) for q in negatives])
                 )
@@ -73,7 +77,7 @@ def _histogram(values, lo, hi, n_bins):
     bins = [0.0] * n_bins
     for v in values:
         t = (torch.clamp(v, lo, hi) - lo) / step
-        b = min(math.floor(float(t)), n_bins - 2)
+        b = min(math.floor(float(t.detach())), n_bins - 2)
         w = t - b
         bins[b] = bins[b] + (1 - w)
         bins[b + 1] = bins[b + 1] + w

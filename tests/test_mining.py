@@ -2,6 +2,8 @@
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from skcrl._mining import (
     class_counts,
@@ -166,3 +168,24 @@ def test_instance_level_never_mines_the_anchor_itself():
     assert pairs.pos_valid[0].sum(dim=1).tolist() == [1, 1, 0]
     assert pairs.pos_index[0, 0, 0] == 1 and pairs.pos_index[0, 1, 0] == 0
     assert pairs.neg_valid[0].sum(dim=1).tolist() == [4, 4, 0]
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    counts=st.lists(st.integers(0, 12), min_size=1, max_size=8),
+    rho=st.sampled_from([0.1, 0.25, 0.3, 0.5, 0.7, 1.0]),
+)
+def test_minority_rule_matches_its_definition(counts, rho):
+    n = sum(counts)
+    # SPEC §1 read literally: walk the present classes by (count, id) and stop at the
+    # first that would exceed rho * n.
+    expected, total = [], 0
+    for c in sorted(
+        (c for c in range(len(counts)) if counts[c]), key=lambda c: (counts[c], c)
+    ):
+        if total + counts[c] > rho * n:
+            break
+        total += counts[c]
+        expected.append(c)
+    got = minority_classes(torch.tensor([counts]), rho, n)[0]
+    assert got.nonzero().flatten().tolist() == sorted(expected)
