@@ -4,11 +4,15 @@ Dong, Gong and Zhu, *Imbalanced Deep Learning by Minority Class Incremental
 Rectification*, IEEE TPAMI 2018. The algorithm, to the number, is in SPEC.md.
 """
 
+from ._classifier import CRLClassifier
 from ._loss import ClassRectificationLoss, CRLTerms, crl_loss, imbalance_measure
+from ._modules import MLP
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
+    "MLP",
+    "CRLClassifier",
     "CRLTerms",
     "ClassRectificationLoss",
     "__version__",

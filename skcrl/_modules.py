@@ -1,0 +1,74 @@
+"""Default PyTorch modules of the estimators."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+__all__ = ["MLP"]
+
+
+class MLP(nn.Module):
+    """Multi-layer perceptron, the default module of :class:`CRLClassifier`.
+
+    Input of any shape ``(n, ...)`` is flattened to ``(n, n_features)``. The
+    estimators fill in ``n_features`` and ``n_classes`` from the data at ``fit``; set
+    the rest with ``module__hidden_layer_sizes=...`` and so on.
+
+    Parameters
+    ----------
+    n_features : int
+        Number of input features (the product of the non-batch input dimensions).
+    n_classes : int
+        Number of outputs: classes (multi-class) or attributes (multi-label).
+    hidden_layer_sizes : sequence of int, default=(64,)
+        Width of each hidden layer; empty for a linear model.
+    dropout : float, default=0.0
+        Dropout probability after each hidden layer.
+    return_embeddings : bool, default=False
+        Return ``(logits, embeddings)``, the embeddings being the last hidden layer
+        (the input for a linear model), as instance-level CRL needs.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skcrl import MLP
+    >>> net = MLP(n_features=4, n_classes=3, hidden_layer_sizes=(8, 8))
+    >>> net(torch.zeros(5, 4)).shape
+    torch.Size([5, 3])
+    >>> logits, embeddings = MLP(4, 3, return_embeddings=True)(torch.zeros(5, 2, 2))
+    >>> embeddings.shape
+    torch.Size([5, 64])
+    """
+
+    def __init__(
+        self,
+        n_features: int,
+        n_classes: int,
+        hidden_layer_sizes: Sequence[int] = (64,),
+        dropout: float = 0.0,
+        return_embeddings: bool = False,
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Flatten()]
+        width = n_features
+        for size in hidden_layer_sizes:
+            layers += [nn.Linear(width, size), nn.ReLU()]
+            if dropout:
+                layers.append(nn.Dropout(dropout))
+            width = size
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(width, n_classes)
+        self.return_embeddings = return_embeddings
+
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        embeddings = self.body(x)
+        logits = self.head(embeddings)
+        return (logits, embeddings) if self.return_embeddings else logits
+
+
+def n_inputs(shape: Sequence[int]) -> int:
+    """Features per sample of an input of shape ``(n, ...)``."""
+    return math.prod(shape[1:])
