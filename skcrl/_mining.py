@@ -43,6 +43,9 @@ class MinedPairs(NamedTuple):
     pos_valid: Tensor  # (T, A, P) bool; False also where the anchor slot is empty
     neg_index: Tensor  # (T, A, Q)
     neg_valid: Tensor  # (T, A, Q) bool
+    # Class level only: the lists every anchor of a class shares, (T, C, P|Q).
+    pos_per_class: Tensor | None = None
+    neg_per_class: Tensor | None = None
 
 
 def class_counts(labels: Tensor, n_classes: int) -> Tensor:
@@ -143,23 +146,23 @@ def mine_class_level(
     comes increasing.
     """
     anchor_index, anchor_class, _ = anchors
-    n_tasks, n, _ = scores.shape
-    n_slots = anchor_index.shape[1]
+    n_tasks, n, n_classes = scores.shape
     width = min(k, n)
     slots = torch.arange(width, device=scores.device)
     with torch.no_grad():
         # The members of a mined class start in `grouped` after those of the mined
         # classes of smaller id.
         mined_counts = counts * mined
-        first = (mined_counts.cumsum(dim=1) - mined_counts).gather(1, anchor_class)
+        first = mined_counts.cumsum(dim=1) - mined_counts
         at = (first.unsqueeze(-1) + slots).clamp(max=n - 1).view(n_tasks, -1)
-        pos_index = grouped.gather(1, at).view(n_tasks, n_slots, width)
+        pos_per_class = grouped.gather(1, at).view(n_tasks, n_classes, width)
         # Negatives: each class's top scores once every sample's own class is
         # struck out; a single top-k along the batch for all classes.
         others = scores.scatter(2, labels.unsqueeze(-1), -math.inf)
-        per_class = torch.topk(others, width, dim=1).indices.transpose(1, 2)
+        neg_per_class = torch.topk(others, width, dim=1).indices.transpose(1, 2)
         by_anchor = anchor_class.unsqueeze(-1).expand(-1, -1, width)
-        neg_index = per_class.gather(1, by_anchor)
+        pos_index = pos_per_class.gather(1, by_anchor)
+        neg_index = neg_per_class.gather(1, by_anchor)
     h = _anchor_class_counts(anchors, counts)
     return MinedPairs(
         anchor_index,
@@ -168,6 +171,8 @@ def mine_class_level(
         _leading(h, width) & (pos_index != anchor_index.unsqueeze(-1)),
         neg_index,
         _leading((n - h) * anchors[2], width),
+        pos_per_class,
+        neg_per_class,
     )
 
 
