@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
-from numbers import Integral, Real
+from numbers import Real
 from typing import ClassVar
 
 import numpy as np
@@ -23,7 +23,8 @@ from skorch import NeuralNetClassifier
 from skorch.callbacks import EpochScoring, EpochTimer, PassthroughScoring, PrintLog
 from skorch.utils import is_dataset, to_numpy, to_tensor
 
-from ._loss import COMPARISONS, LEVELS, crl_loss, imbalance_measure
+from ._checks import ALPHA_CONSTRAINT, CRL_CONSTRAINTS, check_crl_parameters
+from ._loss import crl_loss, imbalance_measure
 from ._modules import MLP, n_inputs
 
 __all__ = ["CRLClassifier"]
@@ -137,13 +138,8 @@ class CRLClassifier(NeuralNetClassifier):
 
     _parameter_constraints: ClassVar[dict] = {
         "eta": [Interval(Real, 0, None, closed="left")],
-        "alpha": [Interval(Real, 0, 1, closed="both"), None],
-        "level": [StrOptions(set(LEVELS))],
-        "comparison": [StrOptions(set(COMPARISONS))],
-        "k": [Interval(Integral, 1, None, closed="left")],
-        "margin": [Interval(Real, 0, None, closed="left")],
-        "rho": [Interval(Real, 0, 1, closed="right")],
-        "n_bins": [Interval(Integral, 2, None, closed="left")],
+        "alpha": [*ALPHA_CONSTRAINT, None],
+        **CRL_CONSTRAINTS,
         "class_weight": [StrOptions({"balanced"}), dict, None],
         "random_state": ["random_state"],
     }
@@ -211,6 +207,8 @@ class CRLClassifier(NeuralNetClassifier):
             {name: getattr(self, name) for name in self._parameter_constraints},
             caller_name=type(self).__name__,
         )
+        # scikit-learn's constraints take a bool for an int; the loss does not.
+        check_crl_parameters(type(self).__name__, k=self.k, n_bins=self.n_bins)
 
     @property
     def _default_callbacks(self):

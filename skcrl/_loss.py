@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import math
-from numbers import Integral, Real
+from numbers import Integral
 from typing import NamedTuple
 
 import numpy as np
@@ -12,6 +11,13 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import _comparisons
+from ._checks import check_crl_parameters
+from ._distances import (
+    class_distances,
+    instance_distances,
+    task_view,
+    unit_embeddings,
+)
 from ._mining import (
     class_counts,
     group_by_class,
@@ -24,94 +30,8 @@ from ._mining import (
 
 __all__ = ["CRLTerms", "ClassRectificationLoss", "crl_loss", "imbalance_measure"]
 
-LEVELS = ("class", "instance")
-COMPARISONS = ("relative", "absolute", "distribution")
 #: Range of the histogram nodes of the distribution comparison (SPEC §4).
 _HISTOGRAM_RANGE = {"class": (-1.0, 1.0), "instance": (0.0, 2.0)}
-
-
-def _check_hyper_parameters(level, comparison, k, margin, rho, n_bins) -> None:
-    """Raise a ValueError (TypeError for a wrong type) naming the bad argument."""
-    if level not in LEVELS:
-        raise ValueError(f"level must be one of {LEVELS}, got {level!r}.")
-    if comparison not in COMPARISONS:
-        raise ValueError(
-            f"comparison must be one of {COMPARISONS}, got {comparison!r}."
-        )
-    for name, value, low in (("k", k, 1), ("n_bins", n_bins, 2)):
-        if isinstance(value, bool) or not isinstance(value, Integral):
-            raise TypeError(f"{name} must be an integer, got {value!r}.")
-        if value < low:
-            raise ValueError(f"{name} must be at least {low}, got {value}.")
-    for name, value in (("margin", margin), ("rho", rho)):
-        if isinstance(value, bool) or not isinstance(value, Real):
-            raise TypeError(f"{name} must be a real number, got {value!r}.")
-    if not (math.isfinite(margin) and margin >= 0):
-        raise ValueError(f"margin must be a finite number >= 0, got {margin}.")
-    if not 0 < rho <= 1:
-        raise ValueError(f"rho must lie in (0, 1], got {rho}.")
-
-
-class _SoftmaxAt(torch.autograd.Function):
-    """Differentiable ``softmax(logits)[rows, cols]`` from precomputed probabilities.
-
-    Mining needs every probability but the loss only a few: autograd through a
-    full softmax would cost several passes over ``(n, C)`` in backward. Here the
-    gradient of the few entries goes through the softmax Jacobian directly,
-    ``dL/dz_ij = sum_e g_e p_e (1[i_e = i, c_e = j] - 1[i_e = i] p_ij)``.
-    """
-
-    @staticmethod
-    def forward(ctx, logits, probabilities, rows, cols):
-        flat = rows * probabilities.shape[1] + cols
-        values = probabilities.reshape(-1).gather(0, flat)
-        ctx.save_for_backward(probabilities, rows, flat, values)
-        return values
-
-    @staticmethod
-    def backward(ctx, grad_values):
-        probabilities, rows, flat, values = ctx.saved_tensors
-        weighted = grad_values * values
-        grad = torch.zeros_like(probabilities)
-        grad.view(-1).scatter_add_(0, flat, weighted)
-        per_row = probabilities.new_zeros(probabilities.shape[0])
-        per_row.scatter_add_(0, rows, weighted)
-        grad.addcmul_(probabilities, per_row.unsqueeze(1), value=-1)
-        return grad, None, None, None
-
-
-class _Scores(NamedTuple):
-    """Class probabilities of every task, for mining and for the loss."""
-
-    probabilities: Tensor  # (T, n, C), detached: what mining ranks
-    logits: Tensor | None  # multi-class: differentiated through _SoftmaxAt
-    differentiable: Tensor | None  # multi-label: (T, n, 2) probabilities with grad
-
-    def at(self, sample: Tensor, cls: Tensor) -> Tensor:
-        """Differentiable ``p_cls(x_sample)`` for ``sample`` and ``cls`` ``(T, m)``."""
-        if self.logits is not None:
-            values = _SoftmaxAt.apply(
-                self.logits, self.probabilities[0], sample[0], cls[0]
-            )
-            return values.unsqueeze(0)
-        n_tasks, _, n_classes = self.differentiable.shape
-        flat = self.differentiable.reshape(n_tasks, -1)
-        return flat.gather(1, sample * n_classes + cls)
-
-
-def _task_view(logits: Tensor, target: Tensor) -> tuple[Tensor, _Scores]:
-    """Labels ``(T, n)`` and class probabilities of every task."""
-    if target.dim() == 2:
-        positive = torch.sigmoid(logits).t()  # (J, n)
-        both = torch.stack((1 - positive, positive), dim=2)
-        return target.long().t(), _Scores(both.detach(), None, both)
-    with torch.no_grad():
-        # In place: three passes over (n, C), where torch.softmax on the CPU is
-        # several times slower for few classes (10: 7x at n = 4096).
-        probabilities = logits - logits.amax(dim=1, keepdim=True)
-        probabilities.exp_()
-        probabilities.div_(probabilities.sum(dim=1, keepdim=True))
-    return target.long().unsqueeze(0), _Scores(probabilities.unsqueeze(0), logits, None)
 
 
 def _check_tensors(logits, target, embeddings, level) -> None:
@@ -270,14 +190,22 @@ def crl_loss(
     >>> crl_loss(logits, torch.tensor([0, 0, 1, 1]))
     tensor(0.3000)
     """
-    _check_hyper_parameters(level, comparison, k, margin, rho, n_bins)
+    check_crl_parameters(
+        "crl_loss",
+        level=level,
+        comparison=comparison,
+        k=k,
+        margin=margin,
+        rho=rho,
+        n_bins=n_bins,
+    )
     _check_tensors(logits, target, embeddings, level)
     n = logits.shape[0]
     n_slots = n_anchor_slots(n, rho)
     if n_slots == 0:
         return _zero(logits)
 
-    labels, scores = _task_view(logits, target)
+    labels, scores = task_view(logits, target)
     counts = class_counts(labels, scores.probabilities.shape[2])
     mined = minority_classes(counts, rho, n) & (counts >= 2)
 
@@ -288,12 +216,12 @@ def crl_loss(
         pairs = mine_class_level(
             scores.probabilities, labels, counts, mined, anchors, grouped, k
         )
-        d_pos, d_neg = _class_distances(scores, pairs)
+        d_pos, d_neg = class_distances(scores, pairs)
     else:
         anchors = select_anchors(labels, mined, group_by_class(labels, mined), n_slots)
-        units = _unit_embeddings(embeddings, target.dim() == 2)
+        units = unit_embeddings(embeddings)
         pairs = mine_instance_level(units, labels, counts, anchors, k)
-        d_pos, d_neg = _instance_distances(units, pairs)
+        d_pos, d_neg = instance_distances(units, pairs)
         # Keep the loss in the graph of the logits, as at class level.
         d_pos = d_pos + _zero(logits)
 
@@ -317,57 +245,6 @@ def crl_loss(
             d_pos, pos_valid, d_neg, neg_valid, lo, hi, n_bins
         )
     return loss
-
-
-def _class_distances(scores: _Scores, pairs) -> tuple[Tensor, Tensor]:
-    """``d+ = |s_a - s_p|`` and ``d- = s_a - s_q`` with ``s = p_c``, ``c`` the
-    anchor's class (SPEC §3)."""
-    # Every anchor of a class shares its lists: their scores are gathered once per
-    # class, with those of the anchors in one gather (one scatter in backward),
-    # then handed to the anchors.
-    pos, neg = pairs.pos_per_class, pairs.neg_per_class
-    n_tasks, n_classes, width = pos.shape
-    list_class = torch.arange(n_classes, device=pos.device).view(1, -1, 1)
-    list_class = list_class.expand(n_tasks, -1, width).flatten(1)
-    s = scores.at(
-        torch.cat((pairs.anchor_index, pos.flatten(1), neg.flatten(1)), dim=1),
-        torch.cat((pairs.anchor_class, list_class, list_class), dim=1),
-    )
-    n_slots = pairs.anchor_index.shape[1]
-    anchor, positive, negative = s.split(
-        (n_slots, n_classes * width, n_classes * width), dim=1
-    )
-    by_anchor = pairs.anchor_class.unsqueeze(-1).expand(-1, -1, width)
-    positive = positive.view(n_tasks, n_classes, width).gather(1, by_anchor)
-    negative = negative.view(n_tasks, n_classes, width).gather(1, by_anchor)
-    anchor = anchor.unsqueeze(-1)
-    return (anchor - positive).abs(), anchor - negative
-
-
-def _unit_embeddings(embeddings: Tensor, multi_label: bool) -> Tensor:
-    """``(T, n, D)`` unit vectors; ``(1, n, D)`` when all tasks share them."""
-    if embeddings.dim() == 3:
-        embeddings = embeddings.transpose(0, 1)
-    else:
-        embeddings = embeddings.unsqueeze(0)
-    return F.normalize(embeddings, dim=-1)
-
-
-def _instance_distances(units: Tensor, pairs) -> tuple[Tensor, Tensor]:
-    """Euclidean distances between unit embeddings of the mined pairs."""
-    n_tasks = pairs.anchor_index.shape[0]
-    units = units.expand(n_tasks, -1, -1)
-    dim = units.shape[-1]
-
-    def take(index: Tensor) -> Tensor:
-        flat = index.reshape(n_tasks, -1, 1).expand(-1, -1, dim)
-        return units.gather(1, flat).view(*index.shape, dim)
-
-    anchor = take(pairs.anchor_index).unsqueeze(-2)
-    return (
-        torch.linalg.vector_norm(anchor - take(pairs.pos_index), dim=-1),
-        torch.linalg.vector_norm(anchor - take(pairs.neg_index), dim=-1),
-    )
 
 
 class CRLTerms(NamedTuple):
@@ -433,11 +310,16 @@ class ClassRectificationLoss(nn.Module):
         weight: Tensor | None = None,
     ) -> None:
         super().__init__()
-        if isinstance(alpha, bool) or not isinstance(alpha, Real):
-            raise TypeError(f"alpha must be a real number in [0, 1], got {alpha!r}.")
-        if not 0 <= alpha <= 1:
-            raise ValueError(f"alpha must lie in [0, 1], got {alpha}.")
-        _check_hyper_parameters(level, comparison, k, margin, rho, n_bins)
+        check_crl_parameters(
+            type(self).__name__,
+            alpha=alpha,
+            level=level,
+            comparison=comparison,
+            k=k,
+            margin=margin,
+            rho=rho,
+            n_bins=n_bins,
+        )
         self.alpha = float(alpha)
         self.level = level
         self.comparison = comparison

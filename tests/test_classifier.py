@@ -381,6 +381,7 @@ def _with_inf():
         (dict(level="pixel"), X, Y, "level"),
         (dict(comparison="cosine"), X, Y, "comparison"),
         (dict(k=0), X, Y, "'k' parameter"),
+        (dict(k=True), X, Y, "k must be an int"),
         (dict(eta=-1.0), X, Y, "'eta' parameter"),
         (dict(alpha=1.5), X, Y, "'alpha' parameter"),
         (dict(rho=0.0), X, Y, "'rho' parameter"),
@@ -392,7 +393,7 @@ def _with_inf():
 def test_bad_input_fails_before_training(params, X_bad, y_bad, match):
     clf = CRLClassifier(**FAST, **params)
     X_copy = None if X_bad is None else np.array(X_bad, copy=True)
-    with pytest.raises(ValueError, match=match):
+    with pytest.raises((ValueError, TypeError), match=match):
         clf.fit(X_bad, y_bad)
     assert not clf.history or len(clf.history) == 0
     np.testing.assert_array_equal(X_bad, X_copy)
