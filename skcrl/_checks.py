@@ -16,6 +16,7 @@ __all__ = [
     "CRL_CONSTRAINTS",
     "LEVELS",
     "check_crl_parameters",
+    "crl_parameters",
 ]
 
 LEVELS = ("class", "instance")
@@ -31,6 +32,11 @@ CRL_CONSTRAINTS = {
     "rho": [Interval(Real, 0, 1, closed="right")],
     "n_bins": [Interval(Integral, 2, None, closed="left")],
 }
+
+
+def crl_parameters(owner) -> dict:
+    """The CRL hyper-parameters held as attributes by ``owner``, by name."""
+    return {name: getattr(owner, name) for name in CRL_CONSTRAINTS}
 
 
 #: The weight of the CRL term in the balanced loss, when fixed.

@@ -23,7 +23,12 @@ from skorch import NeuralNetClassifier
 from skorch.callbacks import EpochScoring, EpochTimer, PassthroughScoring, PrintLog
 from skorch.utils import is_dataset, to_numpy, to_tensor
 
-from ._checks import ALPHA_CONSTRAINT, CRL_CONSTRAINTS, check_crl_parameters
+from ._checks import (
+    ALPHA_CONSTRAINT,
+    CRL_CONSTRAINTS,
+    check_crl_parameters,
+    crl_parameters,
+)
 from ._loss import crl_loss, imbalance_measure
 from ._modules import MLP, n_inputs
 
@@ -413,17 +418,7 @@ class CRLClassifier(NeuralNetClassifier):
             )
         y_true = to_tensor(y_true, device=logits.device)
         ce = self.criterion_(logits, y_true)
-        crl = crl_loss(
-            logits,
-            y_true,
-            embeddings=embeddings,
-            level=self.level,
-            comparison=self.comparison,
-            k=self.k,
-            margin=self.margin,
-            rho=self.rho,
-            n_bins=self.n_bins,
-        )
+        crl = crl_loss(logits, y_true, embeddings=embeddings, **crl_parameters(self))
         # Read by on_batch_end, so that only batches of fit reach the history.
         self._batch_terms_ = (ce.detach(), crl.detach())
         return self.alpha_ * crl + (1 - self.alpha_) * ce

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import _comparisons
-from ._checks import check_crl_parameters
+from ._checks import check_crl_parameters, crl_parameters
 from ._distances import (
     class_distances,
     instance_distances,
@@ -310,23 +310,14 @@ class ClassRectificationLoss(nn.Module):
         weight: Tensor | None = None,
     ) -> None:
         super().__init__()
-        check_crl_parameters(
-            type(self).__name__,
-            alpha=alpha,
-            level=level,
-            comparison=comparison,
-            k=k,
-            margin=margin,
-            rho=rho,
-            n_bins=n_bins,
-        )
-        self.alpha = float(alpha)
         self.level = level
         self.comparison = comparison
         self.k = k
         self.margin = margin
         self.rho = rho
         self.n_bins = n_bins
+        check_crl_parameters(type(self).__name__, alpha=alpha, **crl_parameters(self))
+        self.alpha = float(alpha)
         if weight is not None:
             weight = torch.as_tensor(weight)
             if not weight.is_floating_point():
@@ -363,17 +354,7 @@ class ClassRectificationLoss(nn.Module):
         self, logits: Tensor, target: Tensor, embeddings: Tensor | None = None
     ) -> CRLTerms:
         """The balanced loss with its cross-entropy and CRL parts."""
-        crl = crl_loss(
-            logits,
-            target,
-            embeddings=embeddings,
-            level=self.level,
-            comparison=self.comparison,
-            k=self.k,
-            margin=self.margin,
-            rho=self.rho,
-            n_bins=self.n_bins,
-        )
+        crl = crl_loss(logits, target, embeddings=embeddings, **crl_parameters(self))
         ce = self.cross_entropy(logits, target)
         return CRLTerms(self.alpha * crl + (1 - self.alpha) * ce, ce, crl)
 
