@@ -1,0 +1,154 @@
+"""Built-in long-tailed data sets, all offline.
+
+Long-tailed follows the CIFAR-LT recipe (Cui et al. 2019, Cao et al. 2019): split
+first, keep the test set balanced, then subsample the training part of class ``c``
+(``c = 0`` the head, ``C - 1`` the tail) to ``n_c = n_max * ratio ** (-c / (C - 1))``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.datasets import load_digits
+from sklearn.utils import Bunch, check_random_state
+
+__all__ = ["load_digits_long_tailed", "long_tailed_counts", "long_tailed_split"]
+
+
+def long_tailed_counts(
+    n_max: int, n_classes: int, imbalance_ratio: float
+) -> np.ndarray:
+    """Training samples per class, ``floor(n_max * ratio ** (-c / (C - 1)))`` (>= 1).
+
+    Examples
+    --------
+    >>> from skcrl.datasets import long_tailed_counts
+    >>> long_tailed_counts(100, 3, 100.0).tolist()
+    [100, 10, 1]
+    """
+    if imbalance_ratio < 1:
+        raise ValueError(f"imbalance_ratio must be >= 1, got {imbalance_ratio}.")
+    if n_classes < 2:
+        raise ValueError(f"a long tail needs at least 2 classes, got {n_classes}.")
+    exponents = -np.arange(n_classes) / (n_classes - 1)
+    # The small epsilon keeps exact powers (100 * 0.1 = 10) from rounding down to 9.
+    counts = np.floor(n_max * float(imbalance_ratio) ** exponents + 1e-9).astype(int)
+    return np.maximum(counts, 1)
+
+
+def long_tailed_split(
+    X, y, *, imbalance_ratio=10.0, test_per_class=None, random_state=None
+):
+    """Split ``X, y`` into a long-tailed training part and a balanced test part.
+
+    Classes are taken head to tail in sorted label order. ``test_per_class`` samples
+    of every class go to the test set first; the rest of class ``c`` is subsampled
+    to :func:`long_tailed_counts` with ``n_max`` the smallest number of training
+    samples left in any class, so that every class can supply its count.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, ...)
+    y : array-like of shape (n_samples,)
+    imbalance_ratio : float, default=10.0
+        ``n_head / n_tail`` of the training part.
+    test_per_class : int, default=None
+        Test samples per class; by default a quarter of the smallest class.
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    X_train, X_test, y_train, y_test : ndarray
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrl.datasets import long_tailed_split
+    >>> y = np.repeat([0, 1, 2], 40)
+    >>> X = np.arange(120.0).reshape(-1, 1)
+    >>> X_tr, X_te, y_tr, y_te = long_tailed_split(
+    ...     X, y, imbalance_ratio=4, test_per_class=10, random_state=0
+    ... )
+    >>> np.bincount(y_tr).tolist(), np.bincount(y_te).tolist()
+    ([30, 15, 7], [10, 10, 10])
+    """
+    X, y = np.asarray(X), np.asarray(y)
+    if len(X) != len(y):
+        raise ValueError(f"X has {len(X)} samples but y has {len(y)}.")
+    rng = check_random_state(random_state)
+    classes, counts = np.unique(y, return_counts=True)
+    if test_per_class is None:
+        test_per_class = max(1, counts.min() // 4)
+    if test_per_class >= counts.min():
+        raise ValueError(
+            f"test_per_class={test_per_class} leaves no training sample of the "
+            f"smallest class ({counts.min()} samples)."
+        )
+    n_max = counts.min() - test_per_class
+    keep = long_tailed_counts(n_max, len(classes), imbalance_ratio)
+    train, test = [], []
+    for cls, n_train in zip(classes, keep, strict=True):
+        members = rng.permutation(np.flatnonzero(y == cls))
+        test.append(members[:test_per_class])
+        train.append(members[test_per_class : test_per_class + n_train])
+    train = rng.permutation(np.concatenate(train))
+    test = np.concatenate(test)
+    return X[train], X[test], y[train], y[test]
+
+
+def load_digits_long_tailed(
+    *, imbalance_ratio=10.0, test_per_class=50, as_images=False, random_state=0
+):
+    """scikit-learn's handwritten digits (8x8, 10 classes), made long-tailed.
+
+    Digit 0 is the head, digit 9 the tail. With the defaults the training part
+    holds 124 samples of digit 0 down to 12 of digit 9, the test part 50 of each.
+
+    Parameters
+    ----------
+    imbalance_ratio : float, default=10.0
+    test_per_class : int, default=50
+    as_images : bool, default=False
+        Return ``X`` of shape ``(n, 1, 8, 8)`` for convolutional networks instead of
+        ``(n, 64)``.
+    random_state : int, RandomState instance or None, default=0
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        ``X_train``, ``y_train``, ``X_test``, ``y_test`` (pixel values scaled to
+        [0, 1], float32), ``target_names`` and ``description``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrl.datasets import load_digits_long_tailed
+    >>> data = load_digits_long_tailed()
+    >>> np.bincount(data.y_train).tolist()
+    [124, 96, 74, 57, 44, 34, 26, 20, 16, 12]
+    >>> np.bincount(data.y_test).tolist()
+    [50, 50, 50, 50, 50, 50, 50, 50, 50, 50]
+    >>> data.X_train.shape[1:], data.X_train.dtype
+    ((64,), dtype('float32'))
+    """
+    digits = load_digits()
+    X = (digits.data / 16.0).astype(np.float32)
+    if as_images:
+        X = X.reshape(-1, 1, 8, 8)
+    X_train, X_test, y_train, y_test = long_tailed_split(
+        X,
+        digits.target,
+        imbalance_ratio=imbalance_ratio,
+        test_per_class=test_per_class,
+        random_state=random_state,
+    )
+    return Bunch(
+        X_train=X_train,
+        y_train=y_train,
+        X_test=X_test,
+        y_test=y_test,
+        target_names=digits.target_names,
+        description=(
+            f"scikit-learn digits, long-tailed (ratio {imbalance_ratio:g}) training "
+            f"part, {test_per_class} test samples per class"
+        ),
+    )

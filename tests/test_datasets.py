@@ -1,0 +1,66 @@
+"""Built-in long-tailed data sets: shapes, the CIFAR-LT counts, a balanced test set."""
+
+import numpy as np
+import pytest
+
+from skcrl.datasets import (
+    load_digits_long_tailed,
+    long_tailed_counts,
+    long_tailed_split,
+)
+
+
+@pytest.mark.parametrize(
+    ("n_max", "n_classes", "ratio", "expected"),
+    [
+        (100, 3, 100.0, [100, 10, 1]),  # 100 * 100 ** (-1/2) = 10
+        (100, 2, 10.0, [100, 10]),
+        (64, 4, 8.0, [64, 32, 16, 8]),  # 8 ** (-1/3) = 1/2
+        (10, 3, 1.0, [10, 10, 10]),
+        (5, 3, 1000.0, [5, 1, 1]),  # never below one sample
+    ],
+)
+def test_long_tailed_counts(n_max, n_classes, ratio, expected):
+    assert long_tailed_counts(n_max, n_classes, ratio).tolist() == expected
+
+
+def test_long_tailed_split_keeps_the_test_set_balanced_and_disjoint():
+    y = np.repeat(["a", "b", "c", "d"], [50, 60, 70, 80])
+    X = np.arange(len(y)).reshape(-1, 1)
+    X_tr, X_te, y_tr, y_te = long_tailed_split(
+        X, y, imbalance_ratio=8, test_per_class=10, random_state=0
+    )
+    # n_max = 50 - 10 = 40; 40 * 8 ** (-c / 3) = 40, 20, 10, 5
+    assert [np.sum(y_tr == c) for c in "abcd"] == [40, 20, 10, 5]
+    assert [np.sum(y_te == c) for c in "abcd"] == [10, 10, 10, 10]
+    assert not set(X_tr.ravel()) & set(X_te.ravel())
+    # rows stay with their labels
+    assert np.array_equal(y[X_tr.ravel()], y_tr)
+
+
+def test_long_tailed_split_errors():
+    y = np.repeat([0, 1], [5, 20])
+    with pytest.raises(ValueError, match="no training sample"):
+        long_tailed_split(np.zeros((25, 1)), y, test_per_class=5)
+    with pytest.raises(ValueError, match="imbalance_ratio"):
+        long_tailed_split(np.zeros((25, 1)), y, imbalance_ratio=0.5)
+
+
+def test_digits_long_tailed():
+    data = load_digits_long_tailed(imbalance_ratio=10, test_per_class=50)
+    counts = np.bincount(data.y_train)
+    # n_max = 174 (digit 8, the smallest class) - 50 = 124, down to 124 / 10
+    assert counts[0] == 124 and counts[-1] == 12
+    assert np.all(np.diff(counts) <= 0)
+    assert np.bincount(data.y_test).tolist() == [50] * 10
+    assert data.X_train.shape == (counts.sum(), 64)
+    assert data.X_train.min() >= 0 and data.X_train.max() <= 1
+    images = load_digits_long_tailed(as_images=True)
+    assert images.X_test.shape == (500, 1, 8, 8)
+
+
+def test_digits_long_tailed_is_seeded():
+    first, second = load_digits_long_tailed(), load_digits_long_tailed()
+    np.testing.assert_array_equal(first.X_train, second.X_train)
+    other = load_digits_long_tailed(random_state=1)
+    assert not np.array_equal(first.X_train, other.X_train)
