@@ -67,7 +67,8 @@ def main(argv=None):
         )
     mean, std = scores.mean(axis=0), scores.std(axis=0)
     setting = f"{args.level}/{args.comparison}"
-    print(f"\n{args.dataset}, ratio {args.imbalance_ratio:g}, {setting}")
+    ratio = f", ratio {args.imbalance_ratio:g}" if args.dataset == "digits" else ""
+    print(f"\n{args.dataset}{ratio}, {setting}")
     print("| eta | alpha = min(1, eta * Omega) | CV balanced accuracy, mean ± std |")
     print("|---:|---:|---:|")
     for eta, m, s in zip(args.etas, mean, std, strict=True):

@@ -64,9 +64,10 @@ class CRLClassifier(NeuralNetClassifier):
         ``fit`` (set its other arguments with ``module__hidden_layer_sizes=...``).
         Its ``forward`` returns the logits ``(n, C)``, or ``(logits, embeddings)``;
         ``level="instance"`` needs the embeddings.
-    eta : float, default=1.0
-        ``alpha = min(1, eta * imbalance_)`` when ``alpha`` is None. Provisional:
-        the built-in comparison will fix the default it supports.
+    eta : float, default=2.0
+        ``alpha = min(1, eta * imbalance_)`` when ``alpha`` is None. The default is
+        the value that cross-validation on the training parts of the built-in data
+        sets supports (``benchmarks/tune_eta.py``, figures in README).
     alpha : float in [0, 1], default=None
         Fixed weight of the CRL term, overriding ``eta``.
     level : {"class", "instance"}, default="class"
@@ -153,7 +154,7 @@ class CRLClassifier(NeuralNetClassifier):
         self,
         module=None,
         *,
-        eta=1.0,
+        eta=2.0,
         alpha=None,
         level="class",
         comparison="relative",

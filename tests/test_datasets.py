@@ -1,10 +1,13 @@
 """Built-in long-tailed data sets: shapes, the CIFAR-LT counts, a balanced test set."""
 
+import gzip
+
 import numpy as np
 import pytest
 
 from skcrl.datasets import (
     load_digits_long_tailed,
+    load_fashion_mnist_long_tailed,
     load_imbalanced_binary,
     long_tailed_counts,
     long_tailed_split,
@@ -79,3 +82,48 @@ def test_natural_binary_set_keeps_its_imbalance_in_both_parts():
 def test_unknown_binary_set():
     with pytest.raises(ValueError, match="no binary set"):
         load_imbalanced_binary("atlantis")
+
+
+def _write_idx(path, array):
+    header = bytes([0, 0, 8, array.ndim]) + b"".join(
+        d.to_bytes(4, "big") for d in array.shape
+    )
+    with gzip.open(path, "wb") as f:
+        f.write(header + array.astype(np.uint8).tobytes())
+
+
+@pytest.fixture
+def fake_fashion(tmp_path):
+    """Fashion-MNIST's four files in miniature: 30 training and 12 test images of
+    each class, each image filled with its class id."""
+    rng = np.random.default_rng(0)
+    for part, per_class in (("train", 30), ("t10k", 12)):
+        labels = rng.permutation(np.repeat(np.arange(10), per_class))
+        images = np.repeat(labels, 28 * 28).reshape(-1, 28, 28)
+        _write_idx(tmp_path / f"{part}-images-idx3-ubyte.gz", images)
+        _write_idx(tmp_path / f"{part}-labels-idx1-ubyte.gz", labels)
+    return tmp_path
+
+
+def test_fashion_mnist_long_tailed(fake_fashion):
+    data = load_fashion_mnist_long_tailed(
+        imbalance_ratio=9, n_max=27, test_per_class=5, data_home=fake_fashion
+    )
+    # 27 * 9 ** (-c / 9): 27, 21.2, ..., 3
+    assert np.bincount(data.y_train).tolist() == long_tailed_counts(27, 10, 9).tolist()
+    assert np.bincount(data.y_train)[-1] == 3
+    assert np.bincount(data.y_test).tolist() == [5] * 10
+    assert data.X_train.shape[1:] == (1, 28, 28)
+    # images stay with their labels (each image is filled with its class id)
+    np.testing.assert_allclose(data.X_test[:, 0, 0, 0] * 255, data.y_test)
+    flat = load_fashion_mnist_long_tailed(
+        n_max=27, test_per_class=5, as_images=False, data_home=fake_fashion
+    )
+    assert flat.X_test.shape == (50, 784)
+
+
+def test_fashion_mnist_missing_says_how_to_install(tmp_path):
+    with pytest.raises(
+        FileNotFoundError, match="apt-get install dataset-fashion-mnist"
+    ):
+        load_fashion_mnist_long_tailed(data_home=tmp_path)
