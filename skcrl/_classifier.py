@@ -270,9 +270,8 @@ class CRLClassifier(NeuralNetClassifier):
         )
         check_classification_targets(y)
         if reset:
-            known = y if classes is None else classes
-            if classes is None and self.classes is not None:
-                known = self.classes
+            # partial_fit's classes, else skorch's `classes` argument, else y
+            known = next(c for c in (classes, self.classes, y) if c is not None)
             self.label_encoder_ = LabelEncoder().fit(known)
             if len(self.classes_) < 2:
                 raise ValueError(
@@ -288,10 +287,10 @@ class CRLClassifier(NeuralNetClassifier):
             )
         encoded = self.label_encoder_.transform(y).astype(np.int64)
         if reset:
-            self._set_loss_weights(y, encoded)
+            self._set_loss_weights(encoded)
         return X, encoded
 
-    def _set_loss_weights(self, y, encoded):
+    def _set_loss_weights(self, encoded):
         n_classes = len(self.classes_)
         self.imbalance_ = imbalance_measure(encoded, n_classes=n_classes)
         if self.alpha is None:
@@ -302,7 +301,8 @@ class CRLClassifier(NeuralNetClassifier):
         if weight is None:
             self.class_weight_ = None
         elif isinstance(weight, dict):
-            extra = [key for key in weight if key not in set(self.classes_.tolist())]
+            labels = set(self.classes_.tolist())
+            extra = [key for key in weight if key not in labels]
             if extra:
                 raise ValueError(
                     f"class_weight has keys {extra} that are not classes of y "
