@@ -37,9 +37,8 @@ def main(argv=None):
 
     scores = np.zeros((len(args.seeds), len(args.etas)))
     for row, seed in enumerate(args.seeds):
-        data = DATASETS[args.dataset](
-            imbalance_ratio=args.imbalance_ratio, random_state=seed
-        )
+        dataset = DATASETS[args.dataset]
+        data = dataset.load(imbalance_ratio=args.imbalance_ratio, random_state=seed)
         omega = imbalance_measure(data.y_train)
         # the comparison's settings (skcrl/benchmark/_run.py)
         estimator = CRLClassifier(
@@ -48,8 +47,8 @@ def main(argv=None):
             batch_size=64,
             lr=0.003,
             max_epochs=args.epochs,
-            module__hidden_layer_sizes=(128,),
             random_state=seed,
+            **dataset.network,
         )
         search = GridSearchCV(
             estimator,

@@ -6,7 +6,7 @@ Rectification*, IEEE TPAMI 2018. The algorithm, to the number, is in SPEC.md.
 
 from ._classifier import CRLClassifier
 from ._loss import ClassRectificationLoss, CRLTerms, crl_loss, imbalance_measure
-from ._modules import MLP
+from ._modules import MLP, SmallCNN
 from ._sampler import ClassAwareBatchSampler, ClassAwareDataLoader
 
 __version__ = "0.1.0.dev0"
@@ -18,6 +18,7 @@ __all__ = [
     "ClassAwareBatchSampler",
     "ClassAwareDataLoader",
     "ClassRectificationLoss",
+    "SmallCNN",
     "__version__",
     "crl_loss",
     "imbalance_measure",

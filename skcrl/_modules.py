@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from torch import Tensor, nn
 
-__all__ = ["MLP"]
+__all__ = ["MLP", "SmallCNN"]
 
 
 class MLP(nn.Module):
@@ -61,6 +61,56 @@ class MLP(nn.Module):
             width = size
         self.body = nn.Sequential(*layers)
         self.head = nn.Linear(width, n_classes)
+        self.return_embeddings = return_embeddings
+
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        embeddings = self.body(x)
+        logits = self.head(embeddings)
+        return (logits, embeddings) if self.return_embeddings else logits
+
+
+class SmallCNN(nn.Module):
+    """Two convolution blocks and a linear head, for small grey images.
+
+    Parameters
+    ----------
+    n_classes : int
+        Number of outputs.
+    in_channels : int, default=1
+    channels : tuple of int, default=(16, 32)
+        Output channels of the two 3x3 convolutions, each followed by ReLU and 2x2
+        max pooling.
+    return_embeddings : bool, default=False
+        Return ``(logits, embeddings)``, the pooled features of the last block, as
+        instance-level CRL needs.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skcrl import SmallCNN
+    >>> SmallCNN(n_classes=10)(torch.zeros(2, 1, 28, 28)).shape
+    torch.Size([2, 10])
+    """
+
+    def __init__(
+        self,
+        n_classes: int,
+        in_channels: int = 1,
+        channels: Sequence[int] = (16, 32),
+        return_embeddings: bool = False,
+    ) -> None:
+        super().__init__()
+        first, second = channels
+        self.body = nn.Sequential(
+            nn.Conv2d(in_channels, first, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(first, second, 3, padding=1),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+        )
+        self.head = nn.Linear(second, n_classes)
         self.return_embeddings = return_embeddings
 
     def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:

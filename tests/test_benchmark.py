@@ -7,7 +7,7 @@ import math
 import pytest
 
 from skcrl.__main__ import main, parse_args
-from skcrl.benchmark import METHODS, build, run_comparison, summarise
+from skcrl.benchmark import DATASETS, METHODS, build, run_comparison, summarise
 
 
 def test_quick_mode_end_to_end(tmp_path, capsys):
@@ -69,3 +69,21 @@ def test_a_natural_binary_set():
         "ecoli4", methods=["ce", "crl"], seeds=[0], epochs=2, progress=False
     )
     assert all(len(r["recall_per_class"]) == 2 for r in records)
+
+
+def test_fashion_trains_the_small_cnn(monkeypatch, tmp_path):
+    from test_datasets import fake_fashion_files
+
+    from skcrl import SmallCNN, datasets
+
+    monkeypatch.setattr(datasets, "FASHION_MNIST_HOME", fake_fashion_files(tmp_path))
+    assert DATASETS["fashion"].network["module"] is SmallCNN
+    records = run_comparison(
+        "fashion",
+        methods=["ce", "crl-inst"],
+        seeds=[0],
+        epochs=1,
+        imbalance_ratio=4,
+        progress=False,
+    )
+    assert [len(r["recall_per_class"]) for r in records] == [10, 10]

@@ -92,17 +92,21 @@ def _write_idx(path, array):
         f.write(header + array.astype(np.uint8).tobytes())
 
 
-@pytest.fixture
-def fake_fashion(tmp_path):
+def fake_fashion_files(folder):
     """Fashion-MNIST's four files in miniature: 30 training and 12 test images of
     each class, each image filled with its class id."""
     rng = np.random.default_rng(0)
     for part, per_class in (("train", 30), ("t10k", 12)):
         labels = rng.permutation(np.repeat(np.arange(10), per_class))
         images = np.repeat(labels, 28 * 28).reshape(-1, 28, 28)
-        _write_idx(tmp_path / f"{part}-images-idx3-ubyte.gz", images)
-        _write_idx(tmp_path / f"{part}-labels-idx1-ubyte.gz", labels)
-    return tmp_path
+        _write_idx(folder / f"{part}-images-idx3-ubyte.gz", images)
+        _write_idx(folder / f"{part}-labels-idx1-ubyte.gz", labels)
+    return folder
+
+
+@pytest.fixture
+def fake_fashion(tmp_path):
+    return fake_fashion_files(tmp_path)
 
 
 def test_fashion_mnist_long_tailed(fake_fashion):

@@ -9,11 +9,12 @@ from dataclasses import dataclass, field
 from imblearn.over_sampling import SMOTE, RandomOverSampler
 from imblearn.pipeline import make_pipeline
 from imblearn.under_sampling import RandomUnderSampler
+from sklearn.preprocessing import FunctionTransformer
 
 from .._classifier import CRLClassifier
 from .._sampler import ClassAwareDataLoader
 
-__all__ = ["METHODS", "Method", "build"]
+__all__ = ["METHODS", "Method", "build", "flatten_samples", "restore_samples"]
 
 
 @dataclass(frozen=True)
@@ -82,18 +83,47 @@ METHODS = {
 }
 
 
-def build(method: Method, *, n_train: int, steps: int, seed: int, **common):
+def flatten_samples(X):
+    """``(n, ...)`` to ``(n, features)``: imbalanced-learn's samplers take 2-D X."""
+    return X.reshape(len(X), -1)
+
+
+def restore_samples(X, shape):
+    """Back to ``(n, *shape)`` after a sampler."""
+    return X.reshape(len(X), *shape)
+
+
+def build(
+    method: Method, *, n_train: int, steps: int, seed: int, sample_shape=None, **common
+):
     """The estimator of ``method``, trained for about ``steps`` optimiser steps.
 
     ``n_train`` is the size of the training set the estimator (or its sampler) will
     see; a sampler changes it, so the epochs are set from the resampled size:
-    oversampling must not buy extra training, nor undersampling lose it.
+    oversampling must not buy extra training, nor undersampling lose it. Samples of
+    ``sample_shape`` (an image's ``(channels, height, width)``) are flattened for the
+    sampler and restored after it, by picklable module-level functions.
     """
     batch_size = common.get("batch_size", 128)
     epochs = max(1, round(steps / math.ceil(n_train / batch_size)))
-    classifier = CRLClassifier(
-        **{**common, **method.classifier, "max_epochs": epochs, "random_state": seed}
-    )
+    arguments = {
+        **common,
+        **method.classifier,
+        "max_epochs": epochs,
+        "random_state": seed,
+    }
+    if arguments.get("module") is not None and arguments.get("level") == "instance":
+        # the default MLP does this itself; a given module is told
+        arguments["module__return_embeddings"] = True
+    classifier = CRLClassifier(**arguments)
     if method.sampler is None:
         return classifier
-    return make_pipeline(method.sampler(random_state=seed), classifier)
+    sampler = method.sampler(random_state=seed)
+    if sample_shape is None or len(sample_shape) < 2:
+        return make_pipeline(sampler, classifier)
+    return make_pipeline(
+        FunctionTransformer(flatten_samples),
+        sampler,
+        FunctionTransformer(restore_samples, kw_args={"shape": tuple(sample_shape)}),
+        classifier,
+    )

