@@ -292,6 +292,18 @@ def load_fashion_mnist_long_tailed(
     data : sklearn.utils.Bunch
         ``X_train``, ``y_train``, ``X_test``, ``y_test`` (float32 in [0, 1]),
         ``target_names`` and ``description``.
+
+    Examples
+    --------
+    Where ``dataset-fashion-mnist`` is installed:
+
+    >>> import numpy as np
+    >>> from skcrl.datasets import load_fashion_mnist_long_tailed
+    >>> data = load_fashion_mnist_long_tailed()  # doctest: +SKIP
+    >>> np.bincount(data.y_train).tolist()  # doctest: +SKIP
+    [1000, 599, 359, 215, 129, 77, 46, 27, 16, 10]
+    >>> data.X_test.shape  # doctest: +SKIP
+    (2000, 1, 28, 28)
     """
     home = Path(data_home) if data_home is not None else FASHION_MNIST_HOME
     names = {
