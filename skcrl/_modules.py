@@ -10,7 +10,21 @@ from torch import Tensor, nn
 __all__ = ["MLP", "SmallCNN"]
 
 
-class MLP(nn.Module):
+class _BodyAndHead(nn.Module):
+    """A feature extractor ``body`` and a linear ``head``; the body's output doubles
+    as the embeddings of instance-level CRL."""
+
+    body: nn.Module
+    head: nn.Module
+    return_embeddings: bool
+
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        embeddings = self.body(x)
+        logits = self.head(embeddings)
+        return (logits, embeddings) if self.return_embeddings else logits
+
+
+class MLP(_BodyAndHead):
     """Multi-layer perceptron, the default module of :class:`CRLClassifier`.
 
     Input of any shape ``(n, ...)`` is flattened to ``(n, n_features)``. The
@@ -63,13 +77,8 @@ class MLP(nn.Module):
         self.head = nn.Linear(width, n_classes)
         self.return_embeddings = return_embeddings
 
-    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
-        embeddings = self.body(x)
-        logits = self.head(embeddings)
-        return (logits, embeddings) if self.return_embeddings else logits
 
-
-class SmallCNN(nn.Module):
+class SmallCNN(_BodyAndHead):
     """Two convolution blocks and a linear head, for small grey images.
 
     Parameters
@@ -112,11 +121,6 @@ class SmallCNN(nn.Module):
         )
         self.head = nn.Linear(second, n_classes)
         self.return_embeddings = return_embeddings
-
-    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
-        embeddings = self.body(x)
-        logits = self.head(embeddings)
-        return (logits, embeddings) if self.return_embeddings else logits
 
 
 def n_inputs(shape: Sequence[int]) -> int:
