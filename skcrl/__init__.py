@@ -4,7 +4,8 @@ Dong, Gong and Zhu, *Imbalanced Deep Learning by Minority Class Incremental
 Rectification*, IEEE TPAMI 2018. The algorithm, to the number, is in SPEC.md.
 """
 
-from ._classifier import CRLClassifier
+from . import metrics
+from ._classifier import CRLClassifier, CRLMultiLabelClassifier
 from ._loss import ClassRectificationLoss, CRLTerms, crl_loss, imbalance_measure
 from ._modules import MLP, SmallCNN
 from ._sampler import ClassAwareBatchSampler, ClassAwareDataLoader
@@ -14,6 +15,7 @@ __version__ = "0.1.0.dev0"
 __all__ = [
     "MLP",
     "CRLClassifier",
+    "CRLMultiLabelClassifier",
     "CRLTerms",
     "ClassAwareBatchSampler",
     "ClassAwareDataLoader",
@@ -22,4 +24,5 @@ __all__ = [
     "__version__",
     "crl_loss",
     "imbalance_measure",
+    "metrics",
 ]

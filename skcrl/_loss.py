@@ -104,6 +104,15 @@ def _check_tensors(logits, target, embeddings, level) -> None:
         )
 
 
+def weighted_entry_mean(losses: Tensor, target: Tensor, weight: Tensor) -> Tensor:
+    """``sum(w * l) / sum(w)`` of per-entry binary losses ``(n, J)``, entry
+    ``(i, j)`` weighing ``weight[j, target[i, j]]`` (``weight`` of shape (2,) or
+    (J, 2)), as a class-weighted cross-entropy normalises."""
+    weight = weight.to(losses.dtype).expand(target.shape[1], 2)
+    per_entry = torch.where(target > 0.5, weight[:, 1], weight[:, 0])
+    return (per_entry * losses).sum() / per_entry.sum()
+
+
 def _zero(logits: Tensor) -> Tensor:
     """A 0 that belongs to the autograd graph of ``logits`` (and is never NaN)."""
     return logits.flatten()[:0].sum()
@@ -345,10 +354,8 @@ class ClassRectificationLoss(nn.Module):
                 "weight of a multi-label loss must have shape (2,) or "
                 f"(J, 2) = ({logits.shape[1]}, 2), got {tuple(weight.shape)}."
             )
-        weight = weight.expand(logits.shape[1], 2)
-        per_entry = torch.where(target > 0.5, weight[:, 1], weight[:, 0])
         losses = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
-        return (per_entry * losses).sum() / per_entry.sum()
+        return weighted_entry_mean(losses, target, weight)
 
     def terms(
         self, logits: Tensor, target: Tensor, embeddings: Tensor | None = None
