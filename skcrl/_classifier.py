@@ -193,6 +193,9 @@ class _CRLNet:
         # skorch checks the names of its arguments; scikit-learn's machinery
         # checks the values of ours.
         super()._validate_params()
+        self._validate_own_params()
+
+    def _validate_own_params(self):
         validate_parameter_constraints(
             self._parameter_constraints,
             {name: getattr(self, name) for name in self._parameter_constraints},
@@ -222,6 +225,8 @@ class _CRLNet:
         """Validate and convert ``X`` and ``y``; encode ``y`` (fitting the encoding
         and the loss weights when ``reset``). Nothing the caller passed is
         modified."""
+        # Bad values fail here, before skorch builds the module.
+        self._validate_own_params()
         if y is None:
             raise ValueError(
                 f"{type(self).__name__} requires y to be passed, but the target y is "
@@ -636,8 +641,8 @@ class CRLMultiLabelClassifier(_CRLNet, ClassifierMixin, NeuralNet):
         tags.target_tags.single_output = False
         return tags
 
-    def _validate_params(self):
-        super()._validate_params()
+    def _validate_own_params(self):
+        super()._validate_own_params()
         self._thresholds()
 
     def _thresholds(self, n_outputs=None):
@@ -659,7 +664,7 @@ class CRLMultiLabelClassifier(_CRLNet, ClassifierMixin, NeuralNet):
         return self.n_outputs_
 
     def _check_target_kind(self, y):
-        if sp.issparse(y) or np.ndim(y) == 2:
+        if sp.issparse(y) or np.asarray(y).ndim == 2:
             return
         raise ValueError(
             f"y has shape {np.shape(y)}: {type(self).__name__} takes a 2-D 0/1 "

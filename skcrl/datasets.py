@@ -17,8 +17,13 @@ from sklearn.preprocessing import StandardScaler
 from sklearn.utils import Bunch, check_random_state
 
 __all__ = [
+    "DIGITS_ATTRIBUTES",
+    "FASHION_MNIST_ATTRIBUTES",
     "FASHION_MNIST_HOME",
+    "attributes_from_classes",
+    "load_digits_attributes",
     "load_digits_long_tailed",
+    "load_fashion_mnist_attributes",
     "load_fashion_mnist_long_tailed",
     "load_imbalanced_binary",
     "long_tailed_counts",
@@ -352,3 +357,179 @@ def load_fashion_mnist_long_tailed(
             f"training part, {test_per_class} test images per class"
         ),
     )
+
+
+# -- attributes -----------------------------------------------------------------
+
+#: Binary attributes of a digit, each the set of digits that has it. With the
+#: long tail of :func:`load_digits_attributes` (digit 0 the head, 9 the tail) their
+#: positive rates run from common to rare.
+DIGITS_ATTRIBUTES = {
+    "even": (0, 2, 4, 6, 8),
+    "closed_loop": (0, 6, 8, 9),
+    "prime": (2, 3, 5, 7),
+    "above_six": (7, 8, 9),
+    "nine": (9,),
+}
+
+#: Binary attributes of a Fashion-MNIST garment, each the set of classes that has it
+#: (0 T-shirt/top, 1 Trouser, 2 Pullover, 3 Dress, 4 Coat, 5 Sandal, 6 Shirt,
+#: 7 Sneaker, 8 Bag, 9 Ankle boot).
+FASHION_MNIST_ATTRIBUTES = {
+    "upper_body": (0, 2, 4, 6),
+    "trousers": (1,),
+    "knitwear_or_coat": (2, 4),
+    "footwear": (5, 7, 9),
+    "bag": (8,),
+}
+
+
+def attributes_from_classes(y, rules):
+    """0/1 attribute matrix of class labels: column ``j`` is 1 where ``y`` is one of
+    the classes of the ``j``-th rule.
+
+    Parameters
+    ----------
+    y : array-like of shape (n_samples,)
+    rules : dict of str to sequence of labels
+
+    Returns
+    -------
+    Y : ndarray of shape (n_samples, len(rules)), dtype int64
+
+    Examples
+    --------
+    >>> from skcrl.datasets import attributes_from_classes
+    >>> attributes_from_classes([0, 7, 9], {"even": (0, 2), "big": (7, 9)}).tolist()
+    [[1, 0], [0, 1], [0, 1]]
+    """
+    y = np.asarray(y)
+    return np.column_stack(
+        [np.isin(y, list(classes)) for classes in rules.values()]
+    ).astype(np.int64)
+
+
+def _with_attributes(data, rules):
+    data.Y_train = attributes_from_classes(data.y_train, rules)
+    data.Y_test = attributes_from_classes(data.y_test, rules)
+    data.attribute_names = np.array(list(rules))
+    data.attribute_rules = dict(rules)
+    rates = data.Y_train.mean(axis=0)
+    data.description += "; attributes (training positive rate): " + ", ".join(
+        f"{name} ({rate:.1%})" for name, rate in zip(rules, rates, strict=True)
+    )
+    return data
+
+
+def load_digits_attributes(
+    *, imbalance_ratio=10.0, test_per_class=50, as_images=False, random_state=0
+):
+    """Long-tailed digits with five binary attributes derived from the digit.
+
+    The images and split of :func:`load_digits_long_tailed`; each attribute is
+    present for the digits :data:`DIGITS_ATTRIBUTES` lists. With the defaults the
+    training part (503 images) has these positive rates:
+
+    ============  ============  =============  =========
+    attribute     digits        train rate     imbalance
+    ============  ============  =============  =========
+    even          0 2 4 6 8     284/503 56 %   1:1.3
+    closed_loop   0 6 8 9       178/503 35 %   1:1.8
+    prime         2 3 5 7       185/503 37 %   1:1.7
+    above_six     7 8 9         48/503 9.5 %   1:9.5
+    nine          9             12/503 2.4 %   1:41
+    ============  ============  =============  =========
+
+    The test part holds 50 images of every digit (so the rates are 50, 40, 40, 30
+    and 10 %); score it per attribute with a class-balanced metric
+    (:func:`skcrl.metrics.mean_balanced_accuracy_score`).
+
+    Parameters
+    ----------
+    imbalance_ratio : float, default=10.0
+        Of the digit classes (see :func:`load_digits_long_tailed`); raise it to make
+        the rare attributes rarer.
+    test_per_class : int, default=50
+    as_images : bool, default=False
+        ``X`` of shape ``(n, 1, 8, 8)`` instead of ``(n, 64)``.
+    random_state : int, RandomState instance or None, default=0
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        ``X_train``, ``Y_train`` (0/1 int64, ``(n, 5)``), ``X_test``, ``Y_test``,
+        the digits ``y_train`` and ``y_test``, ``attribute_names``,
+        ``attribute_rules`` and ``description``.
+
+    Examples
+    --------
+    >>> from skcrl.datasets import load_digits_attributes
+    >>> data = load_digits_attributes()
+    >>> data.attribute_names.tolist()
+    ['even', 'closed_loop', 'prime', 'above_six', 'nine']
+    >>> data.Y_train.sum(axis=0).tolist(), len(data.Y_train)
+    ([284, 178, 185, 48, 12], 503)
+    """
+    data = load_digits_long_tailed(
+        imbalance_ratio=imbalance_ratio,
+        test_per_class=test_per_class,
+        as_images=as_images,
+        random_state=random_state,
+    )
+    return _with_attributes(data, DIGITS_ATTRIBUTES)
+
+
+def load_fashion_mnist_attributes(
+    *,
+    imbalance_ratio=100.0,
+    n_max=1000,
+    test_per_class=200,
+    as_images=True,
+    random_state=0,
+    data_home=None,
+):
+    """Long-tailed Fashion-MNIST with five binary attributes derived from the class.
+
+    The images and split of :func:`load_fashion_mnist_long_tailed` (which needs the
+    Debian package ``dataset-fashion-mnist``); each attribute is present for the
+    classes :data:`FASHION_MNIST_ATTRIBUTES` lists. With the defaults (class counts
+    1000, 599, 359, 215, 129, 77, 46, 27, 16, 10; 2478 images):
+
+    ================  ================================  ==============  =========
+    attribute         classes                           train rate      imbalance
+    ================  ================================  ==============  =========
+    upper_body        T-shirt, Pullover, Coat, Shirt    1534/2478 62 %  1:1.6
+    trousers          Trouser                           599/2478 24 %   1:3.1
+    knitwear_or_coat  Pullover, Coat                    488/2478 20 %   1:4.1
+    footwear          Sandal, Sneaker, Ankle boot       114/2478 4.6 %  1:21
+    bag               Bag                               16/2478 0.6 %   1:154
+    ================  ================================  ==============  =========
+
+    Parameters
+    ----------
+    imbalance_ratio, n_max, test_per_class, as_images, random_state, data_home
+        As in :func:`load_fashion_mnist_long_tailed`.
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        As :func:`load_digits_attributes`.
+
+    Examples
+    --------
+    Where ``dataset-fashion-mnist`` is installed:
+
+    >>> from skcrl.datasets import load_fashion_mnist_attributes
+    >>> data = load_fashion_mnist_attributes()  # doctest: +SKIP
+    >>> data.Y_train.sum(axis=0).tolist()  # doctest: +SKIP
+    [1534, 599, 488, 114, 16]
+    """
+    data = load_fashion_mnist_long_tailed(
+        imbalance_ratio=imbalance_ratio,
+        n_max=n_max,
+        test_per_class=test_per_class,
+        as_images=as_images,
+        random_state=random_state,
+        data_home=data_home,
+    )
+    return _with_attributes(data, FASHION_MNIST_ATTRIBUTES)

@@ -1,26 +1,78 @@
-"""CRLClassifier against scikit-learn's own estimator checks."""
+"""CRLClassifier and CRLMultiLabelClassifier against scikit-learn's own checks."""
 
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skcrl import CRLClassifier
+from skcrl import CRLClassifier, CRLMultiLabelClassifier
 
 # A small configuration that still learns scikit-learn's toy problems: the checks
 # assert accuracies above 0.83 after fit.
 FAST = dict(max_epochs=20, lr=0.01, batch_size=32, random_state=0)
 
+SKORCH_INIT = (
+    "skorch's NeuralNet.__init__ sets history_, initialized_ and virtual_params_, "
+    "and skorch relies on them from construction on (its __setattr__ reads "
+    "initialized_ to tell construction apart)."
+)
+
+# scikit-learn has no tag for "multi-label indicator targets only": for a
+# multi-output classifier its checks generate multiclass-multioutput targets (values
+# 0, 1, 2... per column) or 1-D targets, which a multi-label classifier rejects with
+# a ValueError. tests/test_multilabel.py holds it to the same properties (fit
+# returns self, dtypes, pickling, invariances, untouched input) on 0/1 targets.
+MULTICLASS_COLUMNS = (
+    "the check trains on multiclass-multioutput targets (values other than 0/1), "
+    "which a multi-label classifier rejects."
+)
+ONE_DIMENSIONAL = (
+    "the check trains on a 1-D target, which CRLMultiLabelClassifier rejects."
+)
+
 EXPECTED_FAILURES = {
-    "check_no_attributes_set_in_init": (
-        "skorch's NeuralNet.__init__ sets history_, initialized_ and "
-        "virtual_params_, and skorch relies on them from construction on (its "
-        "__setattr__ reads initialized_ to tell construction apart)."
-    ),
+    CRLClassifier: {"check_no_attributes_set_in_init": SKORCH_INIT},
+    CRLMultiLabelClassifier: {
+        "check_no_attributes_set_in_init": SKORCH_INIT,
+        **dict.fromkeys(
+            [
+                "check_fit_score_takes_y",
+                "check_estimators_overwrite_params",
+                "check_dont_overwrite_parameters",
+                "check_estimators_fit_returns_self",
+                "check_readonly_memmap_input",
+                "check_n_features_in_after_fitting",
+                "check_positive_only_tag_during_fit",
+                "check_estimators_dtypes",
+                "check_dtype_object",
+                "check_f_contiguous_array_estimator",
+                "check_classifier_data_not_an_array",
+                "check_estimators_partial_fit_n_features",
+                "check_methods_sample_order_invariance",
+                "check_methods_subset_invariance",
+                "check_fit2d_1feature",
+                "check_dict_unchanged",
+                "check_fit2d_predict1d",
+            ],
+            MULTICLASS_COLUMNS,
+        ),
+        **dict.fromkeys(
+            [
+                "check_complex_data",
+                "check_classifiers_one_label",
+                "check_classifiers_one_label_sample_weights",
+                "check_classifiers_classes",
+                "check_classifiers_train",
+                "check_classifiers_regression_target",
+                "check_class_weight_classifiers",
+            ],
+            ONE_DIMENSIONAL,
+        ),
+    },
 }
 
 
 @parametrize_with_checks(
-    [CRLClassifier(**FAST)],
-    expected_failed_checks=lambda estimator: EXPECTED_FAILURES,
+    [CRLClassifier(**FAST), CRLMultiLabelClassifier(**FAST)],
+    expected_failed_checks=lambda estimator: EXPECTED_FAILURES[type(estimator)],
 )
 @pytest.mark.filterwarnings("ignore::UserWarning")
 # check_supervised_y_no_nan casts its own NaN labels

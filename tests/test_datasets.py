@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 
 from skcrl.datasets import (
+    FASHION_MNIST_ATTRIBUTES,
+    attributes_from_classes,
+    load_digits_attributes,
     load_digits_long_tailed,
+    load_fashion_mnist_attributes,
     load_fashion_mnist_long_tailed,
     load_imbalanced_binary,
     long_tailed_counts,
@@ -131,3 +135,43 @@ def test_fashion_mnist_missing_says_how_to_install(tmp_path):
         FileNotFoundError, match="apt-get install dataset-fashion-mnist"
     ):
         load_fashion_mnist_long_tailed(data_home=tmp_path)
+
+
+def test_digits_attributes_follow_their_rules():
+    data = load_digits_attributes()
+    assert data.attribute_names.tolist() == [
+        "even",
+        "closed_loop",
+        "prime",
+        "above_six",
+        "nine",
+    ]
+    # digit counts 124, 96, 74, 57, 44, 34, 26, 20, 16, 12 (digits 0..9), summed
+    # by hand over each rule's digits
+    assert data.Y_train.sum(axis=0).tolist() == [284, 178, 185, 48, 12]
+    assert data.Y_train.shape == (503, 5) and data.Y_train.dtype == np.int64
+    # the balanced test part: 50 images of each digit
+    assert data.Y_test.sum(axis=0).tolist() == [250, 200, 200, 150, 50]
+    nines = data.y_train == 9
+    np.testing.assert_array_equal(data.Y_train[:, 4], nines)
+    assert data.Y_train[nines].tolist() == [[0, 1, 0, 1, 1]] * 12
+    # one attribute rarer than 1:10, as the issue asks
+    rates = data.Y_train.mean(axis=0)
+    assert rates.min() < 1 / 11
+    assert "nine (2.4%)" in data.description
+
+
+def test_attributes_from_classes_checks_nothing_it_cannot():
+    Y = attributes_from_classes(np.array(["a", "b", "c"]), {"ab": ["a", "b"]})
+    assert Y.tolist() == [[1], [1], [0]]
+
+
+def test_fashion_mnist_attributes(fake_fashion):
+    data = load_fashion_mnist_attributes(
+        imbalance_ratio=9, n_max=27, test_per_class=5, data_home=fake_fashion
+    )
+    counts = long_tailed_counts(27, 10, 9)
+    for j, classes in enumerate(FASHION_MNIST_ATTRIBUTES.values()):
+        assert data.Y_train[:, j].sum() == counts[list(classes)].sum()
+        np.testing.assert_array_equal(data.Y_test[:, j], np.isin(data.y_test, classes))
+    assert data.attribute_names.tolist() == list(FASHION_MNIST_ATTRIBUTES)
