@@ -297,3 +297,27 @@ def test_crl_raises_mean_balanced_accuracy_over_binary_cross_entropy():
         gains.append(scores[1] - scores[0])
     assert min(gains) > 0, gains
     assert np.mean(gains) > 0.01, gains
+
+
+def test_generic_estimator_properties_on_indicator_targets():
+    """What scikit-learn's checks test, with 0/1 targets (see test_common.py)."""
+    clf = CRLMultiLabelClassifier(**FAST)
+    assert clf.fit(X, Y) is clf
+    reference = clf.predict_proba(X)
+    # float32, float64, int and list input give the same model
+    for X_as in (X.astype(np.float32), X.tolist()):
+        again = CRLMultiLabelClassifier(**FAST).fit(X_as, Y)
+        np.testing.assert_allclose(again.predict_proba(X), reference, rtol=1e-5)
+    assert (
+        CRLMultiLabelClassifier(**FAST).fit(X.round().astype(int), Y).predict(X).shape
+        == Y.shape
+    )
+    # subsets and order of the samples do not change their predictions
+    order = np.random.default_rng(0).permutation(len(X))
+    np.testing.assert_allclose(clf.predict_proba(X[order]), reference[order], rtol=1e-5)
+    np.testing.assert_allclose(clf.predict_proba(X[:7]), reference[:7], rtol=1e-5)
+    with pytest.raises(ValueError, match="features"):
+        clf.predict(X[:, :3])
+    params = clf.get_params()
+    clf.fit(X, Y)
+    assert clf.get_params().keys() == params.keys()
