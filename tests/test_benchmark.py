@@ -7,7 +7,15 @@ import math
 import pytest
 
 from skcrl.__main__ import main, parse_args
-from skcrl.benchmark import DATASETS, METHODS, build, run_comparison, summarise
+from skcrl.benchmark import (
+    DATASETS,
+    METHODS,
+    DataSet,
+    build,
+    run_comparison,
+    summarise,
+)
+from skcrl.datasets import load_digits_long_tailed
 
 
 def test_quick_mode_end_to_end(tmp_path, capsys):
@@ -87,3 +95,22 @@ def test_fashion_trains_the_small_cnn(monkeypatch, tmp_path):
         progress=False,
     )
     assert [len(r["recall_per_class"]) for r in records] == [10, 10]
+
+
+def test_run_comparison_on_your_own_data_set():
+    calls = []
+
+    def load(*, imbalance_ratio, random_state):
+        calls.append((imbalance_ratio, random_state))
+        return load_digits_long_tailed(
+            imbalance_ratio=imbalance_ratio, random_state=random_state
+        )
+
+    own = DataSet(load, {"module__hidden_layer_sizes": (16,)})
+    records = run_comparison(
+        own, methods=["ce"], seeds=[3, 4], epochs=1, imbalance_ratio=5, progress=False
+    )
+    assert calls == [(5, 3), (5, 4)]
+    assert [r["seed"] for r in records] == [3, 4]
+    with pytest.raises(ValueError, match=r"skcrl\.benchmark\.DataSet"):
+        run_comparison("mnist", methods=["ce"], progress=False)

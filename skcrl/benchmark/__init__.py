@@ -3,12 +3,13 @@ weighting and imbalanced-learn's samplers on a built-in long-tailed data set."""
 
 from ._methods import METHODS, Method, build
 from ._report import format_table, plot, write_csv
-from ._run import DATASETS, METRICS, run_comparison, summarise
+from ._run import DATASETS, METRICS, DataSet, run_comparison, summarise
 
 __all__ = [
     "DATASETS",
     "METHODS",
     "METRICS",
+    "DataSet",
     "Method",
     "build",
     "format_table",

@@ -88,23 +88,62 @@ def run_comparison(
     every method. Every method gets the optimiser steps of ``epochs`` epochs on the
     long-tailed training set: a sampler's method trains for fewer or more epochs
     of its resampled set.
+
+    Parameters
+    ----------
+    dataset : str or DataSet, default="digits"
+        A name of :data:`DATASETS`, or your own :class:`DataSet`: a ``load``
+        function called with ``imbalance_ratio=`` and ``random_state=`` that returns
+        a Bunch of ``X_train``, ``y_train``, ``X_test``, ``y_test``, and the
+        ``network`` (CRLClassifier arguments) to train on it.
+    methods : sequence of str, default=all of :data:`METHODS`
+    seeds : sequence of int, default=(0, 1, 2)
+    epochs : int, default=30
+        The optimiser-step budget, in epochs of the training set.
+    imbalance_ratio : float, default=10.0
+        Passed to the data set's ``load``.
+    batch_size : int, default=64
+    lr : float, default=0.003
+    eta : float, default=None
+        CRLClassifier's ``eta``; None keeps its default.
+    device : str, default="cpu"
+    progress : bool, default=True
+        Show a tqdm progress bar.
+
+    Returns
+    -------
+    records : list of dict
+        One per method and seed: the method, the seed, ``seconds`` of training and
+        the metrics of :data:`METRICS` with ``recall_per_class`` (head to tail).
+
+    Examples
+    --------
+    >>> from skcrl.benchmark import run_comparison, summarise
+    >>> records = run_comparison(
+    ...     methods=["ce", "crl"], seeds=[0], epochs=2, progress=False
+    ... )
+    >>> sorted(records[0])[:3]
+    ['balanced_accuracy', 'g_mean', 'macro_f1']
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown methods {unknown}; choose from {list(METHODS)}.")
-    if dataset not in DATASETS:
-        raise ValueError(f"unknown dataset {dataset!r}; choose from {list(DATASETS)}.")
-    common = dict(
-        batch_size=batch_size, lr=lr, device=device, **DATASETS[dataset].network
-    )
+    if isinstance(dataset, DataSet):
+        spec = dataset
+    elif dataset in DATASETS:
+        spec = DATASETS[dataset]
+    else:
+        raise ValueError(
+            f"unknown dataset {dataset!r}; choose from {list(DATASETS)} or pass a "
+            "skcrl.benchmark.DataSet."
+        )
+    common = dict(batch_size=batch_size, lr=lr, device=device, **spec.network)
     if eta is not None:
         common["eta"] = eta
     records = []
     bar = tqdm(total=len(seeds) * len(methods), disable=not progress, unit="fit")
     for seed in seeds:
-        data = DATASETS[dataset].load(
-            imbalance_ratio=imbalance_ratio, random_state=seed
-        )
+        data = spec.load(imbalance_ratio=imbalance_ratio, random_state=seed)
         X, y = data.X_train, data.y_train
         classes, counts = np.unique(y, return_counts=True)
         head_to_tail = classes[np.argsort(-counts, kind="stable")]
