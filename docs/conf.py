@@ -24,7 +24,7 @@ extensions = [
 ]
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build", "auto_examples/*.ipynb", "auto_examples/*.py"]
+exclude_patterns = ["_build"]
 root_doc = "index"
 
 html_theme = "pydata_sphinx_theme"
@@ -60,7 +60,8 @@ sphinx_gallery_conf = {
     "min_reported_time": 1,
     "abort_on_example_error": True,
     "only_warn_on_example_error": False,
-    "reference_url": {"skcrl": None},
+    "doc_module": ("skcrl",),
+    "backreferences_dir": "generated/backreferences",
 }
 
 # Examples and the plot directive run on CPU with one thread (two busy processes on

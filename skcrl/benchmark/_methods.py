@@ -31,6 +31,7 @@ def _crl(level, comparison, **extra):
     return {"level": level, "comparison": comparison, **extra}
 
 
+#: The methods of the comparison by name (``python -m skcrl --methods``).
 METHODS = {
     m.name: m
     for m in [

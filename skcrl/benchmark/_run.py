@@ -176,6 +176,7 @@ def run_comparison(
     return records
 
 
+#: The test-set metrics of each record, beside ``recall_per_class``.
 METRICS = ("balanced_accuracy", "macro_f1", "g_mean", "tail_recall")
 
 
