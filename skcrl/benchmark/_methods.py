@@ -19,7 +19,26 @@ __all__ = ["METHODS", "Method", "build", "flatten_samples", "restore_samples"]
 
 @dataclass(frozen=True)
 class Method:
-    """A named way of training the same network."""
+    """A named way of training the same network.
+
+    Parameters
+    ----------
+    name : str
+    description : str
+    classifier : dict
+        :class:`~skcrl.CRLClassifier` arguments of the method (``alpha=0`` for
+        cross-entropy).
+    sampler : imbalanced-learn sampler class or None
+        Applied before the classifier in an ``imblearn`` pipeline, in ``fit`` only.
+
+    Examples
+    --------
+    >>> from skcrl.benchmark import METHODS
+    >>> METHODS["ce+smote"].description
+    'SMOTE, cross-entropy'
+    >>> METHODS["crl"].classifier
+    {'level': 'class', 'comparison': 'relative'}
+    """
 
     name: str
     description: str
@@ -104,6 +123,38 @@ def build(
     oversampling must not buy extra training, nor undersampling lose it. Samples of
     ``sample_shape`` (an image's ``(channels, height, width)``) are flattened for the
     sampler and restored after it, by picklable module-level functions.
+
+    Parameters
+    ----------
+    method : Method
+        One of :data:`METHODS`.
+    n_train : int
+        Training samples the estimator (or its sampler) will be given.
+    steps : int
+        The optimiser-step budget.
+    seed : int
+        ``random_state`` of the classifier and the sampler.
+    sample_shape : tuple of int, default=None
+        Shape of one sample, when it is an image.
+    **common
+        :class:`~skcrl.CRLClassifier` arguments shared by every method.
+
+    Returns
+    -------
+    estimator : CRLClassifier or imblearn Pipeline
+
+    Examples
+    --------
+    200 samples in batches of 50 are 4 steps an epoch: 40 steps are 10 epochs.
+
+    >>> from skcrl.benchmark import METHODS, build
+    >>> build(METHODS["crl"], n_train=200, steps=40, seed=0, batch_size=50).max_epochs
+    10
+    >>> pipeline = build(
+    ...     METHODS["ce+ros"], n_train=400, steps=40, seed=0, batch_size=50
+    ... )
+    >>> pipeline[-1].max_epochs  # the oversampled set of 400 is 8 steps an epoch
+    5
     """
     batch_size = common.get("batch_size", 128)
     epochs = max(1, round(steps / math.ceil(n_train / batch_size)))

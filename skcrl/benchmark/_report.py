@@ -11,7 +11,27 @@ __all__ = ["format_table", "plot", "write_csv"]
 
 
 def format_table(summary) -> str:
-    """A Markdown table: mean ± std over seeds, best balanced accuracy first."""
+    """A Markdown table: mean ± std over seeds, best balanced accuracy first.
+
+    Parameters
+    ----------
+    summary : list of dict
+        What :func:`summarise` returns.
+
+    Returns
+    -------
+    str
+
+    Examples
+    --------
+    >>> from skcrl.benchmark import format_table, summarise
+    >>> record = dict(balanced_accuracy=0.9, macro_f1=0.8, g_mean=0.85,
+    ...               tail_recall=0.7, recall_per_class=[1.0, 0.7], seconds=2.0)
+    >>> print(format_table(summarise([dict(method="crl", seed=0, **record)])))
+    | method | balanced_accuracy | macro_f1 | g_mean | tail_recall | s/fit |
+    |---|---:|---:|---:|---:|---:|
+    | crl | 0.900 ± 0.000 | 0.800 ± 0.000 | 0.850 ± 0.000 | 0.700 ± 0.000 | 2.0 |
+    """
     header = "| method | " + " | ".join(METRICS) + " | s/fit |"
     lines = [header, "|---|" + "---:|" * (len(METRICS) + 1)]
     for row in summary:
@@ -23,7 +43,28 @@ def format_table(summary) -> str:
 
 
 def write_csv(records, path: Path) -> None:
-    """One row per (method, seed), the per-class recalls head to tail as columns."""
+    """One row per (method, seed), the per-class recalls head to tail as columns.
+
+    Parameters
+    ----------
+    records : list of dict
+        What :func:`run_comparison` returns.
+    path : str or Path
+        The CSV file to write.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from skcrl.benchmark import write_csv
+    >>> record = dict(method="ce", seed=0, balanced_accuracy=0.9, macro_f1=0.8,
+    ...               g_mean=0.85, tail_recall=0.7, recall_per_class=[1.0, 0.7],
+    ...               seconds=2.0)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = pathlib.Path(folder) / "results.csv"
+    ...     write_csv([record], path)
+    ...     print(path.read_text().splitlines()[0])
+    method,seed,balanced_accuracy,macro_f1,g_mean,tail_recall,seconds,recall_class_rank_0,recall_class_rank_1
+    """
     n_classes = len(records[0]["recall_per_class"])
     fields = ["method", "seed", *METRICS, "seconds"]
     with open(path, "w", newline="") as out:
@@ -35,7 +76,29 @@ def write_csv(records, path: Path) -> None:
 
 def plot(summary, path: Path, title: str) -> None:
     """Balanced accuracy per method (error bars: std over seeds) and the recall of
-    each class from head to tail."""
+    each class from head to tail, saved as an image.
+
+    Parameters
+    ----------
+    summary : list of dict
+        What :func:`summarise` returns.
+    path : str or Path
+        The image file (PNG by its suffix).
+    title : str
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from skcrl.benchmark import plot, summarise
+    >>> record = dict(method="crl", seed=0, balanced_accuracy=0.9, macro_f1=0.8,
+    ...               g_mean=0.85, tail_recall=0.7, recall_per_class=[1.0, 0.7],
+    ...               seconds=2.0)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = pathlib.Path(folder) / "comparison.png"
+    ...     plot(summarise([record]), path, title="one method")
+    ...     path.read_bytes()[:4]
+    b'\\x89PNG'
+    """
     import matplotlib
 
     matplotlib.use("Agg")

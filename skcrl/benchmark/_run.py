@@ -21,7 +21,27 @@ __all__ = ["DATASETS", "DataSet", "run_comparison", "summarise"]
 
 @dataclass(frozen=True)
 class DataSet:
-    """A built-in data set and the network the comparison trains on it."""
+    """A data set and the network the comparison trains on it.
+
+    Parameters
+    ----------
+    load : callable
+        Called with ``imbalance_ratio=`` and ``random_state=`` (the seed); returns a
+        Bunch with ``X_train``, ``y_train``, ``X_test`` and ``y_test``.
+    network : dict
+        :class:`~skcrl.CRLClassifier` arguments every method shares (``module``,
+        ``module__*``...).
+
+    Examples
+    --------
+    >>> from skcrl.benchmark import DataSet, run_comparison
+    >>> from skcrl.datasets import load_digits_long_tailed
+    >>> mine = DataSet(load_digits_long_tailed, {"module__hidden_layer_sizes": (32,)})
+    >>> records = run_comparison(mine, methods=["ce"], seeds=[0], epochs=1,
+    ...                          progress=False)
+    >>> len(records)
+    1
+    """
 
     load: Callable  # called with imbalance_ratio= and random_state=
     network: dict  # CRLClassifier arguments
@@ -182,7 +202,30 @@ METRICS = ("balanced_accuracy", "macro_f1", "g_mean", "tail_recall")
 
 def summarise(records):
     """Per method: mean and standard deviation over seeds of each metric, and the
-    mean recall of each class head to tail; best balanced accuracy first."""
+    mean recall of each class head to tail; best balanced accuracy first.
+
+    Parameters
+    ----------
+    records : list of dict
+        What :func:`run_comparison` returns.
+
+    Returns
+    -------
+    summary : list of dict
+        One per method: ``method``, ``description``, ``seeds``, each metric of
+        :data:`METRICS` with its ``*_std``, ``recall_per_class`` and ``seconds``.
+
+    Examples
+    --------
+    >>> from skcrl.benchmark import summarise
+    >>> base = dict(method="ce", macro_f1=0.8, g_mean=0.8, tail_recall=0.7,
+    ...             recall_per_class=[1.0, 0.6], seconds=1.0)
+    >>> rows = summarise([dict(base, seed=0, balanced_accuracy=0.8),
+    ...                   dict(base, seed=1, balanced_accuracy=0.9)])
+    >>> best = rows[0]
+    >>> round(best["balanced_accuracy"], 3), round(best["balanced_accuracy_std"], 3)
+    (0.85, 0.05)
+    """
     rows = []
     for name in dict.fromkeys(r["method"] for r in records):
         mine = [r for r in records if r["method"] == name]
