@@ -16,7 +16,7 @@ import time
 import numpy as np
 import torch
 
-from skcrl import CRLMultiLabelClassifier, SmallCNN
+from skcrl import ClassAwareDataLoader, CRLMultiLabelClassifier, SmallCNN
 from skcrl.datasets import (
     FASHION_MNIST_ATTRIBUTES,
     load_digits_attributes,
@@ -31,6 +31,10 @@ METHODS = {
     "crl+balanced": dict(class_weight="balanced"),
     "crl-abs": dict(comparison="absolute"),
     "crl-inst": dict(level="instance"),
+    "crl+sampler": dict(iterator_train=ClassAwareDataLoader),
+    "crl+sampler+balanced": dict(
+        iterator_train=ClassAwareDataLoader, class_weight="balanced"
+    ),
 }
 
 DATASETS = {

@@ -30,8 +30,10 @@ class ClassAwareBatchSampler(Sampler):
 
     Parameters
     ----------
-    labels : array-like of shape (n_samples,)
-        Class of each sample of the dataset.
+    labels : array-like of shape (n_samples,) or (n_samples, n_attributes)
+        Class of each sample of the dataset, or its 0/1 attributes: then each
+        attribute's rarer value (usually its positives) plays the part of a class,
+        and ``classes_per_batch`` counts attributes.
     batch_size : int
         Samples per batch (the last batch may be smaller, as without the sampler).
     classes_per_batch : int, default=None
@@ -61,18 +63,18 @@ class ClassAwareBatchSampler(Sampler):
 
     def __init__(self, labels, batch_size, classes_per_batch=None, min_per_class=2):
         labels = np.asarray(labels)
-        if labels.ndim != 1:
-            raise ValueError(f"labels must be 1-D, got shape {labels.shape}.")
+        if labels.ndim not in (1, 2):
+            raise ValueError(
+                f"labels must be 1-D classes or a 2-D 0/1 attribute matrix, got "
+                f"shape {labels.shape}."
+            )
         if batch_size < 1:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}.")
         self.labels = labels
         self.batch_size = int(batch_size)
         self.min_per_class = int(min_per_class)
-        _, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
-        self._members = [
-            np.flatnonzero(inverse == c)
-            for c in np.flatnonzero(counts >= self.min_per_class)
-        ]
+        members = _minority_members(labels) if labels.ndim == 2 else _members(labels)
+        self._members = [m for m in members if len(m) >= self.min_per_class]
         fits = self.batch_size // max(1, self.min_per_class)
         if classes_per_batch is None:
             classes_per_batch = max(2, self.batch_size // 8)
@@ -100,6 +102,21 @@ class ClassAwareBatchSampler(Sampler):
                 batch.extend(streams[c].take(self.min_per_class))
             batch.extend(fill.take(size - len(batch)))
             yield [int(i) for i in rng.permutation(batch)]
+
+
+def _members(labels):
+    """Samples of each class."""
+    _, inverse = np.unique(labels, return_inverse=True)
+    return [np.flatnonzero(inverse == c) for c in range(inverse.max() + 1)]
+
+
+def _minority_members(attributes):
+    """Samples holding each attribute's rarer value (its positives, when rare)."""
+    rare_value = np.where(attributes.mean(axis=0) > 0.5, 0, 1)
+    return [
+        np.flatnonzero(column == value)
+        for column, value in zip(attributes.T, rare_value, strict=True)
+    ]
 
 
 class _Stream:
@@ -132,7 +149,8 @@ class ClassAwareDataLoader(DataLoader):
     """A DataLoader with :class:`ClassAwareBatchSampler` batches, built from the
     labels of the dataset it is given.
 
-    Pass it as ``iterator_train`` to :class:`CRLClassifier` or to any skorch net:
+    Pass it as ``iterator_train`` to :class:`CRLClassifier`,
+    :class:`CRLMultiLabelClassifier` or any skorch net:
     skorch builds one per fit from the training split (a cross-validation fold
     included), so the sampler always matches the data. ``shuffle`` is accepted and
     ignored: the batches are always shuffled.

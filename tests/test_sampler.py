@@ -6,7 +6,12 @@ import torch
 from sklearn.model_selection import StratifiedKFold, cross_validate
 from skorch import NeuralNetClassifier
 
-from skcrl import ClassAwareBatchSampler, ClassAwareDataLoader, CRLClassifier
+from skcrl import (
+    ClassAwareBatchSampler,
+    ClassAwareDataLoader,
+    CRLClassifier,
+    CRLMultiLabelClassifier,
+)
 
 LABELS = np.repeat([0, 1, 2, 3, 4], [300, 60, 20, 8, 3])  # 1:100
 
@@ -55,8 +60,8 @@ def test_seeded_by_torch():
 
 
 def test_bad_arguments():
-    with pytest.raises(ValueError, match="1-D"):
-        ClassAwareBatchSampler(np.zeros((4, 2)), 2)
+    with pytest.raises(ValueError, match="1-D classes or a 2-D"):
+        ClassAwareBatchSampler(np.zeros((4, 2, 1)), 2)
     with pytest.raises(ValueError, match="batch_size"):
         ClassAwareBatchSampler([0, 1], 0)
 
@@ -107,3 +112,35 @@ def test_loader_with_a_plain_skorch_net_and_cross_validation():
     # each fold builds its sampler from its own training labels
     scores = cross_validate(net, X, y, cv=StratifiedKFold(3), scoring="accuracy")
     assert np.isfinite(scores["test_score"]).all()
+
+
+def test_attribute_batches_hold_pairs_of_rare_attribute_values():
+    rng = np.random.default_rng(0)
+    # rates 50 %, 10 %, 2 % (positives rare), and 96 % (its negatives rare)
+    attributes = (rng.random((500, 4)) < [0.5, 0.1, 0.02, 0.96]).astype(np.float32)
+    torch.manual_seed(0)
+    sampler = ClassAwareBatchSampler(attributes, 32, classes_per_batch=3)
+    rare_value = np.array([1, 1, 1, 0])  # column 0: its positives (49 %) are rarer
+    assert attributes[:, 0].mean() < 0.5
+    batches = list(sampler)
+    assert [len(b) for b in batches] == [32] * 15 + [20]
+    held = np.array([(attributes[b] == rare_value).sum(axis=0) >= 2 for b in batches])
+    # every batch holds two samples of the rare value of three attributes
+    assert (held.sum(axis=1) >= 3).all()
+    # the 2 % attribute comes in pairs in at least as many batches as its turn gives
+    assert held[:, 2].sum() >= len(batches) * 3 // 4 - 1
+
+
+def test_loader_with_the_multilabel_classifier():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 4))
+    Y = np.column_stack([X[:, 0] > 0, X[:, 1] > 1.4]).astype(int)
+    clf = CRLMultiLabelClassifier(
+        iterator_train=ClassAwareDataLoader,
+        iterator_train__classes_per_batch=2,
+        max_epochs=2,
+        batch_size=16,
+        random_state=0,
+    ).fit(X, Y)
+    # the rare attribute's pairs are in every batch, so CRL acts in every batch
+    assert all(b["train_crl"] > 0 for b in clf.history[-1, "batches"])
