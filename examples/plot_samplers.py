@@ -3,9 +3,11 @@ CRL against imbalanced-learn's samplers, in one pipeline
 ========================================================
 
 One :mod:`imblearn.pipeline` holds a sampler step and the classifier; each method of
-the comparison is a ``set_params`` of it. Samplers resample in ``fit`` only; note
-that after a sampler balances the classes, ``Omega_imb`` and with it CRL's ``alpha``
-fall to 0, so "sampler + CRL" fixes ``alpha`` instead.
+the comparison is a ``set_params`` of a clone of it. Samplers resample in ``fit`` only;
+after a sampler balances the classes, ``Omega_imb`` and with it CRL's ``alpha`` fall
+to 0, so "sampler + CRL" fixes ``alpha`` instead. skcrl's class-aware batches
+(:class:`skcrl.ClassAwareDataLoader`) are a third way, set on the network's
+``iterator_train``: they keep the data and the epoch, and bring every class in pairs.
 """
 
 import matplotlib.pyplot as plt
@@ -14,9 +16,11 @@ import torch
 from imblearn.over_sampling import SMOTE, RandomOverSampler
 from imblearn.pipeline import Pipeline
 from imblearn.under_sampling import RandomUnderSampler
+from sklearn.base import clone
 from sklearn.metrics import balanced_accuracy_score, recall_score
+from torch.utils.data import DataLoader
 
-from skcrl import CRLClassifier
+from skcrl import ClassAwareDataLoader, CRLClassifier
 from skcrl.datasets import load_digits_long_tailed
 
 torch.set_num_threads(1)
@@ -41,6 +45,15 @@ methods = {
     ),
     "CRL": dict(),
     "SMOTE + CRL (alpha 0.5)": dict(sampler=SMOTE(random_state=0), net__alpha=0.5),
+    "class-aware batches": dict(
+        net__iterator_train=ClassAwareDataLoader, net__alpha=0.0
+    ),
+    "class-aware batches + CRL": dict(net__iterator_train=ClassAwareDataLoader),
+}
+defaults = {
+    "sampler": "passthrough",
+    "net__alpha": None,
+    "net__iterator_train": DataLoader,
 }
 
 # %%
@@ -48,17 +61,19 @@ methods = {
 # the number of batches; ``python -m skcrl`` equalises optimiser steps instead).
 scores, recalls = {}, {}
 for name, params in methods.items():
-    model = pipeline.set_params(
-        **{"sampler": "passthrough", "net__alpha": None, **params}
-    )
+    model = clone(pipeline).set_params(**{**defaults, **params})
     y_pred = model.fit(data.X_train, data.y_train).predict(data.X_test)
     scores[name] = balanced_accuracy_score(data.y_test, y_pred)
     recalls[name] = recall_score(data.y_test, y_pred, labels=head_to_tail, average=None)
-    print(f"{name:>24}: balanced accuracy {scores[name]:.3f}")
+    print(f"{name:>26}: balanced accuracy {scores[name]:.3f}")
 
 # %%
-# Balanced accuracy, and recall per digit from head to tail.
-fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.8))
+# Balanced accuracy, and recall per digit from head to tail. CRL alone *loses* to
+# cross-entropy here: the two rarest digits (8 and 6 training images) seldom come
+# twice in a batch of 64, so CRL hardly mines them, while ``alpha = 0.73`` scales their
+# cross-entropy down to 27 %. With class-aware batches CRL acts on them; the batches
+# alone account for most of that gain.
+fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
 names = list(methods)
 left.barh(names, [scores[n] for n in names], color="tab:blue")
 left.set_xlim(0.8, 1.0)

@@ -73,6 +73,11 @@ METHODS = {
             {"alpha": 0.0},
             RandomUnderSampler,
         ),
+        Method(
+            "ce+sampler",
+            "cross-entropy, class-aware batches",
+            {"alpha": 0.0, "iterator_train": ClassAwareDataLoader},
+        ),
         Method("crl", "CRL class level, relative", _crl("class", "relative")),
         Method("crl-abs", "CRL class level, absolute", _crl("class", "absolute")),
         Method(
