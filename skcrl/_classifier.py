@@ -664,10 +664,16 @@ class CRLMultiLabelClassifier(_CRLNet, ClassifierMixin, NeuralNet):
         return self.n_outputs_
 
     def _check_target_kind(self, y):
-        if sp.issparse(y) or np.asarray(y).ndim == 2:
+        if sp.issparse(y):
+            return
+        try:
+            shape = np.asarray(y).shape
+        except ValueError:  # ragged: lists of labels of different lengths
+            shape = "ragged"
+        if isinstance(shape, tuple) and len(shape) == 2:
             return
         raise ValueError(
-            f"y has shape {np.shape(y)}: {type(self).__name__} takes a 2-D 0/1 "
+            f"y has shape {shape}: {type(self).__name__} takes a 2-D 0/1 "
             "indicator matrix of shape (n_samples, n_attributes) (MultiLabelBinarizer "
             "makes one from lists of labels). For one label per sample use "
             "CRLClassifier; for a single binary attribute pass y.reshape(-1, 1)."

@@ -143,6 +143,7 @@ def test_attribute_with_a_single_value_is_a_clear_error(column, message):
     ("y_bad", "match"),
     [
         (Y[:, 0], "CRLClassifier"),
+        ([["a"], ["a", "b"]] * 80, "ragged.*MultiLabelBinarizer"),
         (Y * 2, "0 \\(absent\\) and 1 \\(present\\)"),
         (Y[:-1], "inconsistent numbers of samples"),
         (np.where(Y == 1, np.nan, 0.0), "NaN"),
