@@ -31,6 +31,7 @@ METHODS = {
     "crl+balanced": dict(class_weight="balanced"),
     "crl-abs": dict(comparison="absolute"),
     "crl-inst": dict(level="instance"),
+    "bce+sampler": dict(alpha=0.0, iterator_train=ClassAwareDataLoader),
     "crl+sampler": dict(iterator_train=ClassAwareDataLoader),
     "crl+sampler+balanced": dict(
         iterator_train=ClassAwareDataLoader, class_weight="balanced"
