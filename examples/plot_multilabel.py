@@ -25,8 +25,8 @@ for name, rate in zip(data.attribute_names, data.Y_train.mean(axis=0), strict=Tr
 # %%
 # The same MLP, seed and budget for each loss: binary cross-entropy (``alpha=0``),
 # CRL (default ``eta``), each with and without class weighting, and CRL with
-# class-aware batches, which bring each attribute's rare value in pairs so that CRL
-# can act on it.
+# class-aware batches, which bring each attribute's rare value in pairs (and so show
+# the rare images more often).
 common = dict(max_epochs=100, batch_size=256, lr=0.003, random_state=0)
 models = {
     "BCE": CRLMultiLabelClassifier(alpha=0.0, **common),
