@@ -748,21 +748,32 @@ class CRLMultiLabelClassifier(_CRLNet, ClassifierMixin, NeuralNet):
         if isinstance(self.criterion, type):
             kwargs.setdefault("reduction", "none")
         self.criterion_ = self.initialized_instance(self.criterion, kwargs)
+        weight = getattr(self, "class_weight_", None)
+        if weight is None:
+            self.entry_weight_ = None
+            return self
+        # a probe on the host, so that the mismatch fails before training
+        probe = torch.zeros(1, 1)
+        if self.criterion_.to("cpu")(probe, probe).dim() == 0:
+            raise ValueError(
+                "class_weight needs per-entry losses, but the criterion reduces them "
+                "to one number: pass a criterion class, or "
+                "criterion__reduction='none'."
+            )
+        self.criterion_.to(self.device)
+        # on the training device once, not copied there at every batch
+        self.entry_weight_ = torch.as_tensor(
+            weight, dtype=torch.float32, device=self.device
+        )
         return self
 
     def _cross_entropy(self, logits, target):
         losses = self.criterion_(logits, target)
-        if losses.dim() == 0:
-            if self.class_weight_ is not None:
-                raise ValueError(
-                    "class_weight needs per-entry losses: the criterion reduced "
-                    "them to one number (set criterion__reduction='none')."
-                )
+        if losses.dim() == 0:  # a criterion that reduces (checked in initialize)
             return losses
-        if self.class_weight_ is None:
+        if self.entry_weight_ is None:
             return losses.mean()
-        weight = torch.as_tensor(self.class_weight_, device=logits.device)
-        return weighted_entry_mean(losses, target, weight)
+        return weighted_entry_mean(losses, target, self.entry_weight_)
 
     def _get_predict_nonlinearity(self):
         # skorch's "auto" turns BCE logits into (n, 2) binary probabilities.

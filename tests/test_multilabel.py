@@ -322,3 +322,19 @@ def test_generic_estimator_properties_on_indicator_targets():
     params = clf.get_params()
     clf.fit(X, Y)
     assert clf.get_params().keys() == params.keys()
+
+
+def test_a_reducing_criterion_works_but_cannot_take_class_weights():
+    reducing = torch.nn.BCEWithLogitsLoss()  # an instance: used as it is
+    clf = CRLMultiLabelClassifier(criterion=reducing, alpha=0.0, **FAST).fit(X, Y)
+    logits = torch.randn(10, 3)
+    target = torch.as_tensor(Y[:10], dtype=torch.float32)
+    assert clf.get_loss(logits, target).item() == pytest.approx(
+        torch.nn.functional.binary_cross_entropy_with_logits(logits, target).item()
+    )
+    weighted = CRLMultiLabelClassifier(
+        criterion=reducing, class_weight="balanced", **FAST
+    )
+    with pytest.raises(ValueError, match="per-entry losses"):
+        weighted.fit(X, Y)
+    assert not weighted.history  # before any training
