@@ -750,7 +750,7 @@ class CRLMultiLabelClassifier(_CRLNet, ClassifierMixin, NeuralNet):
         self.criterion_ = self.initialized_instance(self.criterion, kwargs)
         weight = getattr(self, "class_weight_", None)
         if weight is None:
-            self.entry_weight_ = None
+            self._entry_weight_ = None
             return self
         # a probe on the host, so that the mismatch fails before training
         probe = torch.zeros(1, 1)
@@ -762,7 +762,7 @@ class CRLMultiLabelClassifier(_CRLNet, ClassifierMixin, NeuralNet):
             )
         self.criterion_.to(self.device)
         # on the training device once, not copied there at every batch
-        self.entry_weight_ = torch.as_tensor(
+        self._entry_weight_ = torch.as_tensor(
             weight, dtype=torch.float32, device=self.device
         )
         return self
@@ -771,9 +771,9 @@ class CRLMultiLabelClassifier(_CRLNet, ClassifierMixin, NeuralNet):
         losses = self.criterion_(logits, target)
         if losses.dim() == 0:  # a criterion that reduces (checked in initialize)
             return losses
-        if self.entry_weight_ is None:
+        if self._entry_weight_ is None:
             return losses.mean()
-        return weighted_entry_mean(losses, target, self.entry_weight_)
+        return weighted_entry_mean(losses, target, self._entry_weight_)
 
     def _get_predict_nonlinearity(self):
         # skorch's "auto" turns BCE logits into (n, 2) binary probabilities.
