@@ -14,9 +14,11 @@ __all__ = [
     "ALPHA_CONSTRAINT",
     "COMPARISONS",
     "CRL_CONSTRAINTS",
+    "CRL_PARAMETER_DOCS",
     "LEVELS",
     "check_crl_parameters",
     "crl_parameters",
+    "with_crl_parameter_docs",
 ]
 
 LEVELS = ("class", "instance")
@@ -32,6 +34,35 @@ CRL_CONSTRAINTS = {
     "rho": [Interval(Real, 0, 1, closed="right")],
     "n_bins": [Interval(Integral, 2, None, closed="left")],
 }
+
+
+#: The numpydoc entries of :data:`CRL_CONSTRAINTS`' parameters, written once for
+#: every docstring that lists them (see :func:`with_crl_parameter_docs`).
+CRL_PARAMETER_DOCS = """\
+    level : {"class", "instance"}, default="class"
+        Compare predicted probabilities of the minority class (``"class"``) or
+        L2-normalised embeddings (``"instance"``).
+    comparison : {"relative", "absolute", "distribution"}, default="relative"
+        Triplet ranking, contrastive, or histogram loss.
+    k : int, default=25
+        Number of hard positives and hard negatives mined per minority class (class
+        level) or per anchor (instance level).
+    margin : float, default=0.5
+        Margin of the relative and absolute comparisons.
+    rho : float in (0, 1], default=0.5
+        Share of a batch that its minority classes may hold together.
+    n_bins : int, default=32
+        Histogram nodes of the distribution comparison.
+"""
+
+_PLACEHOLDER = "    %(crl_parameters)s\n"
+
+
+def with_crl_parameter_docs(documented):
+    """Put :data:`CRL_PARAMETER_DOCS` where ``documented``'s docstring holds the
+    line ``%(crl_parameters)s``."""
+    documented.__doc__ = documented.__doc__.replace(_PLACEHOLDER, CRL_PARAMETER_DOCS)
+    return documented
 
 
 def crl_parameters(owner) -> dict:

@@ -30,6 +30,7 @@ from skorch.utils import is_dataset, to_numpy, to_tensor
 from ._checks import (
     ALPHA_CONSTRAINT,
     CRL_CONSTRAINTS,
+    CRL_PARAMETER_DOCS,
     check_crl_parameters,
     crl_parameters,
 )
@@ -76,27 +77,17 @@ def _with_shared_signature(cls):
     return cls
 
 
-_CRL_PARAMETERS = """\
+_CRL_PARAMETERS = (
+    """\
     eta : float, default=2.0
         ``alpha = min(1, eta * imbalance_)`` when ``alpha`` is None. The default is
         the value that cross-validation on the training parts of the built-in data
         sets supports (``benchmarks/tune_eta.py``, figures in README).
     alpha : float in [0, 1], default=None
         Fixed weight of the CRL term, overriding ``eta``.
-    level : {"class", "instance"}, default="class"
-        Compare class probabilities or embeddings (see :func:`skcrl.crl_loss`).
-    comparison : {"relative", "absolute", "distribution"}, default="relative"
-        Triplet ranking, contrastive, or histogram loss.
-    k : int, default=25
-        Number of hard positives and hard negatives mined per minority class (class
-        level) or per anchor (instance level).
-    margin : float, default=0.5
-        Margin of the relative and absolute comparisons.
-    rho : float in (0, 1], default=0.5
-        Share of a batch that its minority classes may hold together.
-    n_bins : int, default=32
-        Histogram nodes of the distribution comparison.
 """
+    + CRL_PARAMETER_DOCS
+)
 
 _TRAINING_PARAMETERS = """\
     random_state : int, RandomState instance or None, default=None

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import _comparisons
-from ._checks import check_crl_parameters, crl_parameters
+from ._checks import check_crl_parameters, crl_parameters, with_crl_parameter_docs
 from ._distances import (
     class_distances,
     instance_distances,
@@ -118,6 +118,7 @@ def _zero(logits: Tensor) -> Tensor:
     return logits.flatten()[:0].sum()
 
 
+@with_crl_parameter_docs
 def crl_loss(
     logits: Tensor,
     target: Tensor,
@@ -149,20 +150,7 @@ def crl_loss(
     embeddings : torch.Tensor of shape (n, D) or (n, J, D), default=None
         Feature vectors, required when ``level="instance"`` and ignored otherwise.
         ``(n, J, D)`` gives each attribute its own embedding (multi-label only).
-    level : {"class", "instance"}, default="class"
-        Compare predicted probabilities of the minority class (``"class"``) or
-        L2-normalised embeddings (``"instance"``).
-    comparison : {"relative", "absolute", "distribution"}, default="relative"
-        Triplet ranking, contrastive, or histogram loss.
-    k : int, default=25
-        Number of hard positives and hard negatives mined per minority class (class
-        level) or per anchor (instance level).
-    margin : float, default=0.5
-        Margin of the relative and absolute comparisons.
-    rho : float, default=0.5
-        Share of the batch that the minority classes may hold together, in (0, 1].
-    n_bins : int, default=32
-        Histogram nodes of the distribution comparison.
+    %(crl_parameters)s
 
     Returns
     -------
@@ -286,6 +274,7 @@ class CRLTerms(NamedTuple):
     crl: Tensor
 
 
+@with_crl_parameter_docs
 class ClassRectificationLoss(nn.Module):
     """Balanced loss ``alpha * L_crl + (1 - alpha) * L_ce`` for PyTorch training.
 
@@ -294,18 +283,7 @@ class ClassRectificationLoss(nn.Module):
     alpha : float
         Weight of the CRL term, in [0, 1]. The paper sets it to
         ``min(1, eta * imbalance_measure(y_train))``; see :func:`imbalance_measure`.
-    level : {"class", "instance"}, default="class"
-        See :func:`crl_loss`.
-    comparison : {"relative", "absolute", "distribution"}, default="relative"
-        See :func:`crl_loss`.
-    k : int, default=25
-        Hard positives and negatives per minority class or anchor.
-    margin : float, default=0.5
-        Margin of the relative and absolute comparisons.
-    rho : float, default=0.5
-        Share of the batch the minority classes may hold together.
-    n_bins : int, default=32
-        Histogram nodes of the distribution comparison.
+    %(crl_parameters)s
     weight : torch.Tensor, default=None
         Class weights of the cross-entropy term: shape ``(C,)`` for a multi-class
         target; ``(2,)`` or ``(J, 2)`` (negative, positive) for a multi-label target.
