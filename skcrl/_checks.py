@@ -12,6 +12,8 @@ from sklearn.utils._param_validation import (
 
 __all__ = [
     "ALPHA_CONSTRAINT",
+    "BALANCE_CONSTRAINTS",
+    "BALANCE_PARAMETER_DOCS",
     "COMPARISONS",
     "CRL_CONSTRAINTS",
     "CRL_PARAMETER_DOCS",
@@ -73,15 +75,39 @@ def crl_parameters(owner) -> dict:
 #: The weight of the CRL term in the balanced loss, when fixed.
 ALPHA_CONSTRAINT = [Interval(Real, 0, 1, closed="both")]
 
+#: What the balanced loss adds around crl_loss: the logit-adjusted cross-entropy
+#: (SPEC §8) and the memory across batches (SPEC §11), for ClassRectificationLoss
+#: and the estimators.
+BALANCE_CONSTRAINTS = {
+    "logit_adjustment": [Interval(Real, 0, None, closed="left")],
+    "memory_size": [Interval(Integral, 0, None, closed="left")],
+}
+
+#: The numpydoc entries of :data:`BALANCE_CONSTRAINTS`' parameters; ``{default_*}``
+#: are filled in by each owner, whose defaults differ.
+BALANCE_PARAMETER_DOCS = """\
+    logit_adjustment : float >= 0, default={default_logit_adjustment}
+        ``tau`` of the logit-adjusted cross-entropy (Menon et al., ICLR 2021):
+        the cross-entropy term sees ``logits + tau * log(prior)``, so that the
+        network aims at the class-balanced error. 0 is plain cross-entropy. It
+        exists only inside the loss: predictions and the CRL term read the raw
+        logits.
+    memory_size : int >= 0, default={default_memory_size}
+        Rows of recent training batches (detached logits and targets, embeddings
+        at instance level) that CRL mines together with each batch, so that a
+        rare class coming once per batch is mined at all. 0: no memory. Not used
+        in validation or prediction.
+"""
+
 
 def check_crl_parameters(caller: str, **values) -> None:
     """Raise ``InvalidParameterError`` (a ValueError and a TypeError) naming the
     argument that breaks :data:`CRL_CONSTRAINTS` (or, if given, alpha's)."""
-    for name in ("k", "n_bins"):
+    for name in ("k", "n_bins", "memory_size"):
         # bool is an Integral to Python, not a count to anyone.
         if isinstance(values.get(name), bool):
             raise TypeError(f"{name} must be an int, got {values[name]!r}.")
-    constraints = {**CRL_CONSTRAINTS, "alpha": ALPHA_CONSTRAINT}
+    constraints = {**CRL_CONSTRAINTS, **BALANCE_CONSTRAINTS, "alpha": ALPHA_CONSTRAINT}
     validate_parameter_constraints(
         {name: constraints[name] for name in values}, values, caller_name=caller
     )

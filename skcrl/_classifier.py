@@ -3,6 +3,7 @@ Rectification Loss, sharing one implementation (:class:`_CRLNet`)."""
 
 from __future__ import annotations
 
+import copy
 import inspect
 from contextlib import contextmanager
 from numbers import Real
@@ -29,12 +30,21 @@ from skorch.utils import is_dataset, to_numpy, to_tensor
 
 from ._checks import (
     ALPHA_CONSTRAINT,
+    BALANCE_CONSTRAINTS,
+    BALANCE_PARAMETER_DOCS,
     CRL_CONSTRAINTS,
     CRL_PARAMETER_DOCS,
     check_crl_parameters,
     crl_parameters,
 )
-from ._loss import crl_loss, imbalance_measure, weighted_entry_mean
+from ._loss import (
+    class_prior,
+    crl_loss,
+    imbalance_measure,
+    logit_shift,
+    weighted_entry_mean,
+)
+from ._memory import CRLMemory
 from ._modules import MLP, n_inputs
 from .metrics import mean_balanced_accuracy_score
 
@@ -87,6 +97,15 @@ _CRL_PARAMETERS = (
         Fixed weight of the CRL term, overriding ``eta``.
 """
     + CRL_PARAMETER_DOCS
+    + BALANCE_PARAMETER_DOCS.format(
+        default_logit_adjustment=0.0, default_memory_size=0
+    ).replace(
+        "in validation or prediction.",
+        "in validation or prediction. It lives in ``criterion_`` (as\n"
+        "        ``criterion_.crl_memory``), so that skorch's ``Checkpoint``\n"
+        "        saves it; ``fit`` empties it, ``partial_fit`` and a warm start\n"
+        "        keep it.",
+    )
 )
 
 _TRAINING_PARAMETERS = """\
@@ -123,6 +142,7 @@ class _CRLNet:
         "eta": [Interval(Real, 0, None, closed="left")],
         "alpha": [*ALPHA_CONSTRAINT, None],
         **CRL_CONSTRAINTS,
+        **BALANCE_CONSTRAINTS,
         "random_state": ["random_state"],
     }
     #: name and function of the validation score in the history
@@ -140,6 +160,8 @@ class _CRLNet:
         margin=0.5,
         rho=0.5,
         n_bins=32,
+        logit_adjustment=0.0,
+        memory_size=0,
         class_weight=None,
         random_state=None,
         optimizer=torch.optim.Adam,
@@ -170,6 +192,8 @@ class _CRLNet:
         self.margin = margin
         self.rho = rho
         self.n_bins = n_bins
+        self.logit_adjustment = logit_adjustment
+        self.memory_size = memory_size
         self.class_weight = class_weight
         self.random_state = random_state
 
@@ -193,7 +217,12 @@ class _CRLNet:
             caller_name=type(self).__name__,
         )
         # scikit-learn's constraints take a bool for an int; the loss does not.
-        check_crl_parameters(type(self).__name__, k=self.k, n_bins=self.n_bins)
+        check_crl_parameters(
+            type(self).__name__,
+            k=self.k,
+            n_bins=self.n_bins,
+            memory_size=self.memory_size,
+        )
 
     @property
     def _default_callbacks(self):
@@ -248,6 +277,7 @@ class _CRLNet:
             self.alpha_ = float(min(1.0, self.eta * self.imbalance_))
         else:
             self.alpha_ = float(self.alpha)
+        self.class_prior_ = class_prior(encoded, n_classes)
         if self.class_weight is None:
             self.class_weight_ = None
         else:
@@ -279,6 +309,26 @@ class _CRLNet:
                 **kwargs,
             }
         self.module_ = self.initialized_instance(module, kwargs)
+        return self
+
+    def initialize_criterion(self):
+        self._initialize_cross_entropy()
+        prior = getattr(self, "class_prior_", None)
+        self._logit_shift_ = None
+        if self.logit_adjustment and prior is not None:
+            # on the training device once, not copied there at every batch
+            self._logit_shift_ = logit_shift(
+                torch.as_tensor(prior, dtype=torch.float32, device=self.device),
+                self.logit_adjustment,
+                self._multi_output,
+            )
+        if self.memory_size:
+            if self.criterion_ is self.criterion:
+                # the user's own instance stays untouched
+                self.criterion_ = copy.deepcopy(self.criterion_)
+            # a submodule of the criterion, so that Checkpoint (criterion.pt) and
+            # save_params(f_criterion=...) keep it
+            self.criterion_.crl_memory = CRLMemory(self.memory_size)
         return self
 
     @contextmanager
@@ -344,8 +394,23 @@ class _CRLNet:
                 "logits."
             )
         y_true = to_tensor(y_true, device=logits.device)
-        ce = self._cross_entropy(logits, y_true)
-        crl = crl_loss(logits, y_true, embeddings=embeddings, **crl_parameters(self))
+        shift = self._logit_shift_
+        # SPEC §8: the adjustment exists only inside the cross-entropy term
+        adjusted = logits if shift is None else logits + shift.to(logits.dtype)
+        ce = self._cross_entropy(adjusted, y_true)
+        # SPEC §11: the memory serves training batches only
+        memory = self.criterion_.crl_memory if training and self.memory_size else None
+        crl = crl_loss(
+            logits,
+            y_true,
+            embeddings=embeddings,
+            memory=None if memory is None else memory.contents(),
+            **crl_parameters(self),
+        )
+        if memory is not None:
+            memory.push(
+                logits, y_true, embeddings if self.level == "instance" else None
+            )
         # Read by on_batch_end, so that only batches of fit reach the history.
         self._batch_terms_ = (ce.detach(), crl.detach())
         return self.alpha_ * crl + (1 - self.alpha_) * ce
@@ -401,6 +466,9 @@ class CRLClassifier(_CRLNet, NeuralNetClassifier):
         The weight of the CRL term used.
     class_weight_ : ndarray of shape (n_classes,) or None
         The cross-entropy weights used.
+    class_prior_ : ndarray of shape (n_classes,)
+        Frequency of each class in the training labels (a class of ``classes_``
+        absent from them: ``1 / (n + C)``), the ``prior`` of ``logit_adjustment``.
     module_, criterion_, optimizer_, history_
         As in skorch. The history records ``train_ce`` and ``train_crl`` (and
         ``valid_*`` with a validation split) per batch and per epoch, beside
@@ -493,7 +561,7 @@ class CRLClassifier(_CRLNet, NeuralNetClassifier):
             weight, classes=np.arange(self._n_logits()), y=encoded
         )
 
-    def initialize_criterion(self):
+    def _initialize_cross_entropy(self):
         kwargs = self.get_params_for("criterion")
         if getattr(self, "class_weight_", None) is not None and "weight" not in kwargs:
             kwargs["weight"] = torch.as_tensor(self.class_weight_, dtype=torch.float32)
@@ -572,6 +640,9 @@ class CRLMultiLabelClassifier(_CRLNet, ClassifierMixin, NeuralNet):
         The weight of the CRL term used.
     class_weight_ : ndarray of shape (n_attributes, 2) or None
         The cross-entropy weights of negatives and positives used.
+    class_prior_ : ndarray of shape (n_attributes,)
+        Positive rate of each attribute in the training targets, the ``prior`` of
+        ``logit_adjustment``.
     module_, criterion_, optimizer_, history_
         As in skorch; the history records ``train_ce`` and ``train_crl`` as in
         :class:`CRLClassifier`, and ``valid_mean_bacc`` with a validation split.
@@ -734,7 +805,7 @@ class CRLMultiLabelClassifier(_CRLNet, ClassifierMixin, NeuralNet):
             rows.append([float(per_value.get(0, 1.0)), float(per_value.get(1, 1.0))])
         return np.array(rows)
 
-    def initialize_criterion(self):
+    def _initialize_cross_entropy(self):
         kwargs = self.get_params_for("criterion")
         if isinstance(self.criterion, type):
             kwargs.setdefault("reduction", "none")

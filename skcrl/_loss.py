@@ -11,13 +11,19 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import _comparisons
-from ._checks import check_crl_parameters, crl_parameters, with_crl_parameter_docs
+from ._checks import (
+    BALANCE_PARAMETER_DOCS,
+    check_crl_parameters,
+    crl_parameters,
+    with_crl_parameter_docs,
+)
 from ._distances import (
     class_distances,
     instance_distances,
     task_view,
     unit_embeddings,
 )
+from ._memory import CRLMemory
 from ._mining import (
     class_counts,
     group_by_class,
@@ -104,6 +110,57 @@ def _check_tensors(logits, target, embeddings, level) -> None:
         )
 
 
+def _with_memory(logits, target, embeddings, memory, level):
+    """The batch with the memory's rows appended, detached (SPEC §11)."""
+    if not isinstance(memory, (tuple, list)) or len(memory) not in (2, 3):
+        raise TypeError(
+            "memory must be a tuple (logits, target) or (logits, target, "
+            f"embeddings) of tensors, got {type(memory).__name__}."
+        )
+    held_logits, held_target = memory[0], memory[1]
+    held_embeddings = memory[2] if len(memory) == 3 else None
+    for name, held in (("logits", held_logits), ("target", held_target)):
+        if not isinstance(held, Tensor):
+            raise TypeError(f"memory's {name} must be a torch.Tensor.")
+    if held_logits.dim() != 2 or held_logits.shape[1] != logits.shape[1]:
+        raise ValueError(
+            f"memory's logits must have shape (m, {logits.shape[1]}) like the "
+            f"batch's, got {tuple(held_logits.shape)}."
+        )
+    m = held_logits.shape[0]
+    if tuple(held_target.shape) != (m, *target.shape[1:]):
+        raise ValueError(
+            f"memory's target must have shape {(m, *target.shape[1:])} for its {m} "
+            f"rows, got {tuple(held_target.shape)}."
+        )
+    if held_logits.device != logits.device or held_target.device != logits.device:
+        raise ValueError(
+            f"memory is on {held_logits.device} but logits are on {logits.device}; "
+            "keep the memory on the device of the logits."
+        )
+    logits = torch.cat((logits, held_logits.detach().to(logits.dtype)))
+    target = torch.cat((target, held_target.to(target.dtype)))
+    if level != "instance":
+        return logits, target, embeddings
+    if held_embeddings is None:
+        raise ValueError(
+            'level="instance" mines embeddings: the memory must hold them too, '
+            "as (logits, target, embeddings)."
+        )
+    if (
+        not isinstance(held_embeddings, Tensor)
+        or held_embeddings.shape[1:] != embeddings.shape[1:]
+        or held_embeddings.shape[0] != m
+        or held_embeddings.device != embeddings.device
+    ):
+        raise ValueError(
+            f"memory's embeddings must have shape {(m, *embeddings.shape[1:])} on "
+            f"{embeddings.device}, like the batch's."
+        )
+    embeddings = torch.cat((embeddings, held_embeddings.detach().to(embeddings.dtype)))
+    return logits, target, embeddings
+
+
 def weighted_entry_mean(losses: Tensor, target: Tensor, weight: Tensor) -> Tensor:
     """``sum(w * l) / sum(w)`` of per-entry binary losses ``(n, J)``, entry
     ``(i, j)`` weighing ``weight[j, target[i, j]]`` (``weight`` of shape (2,) or
@@ -111,6 +168,26 @@ def weighted_entry_mean(losses: Tensor, target: Tensor, weight: Tensor) -> Tenso
     weight = weight.to(losses.dtype).expand(target.shape[1], 2)
     per_entry = torch.where(target > 0.5, weight[:, 1], weight[:, 0])
     return (per_entry * losses).sum() / per_entry.sum()
+
+
+def class_prior(encoded: np.ndarray, n_classes: int | None = None) -> np.ndarray:
+    """``pi`` of SPEC §8 from encoded labels: class frequencies of ``(n,)``
+    labels in ``0..n_classes-1`` (an absent class gets ``1 / (n + C)``), or the
+    positive rate of each attribute of an ``(n, J)`` indicator."""
+    encoded = np.asarray(encoded)
+    if encoded.ndim == 2:
+        return encoded.astype(float).mean(axis=0)
+    n = encoded.shape[0]
+    counts = np.bincount(encoded, minlength=n_classes).astype(float)
+    return np.where(counts > 0, counts / n, 1.0 / (n + len(counts)))
+
+
+def logit_shift(prior: Tensor, tau: float, multi_label: bool) -> Tensor:
+    """What the logit-adjusted cross-entropy adds to the logits (SPEC §8):
+    ``tau * log(pi)`` per class, or ``tau * log(pi / (1 - pi))`` per attribute."""
+    if multi_label:
+        return tau * (torch.log(prior) - torch.log1p(-prior))
+    return tau * torch.log(prior)
 
 
 def _zero(logits: Tensor) -> Tensor:
@@ -130,6 +207,7 @@ def crl_loss(
     margin: float = 0.5,
     rho: float = 0.5,
     n_bins: int = 32,
+    memory: tuple[Tensor, ...] | None = None,
 ) -> Tensor:
     """Class Rectification Loss ``L_crl`` of one mini-batch (SPEC.md §1-§4, §6).
 
@@ -151,6 +229,13 @@ def crl_loss(
         Feature vectors, required when ``level="instance"`` and ignored otherwise.
         ``(n, J, D)`` gives each attribute its own embedding (multi-label only).
     %(crl_parameters)s
+    memory : tuple of torch.Tensor, default=None
+        ``(logits, target)``, or ``(logits, target, embeddings)`` at instance
+        level, of ``m`` earlier training samples (SPEC §11). The loss is that of
+        the batch followed by these rows, as if they were one batch of ``n + m``
+        samples, with the memory rows constants: no gradient reaches them.
+        :class:`ClassRectificationLoss` keeps such a memory for you
+        (``memory_size=``).
 
     Returns
     -------
@@ -197,6 +282,10 @@ def crl_loss(
         n_bins=n_bins,
     )
     _check_tensors(logits, target, embeddings, level)
+    if memory is not None:
+        logits, target, embeddings = _with_memory(
+            logits, target, embeddings, memory, level
+        )
     n = logits.shape[0]
     n_slots = n_anchor_slots(n, rho)
     if n_slots == 0:
@@ -274,6 +363,11 @@ class CRLTerms(NamedTuple):
     crl: Tensor
 
 
+_LOSS_BALANCE_DOCS = BALANCE_PARAMETER_DOCS.format(
+    default_logit_adjustment=0.0, default_memory_size=0
+)
+
+
 @with_crl_parameter_docs
 class ClassRectificationLoss(nn.Module):
     """Balanced loss ``alpha * L_crl + (1 - alpha) * L_ce`` for PyTorch training.
@@ -289,6 +383,20 @@ class ClassRectificationLoss(nn.Module):
         target; ``(2,)`` or ``(J, 2)`` (negative, positive) for a multi-label target.
         The weighted term is ``sum(w_i * l_i) / sum(w_i)`` in both cases, as
         :func:`torch.nn.functional.cross_entropy` computes it.
+    %(balance_parameters)s
+    prior : array-like or torch.Tensor, default=None
+        ``pi`` of the logit adjustment, required when ``logit_adjustment > 0``:
+        the training frequency of each class, shape ``(C,)``, all positive (for
+        a class absent from the training labels, SPEC §8 takes ``1 / (n + C)``);
+        or the positive rate of each attribute, shape ``(J,)``, in (0, 1).
+
+    Notes
+    -----
+    The memory (``memory_size > 0``) is used and filled only in training mode
+    with gradients enabled: call ``criterion.eval()``, or compute validation
+    losses under :func:`torch.no_grad`, to keep validation batches out of it;
+    ``criterion.memory.clear()`` empties it (do so when you start a new training
+    run). The memory is a submodule, so ``state_dict()`` saves it.
 
     Examples
     --------
@@ -304,7 +412,20 @@ class ClassRectificationLoss(nn.Module):
     >>> bool(torch.isclose(terms.total, 0.5 * terms.crl + 0.5 * terms.cross_entropy))
     True
     >>> criterion(logits, target).backward()
+
+    The logit-adjusted cross-entropy and a memory of the last 512 training rows:
+
+    >>> y_train = torch.tensor([0] * 90 + [1] * 10)
+    >>> criterion = ClassRectificationLoss(
+    ...     alpha=0.5, logit_adjustment=1.0, prior=torch.bincount(y_train) / 100,
+    ...     memory_size=512,
+    ... )
+    >>> criterion(logits, target).backward()
+    >>> len(criterion.memory)  # the batch's 4 rows, kept for the next batches
+    4
     """
+
+    __doc__ = __doc__.replace("    %(balance_parameters)s\n", _LOSS_BALANCE_DOCS)
 
     def __init__(
         self,
@@ -317,6 +438,9 @@ class ClassRectificationLoss(nn.Module):
         rho: float = 0.5,
         n_bins: int = 32,
         weight: Tensor | None = None,
+        logit_adjustment: float = 0.0,
+        memory_size: int = 0,
+        prior: Tensor | None = None,
     ) -> None:
         super().__init__()
         self.level = level
@@ -325,25 +449,50 @@ class ClassRectificationLoss(nn.Module):
         self.margin = margin
         self.rho = rho
         self.n_bins = n_bins
-        check_crl_parameters(type(self).__name__, alpha=alpha, **crl_parameters(self))
+        check_crl_parameters(
+            type(self).__name__,
+            alpha=alpha,
+            logit_adjustment=logit_adjustment,
+            memory_size=memory_size,
+            **crl_parameters(self),
+        )
         self.alpha = float(alpha)
+        self.logit_adjustment = float(logit_adjustment)
         if weight is not None:
             weight = torch.as_tensor(weight)
             if not weight.is_floating_point():
                 weight = weight.to(torch.get_default_dtype())
         self.register_buffer("weight", weight)
+        self.register_buffer("prior", _checked_prior(prior, self.logit_adjustment))
+        self.memory = CRLMemory(memory_size)
+
+    @property
+    def memory_size(self) -> int:
+        return self.memory.size
 
     def extra_repr(self) -> str:
         return (
             f"alpha={self.alpha}, level={self.level!r}, "
             f"comparison={self.comparison!r}, "
-            f"k={self.k}, margin={self.margin}, rho={self.rho}, n_bins={self.n_bins}"
+            f"k={self.k}, margin={self.margin}, rho={self.rho}, n_bins={self.n_bins}, "
+            f"logit_adjustment={self.logit_adjustment}"
         )
 
     def cross_entropy(self, logits: Tensor, target: Tensor) -> Tensor:
-        """``L_ce``: mean (class-weighted) cross-entropy, or binary cross-entropy
-        over all entries for a multi-label target."""
+        """``L_ce``: mean (class-weighted, logit-adjusted) cross-entropy, or binary
+        cross-entropy over all entries for a multi-label target."""
         weight = None if self.weight is None else self.weight.to(logits.dtype)
+        if self.logit_adjustment:
+            if self.prior.shape != logits.shape[1:]:
+                raise ValueError(
+                    f"prior has shape {tuple(self.prior.shape)} but the logits have "
+                    f"{logits.shape[1]} columns: give one value per class (or "
+                    "attribute)."
+                )
+            shift = logit_shift(
+                self.prior.to(logits.dtype), self.logit_adjustment, target.dim() == 2
+            )
+            logits = logits + shift
         if target.dim() == 1:
             return F.cross_entropy(logits, target.long(), weight=weight)
         target = target.to(logits.dtype)
@@ -361,7 +510,18 @@ class ClassRectificationLoss(nn.Module):
         self, logits: Tensor, target: Tensor, embeddings: Tensor | None = None
     ) -> CRLTerms:
         """The balanced loss with its cross-entropy and CRL parts."""
-        crl = crl_loss(logits, target, embeddings=embeddings, **crl_parameters(self))
+        remember = self.memory.size > 0 and self.training and torch.is_grad_enabled()
+        crl = crl_loss(
+            logits,
+            target,
+            embeddings=embeddings,
+            memory=self.memory.contents() if remember else None,
+            **crl_parameters(self),
+        )
+        if remember:
+            self.memory.push(
+                logits, target, embeddings if self.level == "instance" else None
+            )
         ce = self.cross_entropy(logits, target)
         return CRLTerms(self.alpha * crl + (1 - self.alpha) * ce, ce, crl)
 
@@ -370,6 +530,25 @@ class ClassRectificationLoss(nn.Module):
     ) -> Tensor:
         """``L_bln`` of the batch (SPEC §5), a 0-dim tensor."""
         return self.terms(logits, target, embeddings).total
+
+
+def _checked_prior(prior, tau: float) -> Tensor | None:
+    if prior is None:
+        if tau:
+            raise ValueError(
+                "logit_adjustment > 0 needs prior=: the training frequency of each "
+                "class (shape (C,)), or the positive rate of each attribute."
+            )
+        return None
+    prior = torch.as_tensor(prior)
+    if not prior.is_floating_point():
+        prior = prior.to(torch.get_default_dtype())
+    if prior.dim() != 1 or not bool(((prior > 0) & (prior < 1)).all()):
+        raise ValueError(
+            "prior must be a 1-D tensor of frequencies in (0, 1), one per class "
+            f"(or attribute), got {prior.tolist()}."
+        )
+    return prior
 
 
 def imbalance_measure(y, n_classes: int | None = None) -> float:

@@ -1,0 +1,104 @@
+"""A first-in-first-out memory of recent training rows for CRL (SPEC.md §11).
+
+A rare class seldom comes twice in one batch, so a batch alone never mines it. The
+memory keeps the detached logits, targets (and embeddings, at instance level) of the
+last ``size`` training samples, on the device of the logits, for
+:func:`skcrl.crl_loss` to mine over the batch and the memory together.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+__all__ = ["CRLMemory"]
+
+_FIELDS = ("logits", "target", "embeddings")
+
+
+class CRLMemory(nn.Module):
+    """The detached rows of the last ``size`` training samples, newest first.
+
+    Its rows are buffers, so that a module's ``state_dict`` (and so skorch's
+    ``Checkpoint``, which saves the criterion) carries them; loading restores
+    a memory of any length.
+
+    Parameters
+    ----------
+    size : int
+        Rows kept; 0 keeps none.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skcrl._memory import CRLMemory
+    >>> memory = CRLMemory(3)
+    >>> memory.push(torch.zeros(2, 4), torch.tensor([0, 1]))
+    >>> memory.push(torch.ones(2, 4), torch.tensor([2, 3]))
+    >>> memory.contents()[1]  # the newest rows first, the oldest dropped
+    tensor([2, 3, 0])
+    """
+
+    logits: Tensor | None
+    target: Tensor | None
+    embeddings: Tensor | None
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = int(size)
+        for name in _FIELDS:
+            self.register_buffer(name, None)
+
+    def extra_repr(self) -> str:
+        return f"size={self.size}, rows={len(self)}"
+
+    def __len__(self) -> int:
+        return 0 if self.logits is None else self.logits.shape[0]
+
+    def contents(self) -> tuple[Tensor, ...] | None:
+        """``(logits, target)`` or ``(logits, target, embeddings)``, as
+        :func:`skcrl.crl_loss` takes them as ``memory=``; None when empty."""
+        if self.logits is None:
+            return None
+        if self.embeddings is None:
+            return self.logits, self.target
+        return self.logits, self.target, self.embeddings
+
+    @torch.no_grad()
+    def push(
+        self, logits: Tensor, target: Tensor, embeddings: Tensor | None = None
+    ) -> None:
+        """Put a batch's rows in front and drop the oldest beyond ``size``."""
+        if self.size == 0:
+            return
+        for name, rows in zip(_FIELDS, (logits, target, embeddings), strict=True):
+            if rows is None:
+                setattr(self, name, None)
+                continue
+            rows = rows.detach()
+            held = getattr(self, name)
+            if held is not None and held.shape[1:] == rows.shape[1:]:
+                rows = torch.cat((rows, held.to(rows.dtype)))
+            # a copy, so that the memory never keeps a whole batch's storage alive
+            setattr(self, name, rows[: self.size].clone())
+
+    def clear(self) -> None:
+        """Forget every row."""
+        for name in _FIELDS:
+            setattr(self, name, None)
+
+    def _load_from_state_dict(
+        self,
+        state_dict,
+        prefix,
+        local_metadata,
+        strict,
+        missing_keys,
+        unexpected_keys,
+        error_msgs,
+    ):
+        # The rows saved may be fewer than `size` (or none): take them as they are
+        # instead of copying into buffers of a fixed shape.
+        for name in _FIELDS:
+            saved = state_dict.get(prefix + name)
+            setattr(self, name, None if saved is None else saved.detach().clone())
