@@ -6,11 +6,17 @@ Test metric: the class-balanced accuracy of each attribute and their mean (mA).
 
     python benchmarks/compare_attributes.py                  # digits, seeds 0-4
     python benchmarks/compare_attributes.py --dataset fashion --seeds 0 --epochs 15
+    python benchmarks/compare_attributes.py --output attributes.csv
+
+``--output`` writes one row per method and seed: ``mean_balanced_accuracy`` (mA),
+the balanced accuracy of each attribute and the seconds of the fit.
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
+import functools
 import time
 
 import numpy as np
@@ -27,7 +33,10 @@ from skcrl.metrics import balanced_accuracy_per_attribute
 METHODS = {
     "bce": dict(alpha=0.0),
     "bce+balanced": dict(alpha=0.0, class_weight="balanced"),
+    "bce+la": dict(alpha=0.0, logit_adjustment=1.0),
     "crl": dict(),
+    "crl+la": dict(logit_adjustment=1.0),
+    "crl+memory": dict(memory_size=1024),
     "crl+balanced": dict(class_weight="balanced"),
     "crl-abs": dict(comparison="absolute"),
     "crl-inst": dict(level="instance"),
@@ -40,6 +49,10 @@ METHODS = {
 
 DATASETS = {
     "digits": (load_digits_attributes, {}),
+    "fashion-mlp": (
+        functools.partial(load_fashion_mnist_attributes, as_images=False),
+        dict(module__hidden_layer_sizes=(128,)),
+    ),
     "fashion": (
         load_fashion_mnist_attributes,
         dict(
@@ -51,6 +64,57 @@ DATASETS = {
 }
 
 
+def run(load, network, methods, seeds, *, epochs, batch_size, lr, verbose=True):
+    """One record per (method, seed): mA and the balanced accuracy of each
+    attribute on the test part."""
+    records = []
+    for seed in seeds:
+        data = load(random_state=seed)
+        for name in methods:
+            start = time.perf_counter()
+            clf = CRLMultiLabelClassifier(
+                max_epochs=epochs,
+                batch_size=batch_size,
+                lr=lr,
+                random_state=seed,
+                **{**network, **METHODS[name]},
+            ).fit(data.X_train, data.Y_train)
+            seconds = time.perf_counter() - start
+            per_attribute = balanced_accuracy_per_attribute(
+                data.Y_test, clf.predict(data.X_test)
+            )
+            records.append(
+                dict(
+                    method=name,
+                    seed=seed,
+                    mean_balanced_accuracy=float(per_attribute.mean()),
+                    per_attribute=dict(
+                        zip(data.attribute_names.tolist(), per_attribute, strict=True)
+                    ),
+                    seconds=seconds,
+                )
+            )
+            if verbose:
+                print(
+                    f"seed {seed} {name:>13}: mA {per_attribute.mean():.3f} "
+                    f"(alpha {clf.alpha_:.2f})",
+                    flush=True,
+                )
+    return records, data
+
+
+def write_csv(records, path):
+    names = list(records[0]["per_attribute"])
+    with open(path, "w", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["method", "seed", "mean_balanced_accuracy", "seconds", *names])
+        for r in records:
+            writer.writerow(
+                [r["method"], r["seed"], r["mean_balanced_accuracy"], r["seconds"]]
+                + [r["per_attribute"][n] for n in names]
+            )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="digits")
@@ -59,35 +123,22 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--batch-size", type=int, default=256)
     parser.add_argument("--lr", type=float, default=0.003)
+    parser.add_argument("--output", default=None, help="CSV file of the records")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     load, network = DATASETS[args.dataset]
     methods = args.methods or list(METHODS)
-
-    scores = {name: [] for name in methods}
-    seconds = {name: [] for name in methods}
-    for seed in args.seeds:
-        data = load(random_state=seed)
-        for name in methods:
-            start = time.perf_counter()
-            clf = CRLMultiLabelClassifier(
-                max_epochs=args.epochs,
-                batch_size=args.batch_size,
-                lr=args.lr,
-                random_state=seed,
-                **network,
-                **METHODS[name],
-            ).fit(data.X_train, data.Y_train)
-            seconds[name].append(time.perf_counter() - start)
-            per_attribute = balanced_accuracy_per_attribute(
-                data.Y_test, clf.predict(data.X_test)
-            )
-            scores[name].append(per_attribute)
-            print(
-                f"seed {seed} {name:>13}: mA {per_attribute.mean():.3f} "
-                f"(alpha {clf.alpha_:.2f})",
-                flush=True,
-            )
+    records, data = run(
+        load,
+        network,
+        methods,
+        args.seeds,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+    )
+    if args.output:
+        write_csv(records, args.output)
 
     names = data.attribute_names.tolist()
     rates = data.Y_train.mean(axis=0)
@@ -95,14 +146,19 @@ def main(argv=None):
     header = " | ".join(f"{n} ({r:.1%})" for n, r in zip(names, rates, strict=True))
     print(f"| method | mA, mean ± std | {header} | s/fit |")
     print("|---|---:|" + "---:|" * len(names) + "---:|")
-    for name in sorted(methods, key=lambda m: -np.mean(scores[m])):
-        table = np.array(scores[name])
-        means = table.mean(axis=0)
+
+    def of(name):
+        return [r for r in records if r["method"] == name]
+
+    for name in sorted(
+        methods, key=lambda m: -np.mean([r["mean_balanced_accuracy"] for r in of(m)])
+    ):
+        table = np.array([list(r["per_attribute"].values()) for r in of(name)])
         print(
             f"| {name} | {table.mean(axis=1).mean():.3f} ± "
             f"{table.mean(axis=1).std():.3f} | "
-            + " | ".join(f"{m:.3f}" for m in means)
-            + f" | {np.mean(seconds[name]):.1f} |"
+            + " | ".join(f"{m:.3f}" for m in table.mean(axis=0))
+            + f" | {np.mean([r['seconds'] for r in of(name)]):.1f} |"
         )
 
 

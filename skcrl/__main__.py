@@ -15,6 +15,7 @@ from . import __version__
 from .benchmark import (
     DATASETS,
     METHODS,
+    csv_dataset,
     format_table,
     plot,
     run_comparison,
@@ -32,6 +33,21 @@ def parse_args(argv=None):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="digits")
+    parser.add_argument(
+        "--csv",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="your own table instead of --dataset: a CSV file with a header row; "
+        "numeric columns are imputed and standardised, the others one-hot encoded "
+        "(skcrl.benchmark.tabular_preprocessor, fit on each training part)",
+    )
+    parser.add_argument(
+        "--target",
+        default=None,
+        metavar="COLUMN",
+        help="with --csv: the column holding the class of each row",
+    )
     parser.add_argument(
         "--imbalance-ratio",
         type=float,
@@ -65,16 +81,28 @@ def parse_args(argv=None):
     )
     parser.add_argument("--no-progress", action="store_true")
     args = parser.parse_args(argv)
+    if (args.csv is None) != (args.target is None):
+        parser.error("--csv and --target go together: --csv FILE --target COLUMN")
     if args.quick:
         args.methods, args.seeds, args.epochs = list(QUICK_METHODS), [0], 5
     return args
 
 
+def _long_tailed(args) -> bool:
+    """Whether --imbalance-ratio shapes the data set (it does not for natural
+    imbalances and tables)."""
+    return args.csv is None and args.dataset in ("digits", "fashion", "fashion-mlp")
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(1)
+    if args.csv is not None:
+        dataset, name = csv_dataset(args.csv, args.target), args.csv.name
+    else:
+        dataset, name = args.dataset, args.dataset
     records = run_comparison(
-        args.dataset,
+        dataset,
         methods=args.methods,
         seeds=args.seeds,
         epochs=args.epochs,
@@ -84,10 +112,8 @@ def main(argv=None) -> int:
         progress=not args.no_progress,
     )
     summary = summarise(records)
-    title = (
-        f"{args.dataset}, imbalance ratio {args.imbalance_ratio:g}, "
-        f"seeds {args.seeds}, {args.epochs} epochs of steps"
-    )
+    ratio = f"imbalance ratio {args.imbalance_ratio:g}, " if _long_tailed(args) else ""
+    title = f"{name}, {ratio}seeds {args.seeds}, {args.epochs} epochs of steps"
     print(f"\n{title}\n")
     print(format_table(summary))
     args.output.mkdir(parents=True, exist_ok=True)

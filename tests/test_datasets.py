@@ -175,3 +175,18 @@ def test_fashion_mnist_attributes(fake_fashion):
         assert data.Y_train[:, j].sum() == counts[list(classes)].sum()
         np.testing.assert_array_equal(data.Y_test[:, j], np.isin(data.y_test, classes))
     assert data.attribute_names.tolist() == list(FASHION_MNIST_ATTRIBUTES)
+
+
+def test_natural_multiclass_sets():
+    from skcrl.datasets import load_imbalanced_multiclass
+
+    data = load_imbalanced_multiclass("page_blocks", random_state=1)
+    # the KEEL copy of page-blocks: 4913, 329, 115, 87 and 28 blocks (by `uniq -c`
+    # on the file), head to tail; about 30 % of each class in the test part
+    natural = np.array([4913, 329, 115, 87, 28])
+    train, test = np.bincount(data.y_train), np.bincount(data.y_test)
+    np.testing.assert_array_equal(train + test, natural)
+    assert np.all(np.abs(test - 0.3 * natural) <= 1)
+    np.testing.assert_allclose(data.X_train.mean(axis=0), 0, atol=1e-5)
+    with pytest.raises(ValueError, match="unknown multi-class set"):
+        load_imbalanced_multiclass("iris")

@@ -1,9 +1,17 @@
 """The comparison behind ``python -m skcrl``: CRL against cross-entropy, class
 weighting and imbalanced-learn's samplers on a built-in long-tailed data set."""
 
-from ._methods import METHODS, Method, build
-from ._report import format_table, plot, write_csv
-from ._run import DATASETS, METRICS, DataSet, run_comparison, summarise
+from ._methods import METHODS, TUNING_GRID, Method, build
+from ._report import format_table, plot, read_csv, write_csv
+from ._run import (
+    DATASETS,
+    METRICS,
+    DataSet,
+    csv_dataset,
+    run_comparison,
+    summarise,
+    tabular_preprocessor,
+)
 from ._suite import SUITE, Task
 
 __all__ = [
@@ -11,13 +19,17 @@ __all__ = [
     "METHODS",
     "METRICS",
     "SUITE",
+    "TUNING_GRID",
     "DataSet",
     "Method",
     "Task",
     "build",
+    "csv_dataset",
     "format_table",
     "plot",
+    "read_csv",
     "run_comparison",
     "summarise",
+    "tabular_preprocessor",
     "write_csv",
 ]

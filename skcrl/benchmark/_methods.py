@@ -9,12 +9,30 @@ from dataclasses import dataclass, field
 from imblearn.over_sampling import SMOTE, RandomOverSampler
 from imblearn.pipeline import make_pipeline
 from imblearn.under_sampling import RandomUnderSampler
+from sklearn.model_selection import GridSearchCV, StratifiedKFold
 from sklearn.preprocessing import FunctionTransformer
+from torch.utils.data import DataLoader
 
 from .._classifier import CRLClassifier
 from .._sampler import ClassAwareDataLoader
 
-__all__ = ["METHODS", "Method", "build", "flatten_samples", "restore_samples"]
+__all__ = [
+    "METHODS",
+    "TUNING_GRID",
+    "Method",
+    "build",
+    "flatten_samples",
+    "restore_samples",
+]
+
+#: What ``crl-tuned`` searches, by 3-fold stratified cross-validation of the
+#: training part scored by balanced accuracy: 16 settings.
+TUNING_GRID = {
+    "eta": [0.5, 2.0],
+    "logit_adjustment": [0.0, 1.0],
+    "class_weight": [None, "balanced"],
+    "iterator_train": [DataLoader, ClassAwareDataLoader],
+}
 
 
 @dataclass(frozen=True)
@@ -30,6 +48,10 @@ class Method:
         cross-entropy).
     sampler : imbalanced-learn sampler class or None
         Applied before the classifier in an ``imblearn`` pipeline, in ``fit`` only.
+    search : dict or None
+        A parameter grid: the method is a :class:`~sklearn.model_selection.GridSearchCV`
+        over it, on the training part only (3 stratified folds, balanced
+        accuracy), refitted on the whole training part.
 
     Examples
     --------
@@ -44,6 +66,7 @@ class Method:
     description: str
     classifier: dict = field(default_factory=dict)  # CRLClassifier arguments
     sampler: Callable | None = None  # an imblearn sampler class, applied in fit
+    search: dict | None = None  # a GridSearchCV parameter grid
 
 
 def _crl(level, comparison, **extra):
@@ -78,6 +101,11 @@ METHODS = {
             "cross-entropy, class-aware batches",
             {"alpha": 0.0, "iterator_train": ClassAwareDataLoader},
         ),
+        Method(
+            "ce+la",
+            "logit-adjusted cross-entropy (Menon et al. 2021), tau 1",
+            {"alpha": 0.0, "logit_adjustment": 1.0},
+        ),
         Method("crl", "CRL class level, relative", _crl("class", "relative")),
         Method("crl-abs", "CRL class level, absolute", _crl("class", "absolute")),
         Method(
@@ -103,6 +131,22 @@ METHODS = {
             "crl+sampler",
             "CRL class level, relative, class-aware batches",
             _crl("class", "relative", iterator_train=ClassAwareDataLoader),
+        ),
+        Method(
+            "crl+la",
+            "CRL class level, relative, logit-adjusted cross-entropy (tau 1)",
+            _crl("class", "relative", logit_adjustment=1.0),
+        ),
+        Method(
+            "crl+memory",
+            "CRL class level, relative, memory of 1024 rows",
+            _crl("class", "relative", memory_size=1024),
+        ),
+        Method(
+            "crl-tuned",
+            "CRL, GridSearchCV on the training part over TUNING_GRID",
+            _crl("class", "relative"),
+            search=TUNING_GRID,
         ),
     ]
 }
@@ -146,7 +190,7 @@ def build(
 
     Returns
     -------
-    estimator : CRLClassifier or imblearn Pipeline
+    estimator : CRLClassifier, imblearn Pipeline or GridSearchCV
 
     Examples
     --------
@@ -173,6 +217,13 @@ def build(
         # the default MLP does this itself; a given module is told
         arguments["module__return_embeddings"] = True
     classifier = CRLClassifier(**arguments)
+    if method.search is not None:
+        return GridSearchCV(
+            classifier,
+            method.search,
+            scoring="balanced_accuracy",
+            cv=StratifiedKFold(3, shuffle=True, random_state=seed),
+        )
     if method.sampler is None:
         return classifier
     sampler = method.sampler(random_state=seed)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ._run import METRICS
 
-__all__ = ["format_table", "plot", "write_csv"]
+__all__ = ["format_table", "plot", "read_csv", "write_csv"]
 
 
 def format_table(summary) -> str:
@@ -72,6 +72,41 @@ def write_csv(records, path: Path) -> None:
         writer.writerow(fields + [f"recall_class_rank_{i}" for i in range(n_classes)])
         for r in records:
             writer.writerow([r[f] for f in fields] + list(r["recall_per_class"]))
+
+
+def read_csv(path: Path) -> list:
+    """The records :func:`write_csv` wrote, for :func:`summarise` or a report.
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    records : list of dict
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> from skcrl.benchmark import read_csv, write_csv
+    >>> record = dict(method="ce", seed=0, balanced_accuracy=0.9, macro_f1=0.8,
+    ...               g_mean=0.85, tail_recall=0.7, recall_per_class=[1.0, 0.7],
+    ...               seconds=2.0)
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = pathlib.Path(folder) / "results.csv"
+    ...     write_csv([record], path)
+    ...     read_csv(path) == [record]
+    True
+    """
+    records = []
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            recalls = [k for k in row if k.startswith("recall_class_rank_")]
+            record = {"method": row["method"], "seed": int(row["seed"])}
+            record.update({m: float(row[m]) for m in (*METRICS, "seconds")})
+            record["recall_per_class"] = [float(row[k]) for k in recalls]
+            records.append(record)
+    return records
 
 
 def plot(summary, path: Path, title: str) -> None:

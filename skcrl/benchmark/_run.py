@@ -9,14 +9,27 @@ from dataclasses import dataclass
 
 import numpy as np
 from imblearn.metrics import geometric_mean_score
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import SimpleImputer
 from sklearn.metrics import balanced_accuracy_score, f1_score, recall_score
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils import Bunch
 from tqdm.auto import tqdm
 
 from .. import datasets
 from .._modules import SmallCNN
 from ._methods import METHODS, build
 
-__all__ = ["DATASETS", "DataSet", "run_comparison", "summarise"]
+__all__ = [
+    "DATASETS",
+    "DataSet",
+    "csv_dataset",
+    "run_comparison",
+    "summarise",
+    "tabular_preprocessor",
+]
 
 
 @dataclass(frozen=True)
@@ -85,6 +98,130 @@ DATASETS = {
         for name in ("ecoli4", "yeast6", "abalone19")
     },
 }
+
+
+def tabular_preprocessor(X):
+    """The preprocessing ``--csv`` applies to a table's feature columns.
+
+    Numeric columns: missing values replaced by the median, then standardised.
+    Every other column (strings, categories, booleans): missing values replaced by
+    the most frequent value, then one-hot encoded (a category unseen in training
+    encodes as all zeros). Fit it on training rows only.
+
+    Parameters
+    ----------
+    X : pandas.DataFrame
+        The feature columns.
+
+    Returns
+    -------
+    sklearn.compose.ColumnTransformer
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from skcrl.benchmark import tabular_preprocessor
+    >>> X = pd.DataFrame({"amount": [1.0, 3.0, None], "shop": ["a", "b", "a"]})
+    >>> tabular_preprocessor(X).fit_transform(X).round(3).tolist()
+    [[-1.225, 1.0, 0.0], [1.225, 0.0, 1.0], [0.0, 1.0, 0.0]]
+    """
+    numeric = X.select_dtypes(include="number").columns.tolist()
+    other = [column for column in X.columns if column not in numeric]
+    return ColumnTransformer(
+        [
+            (
+                "numeric",
+                make_pipeline(SimpleImputer(strategy="median"), StandardScaler()),
+                numeric,
+            ),
+            (
+                "categorical",
+                make_pipeline(
+                    SimpleImputer(strategy="most_frequent"),
+                    OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                ),
+                other,
+            ),
+        ]
+    )
+
+
+def csv_dataset(path, target, *, test_size=0.3):
+    """Your own table as a :class:`DataSet` of the comparison (``--csv``).
+
+    Rows without a target are dropped. Each seed draws a stratified split (the
+    test part keeps the table's imbalance) and fits :func:`tabular_preprocessor`
+    on the training part only. The network is the comparison's MLP.
+
+    Parameters
+    ----------
+    path : str or Path
+        A CSV file with a header row.
+    target : str
+        The column holding the class of each row; every other column is a feature.
+    test_size : float, default=0.3
+
+    Returns
+    -------
+    DataSet
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> import numpy as np, pandas as pd
+    >>> from skcrl.benchmark import csv_dataset
+    >>> rng = np.random.default_rng(0)
+    >>> table = pd.DataFrame({"amount": rng.normal(size=100),
+    ...                       "shop": rng.choice(["a", "b"], size=100),
+    ...                       "fraud": ["no"] * 90 + ["yes"] * 10})
+    >>> with tempfile.TemporaryDirectory() as folder:
+    ...     path = pathlib.Path(folder) / "payments.csv"
+    ...     table.to_csv(path, index=False)
+    ...     data = csv_dataset(path, "fraud").load(random_state=0)
+    >>> data.X_train.shape, sorted(set(data.y_test))
+    ((70, 3), ['no', 'yes'])
+    """
+    try:
+        import pandas as pd
+    except ImportError as error:
+        raise ImportError(
+            "--csv reads tables with pandas: pip install pandas"
+        ) from error
+    frame = pd.read_csv(path)
+    if target not in frame.columns:
+        raise ValueError(
+            f"{path} has no column {target!r}; its columns are "
+            f"{frame.columns.tolist()}."
+        )
+    frame = frame.dropna(subset=[target])
+    y = frame[target].to_numpy()
+    X = frame.drop(columns=[target])
+    if X.shape[1] == 0:
+        raise ValueError(f"{path} has no feature column besides {target!r}.")
+    labels, counts = np.unique(y, return_counts=True)
+    if len(labels) < 2:
+        raise ValueError(f"column {target!r} holds a single class: nothing to learn.")
+    too_rare = labels[counts < 2].tolist()
+    if too_rare:
+        raise ValueError(
+            f"classes {too_rare} of {target!r} have a single row, too few to appear "
+            "in both the training and the test part: drop or merge them."
+        )
+
+    def load(*, imbalance_ratio=None, random_state=0):
+        X_train, X_test, y_train, y_test = train_test_split(
+            X, y, test_size=test_size, stratify=y, random_state=random_state
+        )
+        preprocessor = tabular_preprocessor(X).fit(X_train)
+        return Bunch(
+            X_train=preprocessor.transform(X_train).astype(np.float32),
+            y_train=y_train,
+            X_test=preprocessor.transform(X_test).astype(np.float32),
+            y_test=y_test,
+            description=f"{path}, target {target!r}, stratified split",
+        )
+
+    return DataSet(load, _MLP)
 
 
 def _scores(y_true, y_pred, head_to_tail):

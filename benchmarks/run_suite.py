@@ -1,0 +1,114 @@
+"""The comparison on every task of the suite, on the test parts of seeds 0-2.
+
+Multi-class and binary tasks run ``python -m skcrl``'s comparison (every method of
+``skcrl.benchmark.METHODS``); attribute tasks run ``compare_attributes.py``'s
+methods. Every method trains the suite's network with the comparison's budget
+(MLP with one hidden layer of 128, Adam, lr 0.003, batches of 64, the optimiser
+steps of 30 epochs). One CSV per task goes to ``--output`` (the files the docs'
+results pages are built from), with ``settings.json`` describing the run.
+
+    python benchmarks/run_suite.py                         # ~30 min on 2 cores
+    python benchmarks/run_suite.py --tasks yeast6 --methods ce crl
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+SEEDS = (0, 1, 2)
+BUDGET = dict(epochs=30, batch_size=64, lr=0.003)
+
+
+def run_task(name, methods, seeds, output):
+    import warnings
+
+    import torch
+
+    from skcrl.benchmark import METHODS, SUITE, DataSet, run_comparison, write_csv
+
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore")
+    task = SUITE[name]
+    start = time.perf_counter()
+    path = output / f"{name}.csv"
+    if task.kind == "attributes":
+        import compare_attributes
+
+        chosen = [
+            m
+            for m in methods or compare_attributes.METHODS
+            if m in compare_attributes.METHODS
+        ]
+        records, _ = compare_attributes.run(
+            lambda random_state: task.load(random_state),
+            task.network,
+            chosen,
+            seeds,
+            verbose=False,
+            **BUDGET,
+        )
+        compare_attributes.write_csv(records, path)
+    else:
+        chosen = [m for m in methods or METHODS if m in METHODS]
+        dataset = DataSet(
+            lambda imbalance_ratio, random_state: task.load(random_state),
+            task.network,
+        )
+        records = run_comparison(
+            dataset, methods=chosen, seeds=seeds, progress=False, **BUDGET
+        )
+        write_csv(records, path)
+    return name, time.perf_counter() - start
+
+
+def main(argv=None):
+    from joblib import Parallel, delayed
+
+    from skcrl import __version__
+    from skcrl.benchmark import SUITE
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--tasks", nargs="+", choices=list(SUITE), default=None)
+    parser.add_argument("--methods", nargs="+", default=None)
+    parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
+    parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument("--output", type=Path, default=Path("docs/results/comparison"))
+    args = parser.parse_args(argv)
+    args.output.mkdir(parents=True, exist_ok=True)
+    tasks = args.tasks or list(SUITE)
+    # the slow tasks first, so that the two workers finish together
+    tasks.sort(key=lambda t: SUITE[t].dataset not in ("fashion", "fashion-mlp"))
+    sys.path.insert(0, str(Path(__file__).parent))
+    for name, seconds in Parallel(n_jobs=args.n_jobs, return_as="generator_unordered")(
+        delayed(run_task)(task, args.methods, args.seeds, args.output) for task in tasks
+    ):
+        print(f"{name}: {seconds / 60:.1f} min", flush=True)
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    ).stdout.strip()
+    settings = {
+        "command": "python benchmarks/run_suite.py " + " ".join(argv or sys.argv[1:]),
+        "tasks": tasks,
+        "seeds": args.seeds,
+        **BUDGET,
+        "skcrl": __version__,
+        "commit": commit,
+        "torch_threads": 1,
+        "workers": args.n_jobs,
+        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
+        "python": sys.version.split()[0],
+    }
+    import torch
+
+    settings["torch"] = torch.__version__
+    (args.output / "settings.json").write_text(json.dumps(settings, indent=1))
+
+
+if __name__ == "__main__":
+    main()
