@@ -1,4 +1,7 @@
-"""Choose CRLClassifier's default ``eta`` by cross-validation on training parts only.
+"""Cross-validate ``eta`` alone on one data set's training parts.
+
+The estimators' defaults are chosen by ``protocol_defaults.py`` over a whole
+suite; this script answers the narrower question for one built-in set.
 
 For each seed of the comparison (each a different split and long-tailed subsample of
 the built-in data set), a 3-fold stratified cross-validation *of the training part*

@@ -1,10 +1,17 @@
 """Sphinx configuration of skcrl's documentation."""
 
 import os
+import sys
 import warnings
 from pathlib import Path
 
 import skcrl
+
+# The results pages' tables, from the files the benchmark commands wrote.
+sys.path.insert(0, str(Path(__file__).parent))
+from _generate import generate
+
+generate()
 
 project = "skcrl"
 author = "skcrl developers"
@@ -24,7 +31,7 @@ extensions = [
 ]
 
 templates_path = ["_templates"]
-exclude_patterns = ["_build"]
+exclude_patterns = ["_build", "_generated", "results"]
 root_doc = "index"
 
 html_theme = "pydata_sphinx_theme"

@@ -48,8 +48,8 @@ for name, clf in models.items():
     print(f"{name:>24}: mA {scores[name].mean():.3f} (alpha {clf.alpha_:.2f})")
 
 # %%
-# Class-balanced accuracy of each attribute, common to rare. One seed only: README's
-# table (``python benchmarks/compare_attributes.py``) averages five.
+# Class-balanced accuracy of each attribute, common to rare. One seed only: the
+# results page (``python benchmarks/run_suite.py``) averages three.
 fig, ax = plt.subplots(figsize=(8, 4.6))
 width = 0.16
 positions = np.arange(len(data.attribute_names))

@@ -189,10 +189,24 @@ def test_tuned_method_searches_the_training_part_only(monkeypatch):
     assert 0 <= records[0]["balanced_accuracy"] <= 1
 
 
-def test_new_methods_set_what_they_say():
+def test_variants_add_one_thing_to_the_plain_loss():
+    from torch.utils.data import DataLoader
+
+    from skcrl import ClassAwareDataLoader
+
     assert METHODS["ce+la"].classifier == {"alpha": 0.0, "logit_adjustment": 1.0}
-    assert METHODS["crl+la"].classifier["logit_adjustment"] == 1.0
-    assert METHODS["crl+memory"].classifier["memory_size"] == 1024
+    plain = METHODS["crl-plain"].classifier
+    assert plain["logit_adjustment"] == 0 and plain["memory_size"] == 0
+    assert plain["iterator_train"] is DataLoader
+    changes = {
+        "crl+la": {"logit_adjustment": 1.0},
+        "crl+memory": {"memory_size": 1024},
+        "crl+sampler": {"iterator_train": ClassAwareDataLoader},
+    }
+    for name, change in changes.items():
+        assert METHODS[name].classifier == {**plain, **change}
+    # "crl" is the estimator at its defaults: it sets nothing else
+    assert METHODS["crl"].classifier == {"level": "class", "comparison": "relative"}
 
 
 def test_suite_tasks_have_their_kind():

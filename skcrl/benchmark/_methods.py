@@ -58,7 +58,7 @@ class Method:
     >>> from skcrl.benchmark import METHODS
     >>> METHODS["ce+smote"].description
     'SMOTE, cross-entropy'
-    >>> METHODS["crl"].classifier
+    >>> METHODS["crl"].classifier  # the estimator's defaults
     {'level': 'class', 'comparison': 'relative'}
     """
 
@@ -71,6 +71,14 @@ class Method:
 
 def _crl(level, comparison, **extra):
     return {"level": level, "comparison": comparison, **extra}
+
+
+#: The paper's loss alone: what the defaults add around it, turned off.
+_PLAIN = {"logit_adjustment": 0.0, "memory_size": 0, "iterator_train": DataLoader}
+
+
+def _plain_crl(**extra):
+    return _crl("class", "relative", **{**_PLAIN, **extra})
 
 
 #: The methods of the comparison by name (``python -m skcrl --methods``).
@@ -106,7 +114,12 @@ METHODS = {
             "logit-adjusted cross-entropy (Menon et al. 2021), tau 1",
             {"alpha": 0.0, "logit_adjustment": 1.0},
         ),
-        Method("crl", "CRL class level, relative", _crl("class", "relative")),
+        Method("crl", "CRLClassifier at its defaults", _crl("class", "relative")),
+        Method(
+            "crl-plain",
+            "CRL alone: no logit adjustment, no memory, shuffled batches",
+            _plain_crl(),
+        ),
         Method("crl-abs", "CRL class level, absolute", _crl("class", "absolute")),
         Method(
             "crl-dist", "CRL class level, distribution", _crl("class", "distribution")
@@ -124,23 +137,23 @@ METHODS = {
         ),
         Method(
             "crl+balanced",
-            "CRL class level, relative, class_weight='balanced'",
+            "CRLClassifier at its defaults, class_weight='balanced'",
             _crl("class", "relative", class_weight="balanced"),
         ),
         Method(
             "crl+sampler",
-            "CRL class level, relative, class-aware batches",
-            _crl("class", "relative", iterator_train=ClassAwareDataLoader),
+            "crl-plain with class-aware batches",
+            _plain_crl(iterator_train=ClassAwareDataLoader),
         ),
         Method(
             "crl+la",
-            "CRL class level, relative, logit-adjusted cross-entropy (tau 1)",
-            _crl("class", "relative", logit_adjustment=1.0),
+            "crl-plain with the logit-adjusted cross-entropy (tau 1)",
+            _plain_crl(logit_adjustment=1.0),
         ),
         Method(
             "crl+memory",
-            "CRL class level, relative, memory of 1024 rows",
-            _crl("class", "relative", memory_size=1024),
+            "crl-plain with a memory of 1024 rows",
+            _plain_crl(memory_size=1024),
         ),
         Method(
             "crl-tuned",

@@ -1,0 +1,380 @@
+"""Tables of the documentation, built from the files the benchmark commands write.
+
+``conf.py`` calls :func:`generate` at every build: it reads ``docs/results/``
+(``benchmarks/protocol_defaults.py``'s CSV and JSON, ``benchmarks/run_suite.py``'s
+CSVs, ``benchmarks/bench_fit.py``'s JSON) and writes ``docs/_generated/*.rst.inc``,
+which the pages ``.. include::``. README's headline table is
+:func:`headline_markdown`; ``tests/test_readme.py`` checks that README holds it.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).with_name("results")
+GENERATED = Path(__file__).with_name("_generated")
+
+#: The methods the targets compare, and the baselines of the tuned target.
+BASELINES = ("ce+balanced", "ce+ros", "ce+smote", "ce+rus", "ce+la")
+
+
+# -- reading ------------------------------------------------------------------------
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def comparison(results=RESULTS):
+    """``{task: {method: array of per-seed scores}}`` and the seconds per fit, from
+    the suite's CSVs (balanced accuracy, or mA for attribute tasks)."""
+    from skcrl.benchmark import SUITE
+
+    scores, seconds = {}, {}
+    for task in SUITE:
+        path = results / "comparison" / f"{task}.csv"
+        if not path.exists():
+            continue
+        rows = _rows(path)
+        metric = (
+            "mean_balanced_accuracy"
+            if "mean_balanced_accuracy" in rows[0]
+            else "balanced_accuracy"
+        )
+        methods = list(dict.fromkeys(r["method"] for r in rows))
+        scores[task] = {
+            m: np.array([float(r[metric]) for r in rows if r["method"] == m])
+            for m in methods
+        }
+        seconds[task] = {
+            m: float(np.mean([float(r["seconds"]) for r in rows if r["method"] == m]))
+            for m in methods
+        }
+    return scores, seconds
+
+
+# -- rendering ----------------------------------------------------------------------
+
+
+def list_table(header, rows, widths=None):
+    """An RST list-table."""
+    lines = [".. list-table::", "   :header-rows: 1"]
+    if widths:
+        lines.append("   :widths: " + " ".join(map(str, widths)))
+    lines.append("")
+    for row in [header, *rows]:
+        lines.append(f"   * - {row[0]}")
+        lines.extend(f"     - {cell}" for cell in row[1:])
+    return "\n".join(lines) + "\n"
+
+
+def _pm(values):
+    return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
+
+
+def protocol_tables(results=RESULTS):
+    summary = json.loads((results / "protocol_summary.json").read_text())
+    tasks = summary["tasks"]
+    chosen = summary["chosen"]
+    by_name = {c["setting"]: c for c in summary["candidates"]}
+    ranking = list_table(
+        [
+            "rank",
+            "eta",
+            "logit_adjustment",
+            "batches",
+            "memory_size",
+            "mean rank",
+            "mean CV score",
+            "loses to CE on",
+        ],
+        [
+            [
+                str(i),
+                f"{c['eta']:g}",
+                f"{c['logit_adjustment']:g}",
+                c["batches"],
+                str(c["memory_size"]),
+                f"{c['mean_rank']:.2f}",
+                f"{c['mean_score']:.4f}",
+                ", ".join(c["loses_on"]) or "none",
+            ]
+            for i, c in enumerate(summary["candidates"], 1)
+        ]
+        + [
+            [
+                "",
+                "CE (reference)",
+                "",
+                "",
+                "",
+                "",
+                f"{summary['reference']['mean_score']:.4f}",
+                "",
+            ]
+        ],
+    )
+    reference = summary["reference"]["scores"]
+    per_task = list_table(
+        ["task", "CE (reference)", "chosen default", "best candidate on the task"],
+        [
+            [
+                task,
+                "{:.3f} ± {:.3f}".format(*reference[task]),
+                "{:.3f} ± {:.3f}".format(*by_name[chosen]["scores"][task]),
+                "{1:.3f}: {0}".format(
+                    *max(
+                        (
+                            (c["setting"], c["scores"][task][0])
+                            for c in summary["candidates"]
+                        ),
+                        key=lambda pair: pair[1],
+                    )
+                ),
+            ]
+            for task in tasks
+        ],
+    )
+    # the memory sizes around the chosen setting, everything else as chosen
+    c = by_name[chosen]
+    sizes = (0, 256, 1024, 4096)
+    by_parameters = {
+        (x["eta"], x["logit_adjustment"], x["batches"], x["memory_size"]): x
+        for x in summary["candidates"]
+    }
+    around = [
+        by_parameters[(c["eta"], c["logit_adjustment"], c["batches"], m)] for m in sizes
+    ]
+    memory = list_table(
+        ["task", *(f"memory_size={m}" for m in sizes)],
+        [[task] + [f"{x['scores'][task][0]:.3f}" for x in around] for task in tasks]
+        + [["mean rank"] + [f"{x['mean_rank']:.2f}" for x in around]],
+    )
+    hours = summary["seconds"] / 3600
+    facts = (
+        f"{len(summary['candidates'])} candidates and the reference, "
+        f"{len(tasks)} tasks, seeds {', '.join(map(str, summary['seeds']))}; "
+        f"{hours:.1f} hours of training in all. Chosen: ``{chosen}``.\n"
+    )
+    return {
+        "protocol_facts": facts,
+        "protocol_ranking": ranking,
+        "protocol_tasks": per_task,
+        "memory_effect": memory,
+    }
+
+
+def comparison_tables(results=RESULTS):
+    from skcrl.benchmark import SUITE
+
+    scores, seconds = comparison(results)
+    out = []
+    for task, by_method in scores.items():
+        reference = "bce" if "bce" in by_method else "ce"
+        metric = "mA" if reference == "bce" else "balanced accuracy"
+        out.append(f"{task}\n{'~' * len(task)}\n")
+        kind = SUITE[task].kind
+        ratio = SUITE[task].imbalance_ratio
+        out.append(
+            f"{kind}"
+            + (
+                f", long-tailed at ratio {ratio:g}"
+                if ratio and kind != "binary"
+                else ""
+            )
+            + f"; test-set {metric}, mean ± std over {len(by_method[reference])} "
+            f"seeds; Δ: paired difference to ``{reference}``.\n"
+        )
+        order = sorted(by_method, key=lambda m: -by_method[m].mean())
+        out.append(
+            list_table(
+                ["method", metric, f"Δ to {reference}", "s/fit"],
+                [
+                    [
+                        f"``{m}``",
+                        _pm(by_method[m]),
+                        f"{np.mean(by_method[m] - by_method[reference]):+.3f}",
+                        f"{seconds[task][m]:.1f}",
+                    ]
+                    for m in order
+                ],
+            )
+        )
+    return {"comparison_tasks": "\n".join(out)}
+
+
+def targets(results=RESULTS):
+    """The targets of the results issue, each per task, from the suite's CSVs."""
+    scores, _ = comparison(results)
+    rows = []
+    for task, s in scores.items():
+        if "bce" in s:
+            gain = s["crl"] - s["bce"]
+            rows.append(
+                dict(
+                    task=task,
+                    attributes=True,
+                    crl_vs_ce=gain,
+                    crl_vs_balanced=s["crl"].mean() - s["bce+balanced"].mean(),
+                )
+            )
+            continue
+        best = max(BASELINES, key=lambda m: s[m].mean())
+        rows.append(
+            dict(
+                task=task,
+                attributes=False,
+                crl_vs_ce=s["crl"] - s["ce"],
+                crl_vs_balanced=s["crl"].mean() - s["ce+balanced"].mean(),
+                tuned_vs_best=s["crl-tuned"].mean() - s[best].mean(),
+                best=best,
+            )
+        )
+    return rows
+
+
+def target_tables(results=RESULTS):
+    rows = targets(results)
+    single = [r for r in rows if not r["attributes"]]
+    table = list_table(
+        [
+            "task",
+            "crl − ce (paired, per seed)",
+            "crl ≥ ce",
+            "crl − ce+balanced",
+            "crl-tuned − best baseline",
+        ],
+        [
+            [
+                r["task"],
+                " ".join(f"{d:+.3f}" for d in r["crl_vs_ce"])
+                + f" (mean {np.mean(r['crl_vs_ce']):+.3f})",
+                "yes" if np.mean(r["crl_vs_ce"]) >= 0 else "**no**",
+                f"{r['crl_vs_balanced']:+.3f}",
+                (
+                    f"{r['tuned_vs_best']:+.3f} (vs ``{r['best']}``)"
+                    if not r["attributes"]
+                    else "n/a"
+                ),
+            ]
+            for r in rows
+        ],
+    )
+    n = len(single)
+    holds = [
+        (
+            "default ``CRLClassifier`` ≥ ``ce`` on every task (mean of paired seeds)",
+            sum(np.mean(r["crl_vs_ce"]) >= 0 for r in single),
+            n,
+            n,
+        ),
+        (
+            "default ``CRLClassifier`` ≥ ``ce+balanced`` on at least half",
+            sum(r["crl_vs_balanced"] >= 0 for r in single),
+            n,
+            (n + 1) // 2,
+        ),
+        (
+            "``crl-tuned`` ≥ the best of "
+            + ", ".join(f"``{b}``" for b in BASELINES)
+            + " on at least half",
+            sum(r["tuned_vs_best"] >= 0 for r in single),
+            n,
+            (n + 1) // 2,
+        ),
+    ]
+    attributes = [r for r in rows if r["attributes"]]
+    holds.append(
+        (
+            "default ``CRLMultiLabelClassifier`` > ``bce`` (mA) on every attribute set",
+            sum(np.mean(r["crl_vs_ce"]) > 0 for r in attributes),
+            len(attributes),
+            len(attributes),
+        )
+    )
+    summary = list_table(
+        ["target", "tasks where it holds", "needed", "verdict"],
+        [
+            [text, f"{k} of {total}", str(need), "holds" if k >= need else "**missed**"]
+            for text, k, total, need in holds
+        ],
+    )
+    return {"targets": summary + "\n" + table}
+
+
+def bench_fit_table(results=RESULTS):
+    path = results / "bench_fit.json"
+    if not path.exists():
+        return {"bench_fit": "(``benchmarks/bench_fit.py`` has not been run.)\n"}
+    report = json.loads(path.read_text())
+    configurations = list(report["results"])
+    variants = list(report["results"][configurations[0]])
+    table = list_table(
+        ["variant", *configurations],
+        [
+            [name]
+            + [
+                "{:.2f}x ({:.1f} s)".format(
+                    report["results"][c][name]["ratio"],
+                    report["results"][c][name]["best_seconds"],
+                )
+                for c in configurations
+            ]
+            for name in variants
+        ],
+    )
+    return {
+        "bench_fit": f"``{report['command']}`` ({report['machine']}, torch "
+        f"{report['torch']}); best of the repeats, ratio to skorch's "
+        f"``NeuralNetClassifier``:\n\n" + table
+    }
+
+
+def headline_markdown(results=RESULTS):
+    """README's one table: test balanced accuracy (mA for attributes) per task."""
+    scores, _ = comparison(results)
+    columns = ["ce", "ce+balanced", "ce+la", "best resampler", "crl", "crl-tuned"]
+    lines = [
+        "| task | "
+        + " | ".join(f"`{c}`" if c != "best resampler" else c for c in columns)
+        + " |",
+        "|---|" + "---:|" * len(columns),
+    ]
+    for task, s in scores.items():
+        if "bce" in s:
+            cells = [s["bce"], s["bce+balanced"], s["bce+la"], None, s["crl"], None]
+        else:
+            resampler = max(("ce+ros", "ce+smote", "ce+rus"), key=lambda m: s[m].mean())
+            cells = [
+                s["ce"],
+                s["ce+balanced"],
+                s["ce+la"],
+                s[resampler],
+                s["crl"],
+                s["crl-tuned"],
+            ]
+        lines.append(
+            f"| {task} | "
+            + " | ".join("–" if c is None else f"{c.mean():.3f}" for c in cells)
+            + " |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def generate(results=RESULTS, generated=GENERATED):
+    generated.mkdir(exist_ok=True)
+    pieces = {}
+    if (results / "protocol_summary.json").exists():
+        pieces.update(protocol_tables(results))
+    if (results / "comparison").exists():
+        pieces.update(comparison_tables(results))
+        pieces.update(target_tables(results))
+    pieces.update(bench_fit_table(results))
+    for name, text in pieces.items():
+        (generated / f"{name}.rst.inc").write_text(text)
+    return pieces

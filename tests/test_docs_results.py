@@ -1,0 +1,96 @@
+"""The docs' results tables (docs/_generate.py) on hand-made benchmark files."""
+
+import csv
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+DOCS = Path(__file__).resolve().parents[1] / "docs"
+sys.path.insert(0, str(DOCS))
+import _generate  # noqa: E402
+
+
+def _write(path, rows, metric):
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["method", "seed", metric, "seconds"])
+        writer.writerows(rows)
+
+
+@pytest.fixture
+def results(tmp_path):
+    folder = tmp_path / "comparison"
+    folder.mkdir()
+    # yeast6: crl beats ce in both seeds (+0.10, +0.20), loses to ce+balanced
+    # (0.75 vs 0.80); crl-tuned 0.85 beats the best baseline ce+la (0.82).
+    scores = {
+        "ce": (0.60, 0.60),
+        "ce+balanced": (0.80, 0.80),
+        "ce+ros": (0.70, 0.70),
+        "ce+smote": (0.70, 0.70),
+        "ce+rus": (0.65, 0.65),
+        "ce+la": (0.82, 0.82),
+        "crl": (0.70, 0.80),
+        "crl-tuned": (0.85, 0.85),
+    }
+    _write(
+        folder / "yeast6.csv",
+        [(m, seed, v[seed], 1.0) for m, v in scores.items() for seed in (0, 1)],
+        "balanced_accuracy",
+    )
+    # ecoli4: crl below ce on average (-0.05), above ce+balanced
+    scores.update({"ce": (0.9, 0.9), "crl": (0.85, 0.85), "ce+balanced": (0.5, 0.5)})
+    _write(
+        folder / "ecoli4.csv",
+        [(m, seed, v[seed], 1.0) for m, v in scores.items() for seed in (0, 1)],
+        "balanced_accuracy",
+    )
+    attributes = {"bce": (0.8, 0.8), "bce+balanced": (0.9, 0.9), "crl": (0.82, 0.84)}
+    attributes["bce+la"] = (0.85, 0.85)
+    _write(
+        folder / "digits-attributes.csv",
+        [(m, seed, v[seed], 1.0) for m, v in attributes.items() for seed in (0, 1)],
+        "mean_balanced_accuracy",
+    )
+    return tmp_path
+
+
+def test_targets_by_hand(results):
+    rows = {r["task"]: r for r in _generate.targets(results)}
+    assert list(rows["yeast6"]["crl_vs_ce"]) == pytest.approx([0.10, 0.20])
+    assert rows["yeast6"]["crl_vs_balanced"] == pytest.approx(-0.05)
+    assert rows["yeast6"]["best"] == "ce+la"
+    assert rows["yeast6"]["tuned_vs_best"] == pytest.approx(0.03)
+    assert list(rows["ecoli4"]["crl_vs_ce"]) == pytest.approx([-0.05, -0.05])
+    assert list(rows["digits-attributes"]["crl_vs_ce"]) == pytest.approx([0.02, 0.04])
+    table = _generate.target_tables(results)["targets"]
+    # crl >= ce on 1 of 2 tasks: missed; >= ce+balanced on 1 of 2: holds (half);
+    # tuned on 2 of 2: holds; attributes 1 of 1: holds
+    assert "1 of 2\n     - 2\n     - **missed**" in table
+    assert "1 of 2\n     - 1\n     - holds" in table
+    assert "2 of 2\n     - 1\n     - holds" in table
+    assert "1 of 1\n     - 1\n     - holds" in table
+
+
+def test_headline_and_pages_are_written(results):
+    headline = _generate.headline_markdown(results)
+    assert "| yeast6 | 0.600 | 0.800 | 0.820 | 0.700 | 0.750 | 0.850 |" in headline
+    assert "| digits-attributes | 0.800 | 0.900 | 0.850 | – | 0.830 | – |" in headline
+    (results / "bench_fit.json").write_text(
+        json.dumps(
+            {
+                "command": "python benchmarks/bench_fit.py",
+                "machine": "x86_64",
+                "torch": "2.13.0",
+                "results": {
+                    "10 classes": {"skorch": {"ratio": 1.0, "best_seconds": 2}}
+                },
+            }
+        )
+    )
+    pieces = _generate.generate(results, results / "_generated")
+    assert {"comparison_tasks", "targets", "bench_fit"} <= set(pieces)
+    assert (results / "_generated" / "targets.rst.inc").exists()
+    assert "1.00x (2.0 s)" in pieces["bench_fit"]
