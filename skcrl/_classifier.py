@@ -79,8 +79,14 @@ def _with_shared_signature(cls):
     cls.__init__.__signature__ = own.replace(
         parameters=[*head, *tail, own.parameters["kwargs"]]
     )
+    crl_parameters_doc = _CRL_PARAMETERS
+    for parameter in shared:
+        placeholder = "{default_" + parameter.name + "}"
+        crl_parameters_doc = crl_parameters_doc.replace(
+            placeholder, str(parameter.default)
+        )
     for placeholder, text in (
-        ("    %(crl_parameters)s\n", _CRL_PARAMETERS),
+        ("    %(crl_parameters)s\n", crl_parameters_doc),
         ("    %(training_parameters)s\n", _TRAINING_PARAMETERS),
     ):
         cls.__doc__ = cls.__doc__.replace(placeholder, text)
@@ -89,16 +95,18 @@ def _with_shared_signature(cls):
 
 _CRL_PARAMETERS = (
     """\
-    eta : float, default=2.0
-        ``alpha = min(1, eta * imbalance_)`` when ``alpha`` is None. The default is
-        the value that cross-validation on the training parts of the built-in data
-        sets supports (``benchmarks/tune_eta.py``, figures in README).
+    eta : float, default=0.5
+        ``alpha = min(1, eta * imbalance_)`` when ``alpha`` is None. This default,
+        ``logit_adjustment``'s and ``memory_size``'s were chosen together by a
+        written protocol on the training parts of ten offline tasks (user guide,
+        "How the defaults were chosen"; ``benchmarks/protocol_defaults.py``).
     alpha : float in [0, 1], default=None
         Fixed weight of the CRL term, overriding ``eta``.
 """
     + CRL_PARAMETER_DOCS
     + BALANCE_PARAMETER_DOCS.format(
-        default_logit_adjustment=0.0, default_memory_size=0
+        default_logit_adjustment="{default_logit_adjustment}",
+        default_memory_size="{default_memory_size}",
     ).replace(
         "in validation or prediction.",
         "in validation or prediction. It lives in ``criterion_`` (as\n"
@@ -152,7 +160,7 @@ class _CRLNet:
         self,
         module=None,
         *,
-        eta=2.0,
+        eta=0.5,
         alpha=None,
         level="class",
         comparison="relative",
@@ -160,8 +168,8 @@ class _CRLNet:
         margin=0.5,
         rho=0.5,
         n_bins=32,
-        logit_adjustment=0.0,
-        memory_size=0,
+        logit_adjustment=1.0,
+        memory_size=1024,
         class_weight=None,
         random_state=None,
         optimizer=torch.optim.Adam,

@@ -132,7 +132,7 @@ def test_logit_adjustment_raises_rare_recall_of_cross_entropy(seed):
     X = rng.normal(size=(1000, 3)).astype(np.float32)
     X[y == "rare", 0] += 1.5
     common = dict(alpha=0.0, max_epochs=10, lr=0.01, random_state=seed)
-    plain = CRLClassifier(**common).fit(X, y)
+    plain = CRLClassifier(logit_adjustment=0.0, **common).fit(X, y)
     adjusted = CRLClassifier(logit_adjustment=1.0, **common).fit(X, y)
 
     def rare_recall(clf):

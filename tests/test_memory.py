@@ -217,7 +217,9 @@ def test_memory_is_not_used_in_validation():
 
 def test_estimator_loss_mines_the_memory():
     X, y = _data()
-    clf = CRLClassifier(alpha=0.7, memory_size=50, max_epochs=1, random_state=0)
+    clf = CRLClassifier(
+        alpha=0.7, memory_size=50, logit_adjustment=0.0, max_epochs=1, random_state=0
+    )
     clf.fit(X, y)
     memory = _memory_of(clf)
     memory.clear()

@@ -92,7 +92,9 @@ def test_imbalance_and_alpha_follow_the_spec():
 
 
 def test_loss_is_the_balanced_loss_of_spec_section_6():
-    clf = CRLMultiLabelClassifier(alpha=0.3, k=4, **FAST).fit(X, Y)
+    clf = CRLMultiLabelClassifier(alpha=0.3, k=4, logit_adjustment=0.0, **FAST).fit(
+        X, Y
+    )
     torch.manual_seed(1)
     logits = torch.randn(16, 3, requires_grad=True)
     target = torch.as_tensor(Y[:16], dtype=torch.float32)
@@ -197,7 +199,9 @@ def test_class_weight():
     np.testing.assert_allclose(balanced.class_weight_, expected)
 
     weights = [{1: 2.0}, {0: 0.5}, {0: 1.0, 1: 9.0}]
-    clf = CRLMultiLabelClassifier(class_weight=weights, alpha=0.0, **FAST).fit(X, Y)
+    clf = CRLMultiLabelClassifier(
+        class_weight=weights, alpha=0.0, logit_adjustment=0.0, **FAST
+    ).fit(X, Y)
     np.testing.assert_allclose(clf.class_weight_, [[1, 2], [0.5, 1], [1, 9]])
     logits = torch.randn(10, 3)
     target = torch.as_tensor(Y[:10], dtype=torch.float32)
@@ -277,20 +281,29 @@ def test_validation_split_scores_mean_balanced_accuracy():
     assert 0 <= score <= 1
 
 
-def test_crl_raises_mean_balanced_accuracy_over_binary_cross_entropy():
-    """The issue's end-to-end check, on the built-in attribute set.
-
-    Same MLP, seed and optimiser steps; only the weight of the CRL term differs
-    (alpha = 0: plain binary cross-entropy; default eta = 2: alpha = 0.49).
-    """
+@pytest.mark.parametrize(
+    "loss",
+    [
+        # the defaults (eta 0.5: alpha = 0.12; logit adjustment; memory of 1024)
+        {},
+        # the paper's loss alone, at the old default eta = 2 (alpha = 0.49)
+        {"eta": 2.0, "logit_adjustment": 0.0, "memory_size": 0},
+    ],
+    ids=["defaults", "plain-crl"],
+)
+def test_crl_raises_mean_balanced_accuracy_over_binary_cross_entropy(loss):
+    """The end-to-end check on the built-in attribute set: same MLP, seed and
+    optimiser steps against plain binary cross-entropy (alpha = 0, no
+    adjustment)."""
     torch.set_num_threads(1)
     gains = []
+    plain_bce = {"alpha": 0.0, "logit_adjustment": 0.0, "memory_size": 0}
     for seed in range(3):
         data = load_digits_attributes(random_state=seed)
         scores = []
-        for alpha in (0.0, None):
+        for setting in (plain_bce, loss):
             clf = CRLMultiLabelClassifier(
-                alpha=alpha, max_epochs=100, batch_size=256, lr=0.003, random_state=seed
+                max_epochs=100, batch_size=256, lr=0.003, random_state=seed, **setting
             ).fit(data.X_train, data.Y_train)
             scores.append(
                 mean_balanced_accuracy_score(data.Y_test, clf.predict(data.X_test))
@@ -326,7 +339,9 @@ def test_generic_estimator_properties_on_indicator_targets():
 
 def test_a_reducing_criterion_works_but_cannot_take_class_weights():
     reducing = torch.nn.BCEWithLogitsLoss()  # an instance: used as it is
-    clf = CRLMultiLabelClassifier(criterion=reducing, alpha=0.0, **FAST).fit(X, Y)
+    clf = CRLMultiLabelClassifier(
+        criterion=reducing, alpha=0.0, logit_adjustment=0.0, **FAST
+    ).fit(X, Y)
     logits = torch.randn(10, 3)
     target = torch.as_tensor(Y[:10], dtype=torch.float32)
     assert clf.get_loss(logits, target).item() == pytest.approx(
