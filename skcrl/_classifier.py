@@ -26,7 +26,9 @@ from sklearn.utils.multiclass import check_classification_targets, type_of_targe
 from sklearn.utils.validation import validate_data
 from skorch import NeuralNet, NeuralNetClassifier
 from skorch.callbacks import EpochScoring, EpochTimer, PassthroughScoring, PrintLog
+from skorch.dataset import Dataset
 from skorch.utils import is_dataset, to_numpy, to_tensor
+from torch.utils.data import DataLoader
 
 from ._checks import (
     ALPHA_CONSTRAINT,
@@ -37,6 +39,7 @@ from ._checks import (
     check_crl_parameters,
     crl_parameters,
 )
+from ._data import ArrayDataset, collate_for, indexes_batches
 from ._loss import (
     class_prior,
     crl_loss,
@@ -298,6 +301,25 @@ class _CRLNet:
             return X
         return validate_data(self, X, reset=False, dtype=np.float32, allow_nd=True)
 
+    def get_dataset(self, X, y=None):
+        # The validated arrays of fit and predict: one fancy index per batch
+        # (ArrayDataset.__getitems__) instead of a __getitem__ per sample. Any
+        # other input, or a dataset of the user's, goes to skorch as it is.
+        if (
+            self.dataset is Dataset
+            and not self.get_params_for("dataset")
+            and isinstance(X, np.ndarray)
+            and (y is None or isinstance(y, np.ndarray))
+        ):
+            return ArrayDataset(X, y)
+        return super().get_dataset(X, y)
+
+    def get_iterator(self, dataset, training=False):
+        iterator = super().get_iterator(dataset, training=training)
+        if isinstance(iterator, DataLoader) and indexes_batches(dataset):
+            iterator.collate_fn = collate_for(iterator)
+        return iterator
+
     # -- initialisation ---------------------------------------------------------
 
     def initialize_module(self):
@@ -406,6 +428,10 @@ class _CRLNet:
         # SPEC §8: the adjustment exists only inside the cross-entropy term
         adjusted = logits if shift is None else logits + shift.to(logits.dtype)
         ce = self._cross_entropy(adjusted, y_true)
+        if self.alpha_ == 0:
+            # nothing of the CRL term reaches the loss: none of it is computed
+            self._batch_terms_ = (ce.detach(), torch.zeros_like(ce).detach())
+            return ce
         # SPEC §11: the memory serves training batches only
         memory = self.criterion_.crl_memory if training and self.memory_size else None
         crl = crl_loss(
