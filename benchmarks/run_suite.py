@@ -4,8 +4,8 @@ Multi-class and binary tasks run ``python -m skcrl``'s comparison (every method 
 ``skcrl.benchmark.METHODS``); attribute tasks run ``compare_attributes.py``'s
 methods. Every method trains the suite's network with the comparison's budget
 (MLP with one hidden layer of 128, Adam, lr 0.003, batches of 64, the optimiser
-steps of 30 epochs). One CSV per task goes to ``--output`` (the files the docs'
-results pages are built from), with ``settings.json`` describing the run.
+steps of 30 epochs). Per task, ``--output`` receives ``TASK.csv`` (the file the
+docs' results pages are built from) and ``TASK.json``, the run that made it.
 
     python benchmarks/run_suite.py                         # ~30 min on 2 cores
     python benchmarks/run_suite.py --tasks yeast6 --methods ce crl
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -85,29 +86,29 @@ def main(argv=None):
     # the slow tasks first, so that the two workers finish together
     tasks.sort(key=lambda t: SUITE[t].dataset not in ("fashion", "fashion-mlp"))
     sys.path.insert(0, str(Path(__file__).parent))
-    for name, seconds in Parallel(n_jobs=args.n_jobs, return_as="generator_unordered")(
-        delayed(run_task)(task, args.methods, args.seeds, args.output) for task in tasks
-    ):
-        print(f"{name}: {seconds / 60:.1f} min", flush=True)
+    import torch
+
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
-    settings = {
+    run = {
         "command": "python benchmarks/run_suite.py " + " ".join(argv or sys.argv[1:]),
-        "tasks": tasks,
         "seeds": args.seeds,
         **BUDGET,
         "skcrl": __version__,
         "commit": commit,
+        "torch": torch.__version__,
         "torch_threads": 1,
         "workers": args.n_jobs,
-        "machine": f"{platform.machine()}, {platform.processor() or 'cpu'}",
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "python": sys.version.split()[0],
     }
-    import torch
-
-    settings["torch"] = torch.__version__
-    (args.output / "settings.json").write_text(json.dumps(settings, indent=1))
+    for name, seconds in Parallel(n_jobs=args.n_jobs, return_as="generator_unordered")(
+        delayed(run_task)(task, args.methods, args.seeds, args.output) for task in tasks
+    ):
+        print(f"{name}: {seconds / 60:.1f} min", flush=True)
+        settings = {**run, "task": name, "minutes": round(seconds / 60, 1)}
+        (args.output / f"{name}.json").write_text(json.dumps(settings, indent=1))
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ common = dict(
     random_state=0,
 )
 models = {
-    "cross-entropy": CRLClassifier(alpha=0.0, **common),
+    "cross-entropy": CRLClassifier(alpha=0.0, logit_adjustment=0.0, **common),
     "CRL, class level": CRLClassifier(level="class", **common),
     "CRL, instance level": CRLClassifier(level="instance", **common),
 }

@@ -23,17 +23,16 @@ for name, rate in zip(data.attribute_names, data.Y_train.mean(axis=0), strict=Tr
     print(f"{name:>12}: {rate:.1%} positive, digits {data.attribute_rules[name]}")
 
 # %%
-# The same MLP, seed and budget for each loss: binary cross-entropy (``alpha=0``),
-# CRL (default ``eta``), each with and without class weighting, and CRL with
-# class-aware batches, which bring each attribute's rare value in pairs (and so show
-# the rare images more often).
+# The same MLP, seed and budget for each loss: plain binary cross-entropy
+# (``alpha=0, logit_adjustment=0``), CRL at its defaults, each with and without class
+# weighting, and CRL with class-aware batches, which bring each attribute's rare value
+# in pairs (and so show the rare images more often).
 common = dict(max_epochs=100, batch_size=256, lr=0.003, random_state=0)
+bce = dict(alpha=0.0, logit_adjustment=0.0)
 models = {
-    "BCE": CRLMultiLabelClassifier(alpha=0.0, **common),
+    "BCE": CRLMultiLabelClassifier(**bce, **common),
     "CRL": CRLMultiLabelClassifier(**common),
-    "BCE, balanced": CRLMultiLabelClassifier(
-        alpha=0.0, class_weight="balanced", **common
-    ),
+    "BCE, balanced": CRLMultiLabelClassifier(class_weight="balanced", **bce, **common),
     "CRL, balanced": CRLMultiLabelClassifier(class_weight="balanced", **common),
     "CRL, class-aware batches": CRLMultiLabelClassifier(
         iterator_train=ClassAwareDataLoader, **common

@@ -225,3 +225,12 @@ def test_suite_tasks_have_their_kind():
             assert n_labels == 2
         else:
             assert n_labels >= 5
+
+
+def test_smote_fits_a_tail_of_three():
+    # digits at ratio 40 keeps 3 training images of its rarest digit: SMOTE's
+    # default 5 neighbours would need 6
+    records = run_comparison(
+        methods=["ce+smote"], seeds=[0], epochs=1, imbalance_ratio=40, progress=False
+    )
+    assert 0 <= records[0]["balanced_accuracy"] <= 1

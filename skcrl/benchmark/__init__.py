@@ -1,7 +1,7 @@
 """The comparison behind ``python -m skcrl``: CRL against cross-entropy, class
 weighting and imbalanced-learn's samplers on a built-in long-tailed data set."""
 
-from ._methods import METHODS, TUNING_GRID, Method, build
+from ._methods import METHODS, TUNING_GRID, Method, build, make_sampler
 from ._report import format_table, plot, read_csv, write_csv
 from ._run import (
     DATASETS,
@@ -26,6 +26,7 @@ __all__ = [
     "build",
     "csv_dataset",
     "format_table",
+    "make_sampler",
     "plot",
     "read_csv",
     "run_comparison",

@@ -22,6 +22,7 @@ __all__ = [
     "Method",
     "build",
     "flatten_samples",
+    "make_sampler",
     "restore_samples",
 ]
 
@@ -165,6 +166,26 @@ METHODS = {
 }
 
 
+def make_sampler(method: Method, seed: int, smallest_class: int | None = None):
+    """``method``'s sampler, seeded. SMOTE interpolates between a sample and its
+    ``k_neighbors`` nearest of the same class, so it needs ``k_neighbors + 1``
+    samples of every class it grows: its default 5 shrinks to fit
+    ``smallest_class`` (the size of the rarest training class).
+
+    Examples
+    --------
+    >>> from skcrl.benchmark import METHODS, make_sampler
+    >>> make_sampler(METHODS["ce+smote"], seed=0, smallest_class=3).k_neighbors
+    2
+    >>> make_sampler(METHODS["ce+smote"], seed=0, smallest_class=40).k_neighbors
+    5
+    """
+    arguments = {"random_state": seed}
+    if method.sampler is SMOTE and smallest_class is not None:
+        arguments["k_neighbors"] = max(1, min(5, smallest_class - 1))
+    return method.sampler(**arguments)
+
+
 def flatten_samples(X):
     """``(n, ...)`` to ``(n, features)``: imbalanced-learn's samplers take 2-D X."""
     return X.reshape(len(X), -1)
@@ -176,7 +197,14 @@ def restore_samples(X, shape):
 
 
 def build(
-    method: Method, *, n_train: int, steps: int, seed: int, sample_shape=None, **common
+    method: Method,
+    *,
+    n_train: int,
+    steps: int,
+    seed: int,
+    sample_shape=None,
+    smallest_class=None,
+    **common,
 ):
     """The estimator of ``method``, trained for about ``steps`` optimiser steps.
 
@@ -198,6 +226,8 @@ def build(
         ``random_state`` of the classifier and the sampler.
     sample_shape : tuple of int, default=None
         Shape of one sample, when it is an image.
+    smallest_class : int, default=None
+        Training samples of the rarest class, for :func:`make_sampler`.
     **common
         :class:`~skcrl.CRLClassifier` arguments shared by every method.
 
@@ -239,7 +269,7 @@ def build(
         )
     if method.sampler is None:
         return classifier
-    sampler = method.sampler(random_state=seed)
+    sampler = make_sampler(method, seed, smallest_class)
     if sample_shape is None or len(sample_shape) < 2:
         return make_pipeline(sampler, classifier)
     return make_pipeline(

@@ -20,7 +20,7 @@ from tqdm.auto import tqdm
 
 from .. import datasets
 from .._modules import SmallCNN
-from ._methods import METHODS, build
+from ._methods import METHODS, build, make_sampler
 
 __all__ = [
     "DATASETS",
@@ -325,13 +325,15 @@ def run_comparison(
             n_fit = len(y)
             if method.sampler is not None:
                 flat = X.reshape(len(X), -1)
-                n_fit = len(method.sampler(random_state=seed).fit_resample(flat, y)[1])
+                sampler = make_sampler(method, seed, counts.min())
+                n_fit = len(sampler.fit_resample(flat, y)[1])
             estimator = build(
                 method,
                 n_train=n_fit,
                 steps=steps,
                 seed=seed,
                 sample_shape=X.shape[1:],
+                smallest_class=counts.min(),
                 **common,
             )
             bar.set_description(f"seed {seed} {name}")
