@@ -190,6 +190,14 @@ def comparison_tables(results=RESULTS):
             + f"; test-set {metric}, mean ± std over {len(by_method[reference])} "
             f"seeds; Δ: paired difference to ``{reference}``.\n"
         )
+        run_file = results / "comparison" / f"{task}.json"
+        if run_file.exists():
+            run = json.loads(run_file.read_text())
+            out.append(
+                f"``{run['command']}`` at commit ``{run['commit']}``, "
+                f"{run['minutes']:g} minutes ({run['machine']}, torch {run['torch']}, "
+                f"{run['torch_threads']} thread per process).\n"
+            )
         order = sorted(by_method, key=lambda m: -by_method[m].mean())
         out.append(
             list_table(

