@@ -37,7 +37,7 @@ CONFIGURATIONS = {
 #: name: CRLClassifier arguments (None: plain skorch)
 VARIANTS = {
     "skorch NeuralNetClassifier": None,
-    "CRLClassifier(alpha=0)": dict(alpha=0.0),
+    "CRLClassifier(alpha=0, logit_adjustment=0)": dict(alpha=0.0, logit_adjustment=0.0),
     "CRLClassifier(memory_size=0)": dict(memory_size=0),
     "CRLClassifier()": dict(),
     "memory_size=256": dict(memory_size=256),

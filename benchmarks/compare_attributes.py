@@ -30,21 +30,28 @@ from skcrl.datasets import (
 )
 from skcrl.metrics import balanced_accuracy_per_attribute
 
+#: plain binary cross-entropy: no CRL term, and no logit adjustment (the
+#: estimator's default has one)
+BCE = dict(alpha=0.0, logit_adjustment=0.0)
+
+#: the paper's loss alone: what the estimator's defaults add, turned off
+PLAIN_CRL = dict(logit_adjustment=0.0, memory_size=0)
+
+#: ``crl`` is the estimator at its defaults; ``crl+...`` add one thing to the
+#: plain loss, as in ``python -m skcrl``.
 METHODS = {
-    "bce": dict(alpha=0.0),
-    "bce+balanced": dict(alpha=0.0, class_weight="balanced"),
+    "bce": BCE,
+    "bce+balanced": dict(BCE, class_weight="balanced"),
     "bce+la": dict(alpha=0.0, logit_adjustment=1.0),
+    "bce+sampler": dict(BCE, iterator_train=ClassAwareDataLoader),
     "crl": dict(),
-    "crl+la": dict(logit_adjustment=1.0),
-    "crl+memory": dict(memory_size=1024),
+    "crl-plain": PLAIN_CRL,
+    "crl+la": dict(PLAIN_CRL, logit_adjustment=1.0),
+    "crl+memory": dict(PLAIN_CRL, memory_size=1024),
+    "crl+sampler": dict(PLAIN_CRL, iterator_train=ClassAwareDataLoader),
     "crl+balanced": dict(class_weight="balanced"),
     "crl-abs": dict(comparison="absolute"),
     "crl-inst": dict(level="instance"),
-    "bce+sampler": dict(alpha=0.0, iterator_train=ClassAwareDataLoader),
-    "crl+sampler": dict(iterator_train=ClassAwareDataLoader),
-    "crl+sampler+balanced": dict(
-        iterator_train=ClassAwareDataLoader, class_weight="balanced"
-    ),
 }
 
 DATASETS = {

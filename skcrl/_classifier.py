@@ -426,7 +426,7 @@ class _CRLNet:
         y_true = to_tensor(y_true, device=logits.device)
         shift = self._logit_shift_
         # SPEC §8: the adjustment exists only inside the cross-entropy term
-        adjusted = logits if shift is None else logits + shift.to(logits.dtype)
+        adjusted = logits if shift is None else logits + shift.to(logits)
         ce = self._cross_entropy(adjusted, y_true)
         if self.alpha_ == 0:
             # nothing of the CRL term reaches the loss: none of it is computed

@@ -234,3 +234,13 @@ def test_smote_fits_a_tail_of_three():
         methods=["ce+smote"], seeds=[0], epochs=1, imbalance_ratio=40, progress=False
     )
     assert 0 <= records[0]["balanced_accuracy"] <= 1
+
+
+def test_cross_entropy_methods_are_plain():
+    # the estimator's default adjusts the logits: every "ce" method but ce+la must
+    # turn that off, or the baselines would not be plain cross-entropy
+    for name, method in METHODS.items():
+        if name.startswith("ce"):
+            assert method.classifier["alpha"] == 0.0
+            expected = 1.0 if name == "ce+la" else 0.0
+            assert method.classifier["logit_adjustment"] == expected, name

@@ -74,6 +74,10 @@ def _crl(level, comparison, **extra):
     return {"level": level, "comparison": comparison, **extra}
 
 
+#: Plain cross-entropy: no CRL term and, unlike the estimator's default, no logit
+#: adjustment.
+_CE = {"alpha": 0.0, "logit_adjustment": 0.0}
+
 #: The paper's loss alone: what the defaults add around it, turned off.
 _PLAIN = {"logit_adjustment": 0.0, "memory_size": 0, "iterator_train": DataLoader}
 
@@ -86,29 +90,29 @@ def _plain_crl(**extra):
 METHODS = {
     m.name: m
     for m in [
-        Method("ce", "cross-entropy", {"alpha": 0.0}),
+        Method("ce", "cross-entropy", _CE),
         Method(
             "ce+balanced",
             "cross-entropy, class_weight='balanced'",
-            {"alpha": 0.0, "class_weight": "balanced"},
+            {**_CE, "class_weight": "balanced"},
         ),
         Method(
             "ce+ros",
             "RandomOverSampler, cross-entropy",
-            {"alpha": 0.0},
+            _CE,
             RandomOverSampler,
         ),
-        Method("ce+smote", "SMOTE, cross-entropy", {"alpha": 0.0}, SMOTE),
+        Method("ce+smote", "SMOTE, cross-entropy", _CE, SMOTE),
         Method(
             "ce+rus",
             "RandomUnderSampler, cross-entropy",
-            {"alpha": 0.0},
+            _CE,
             RandomUnderSampler,
         ),
         Method(
             "ce+sampler",
             "cross-entropy, class-aware batches",
-            {"alpha": 0.0, "iterator_train": ClassAwareDataLoader},
+            {**_CE, "iterator_train": ClassAwareDataLoader},
         ),
         Method(
             "ce+la",
