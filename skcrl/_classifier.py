@@ -42,7 +42,7 @@ from ._checks import (
 from ._data import ArrayDataset, collate_for, indexes_batches
 from ._loss import (
     class_prior,
-    crl_loss,
+    crl_with_memory,
     imbalance_measure,
     logit_shift,
     weighted_entry_mean,
@@ -434,17 +434,9 @@ class _CRLNet:
             return ce
         # SPEC §11: the memory serves training batches only
         memory = self.criterion_.crl_memory if training and self.memory_size else None
-        crl = crl_loss(
-            logits,
-            y_true,
-            embeddings=embeddings,
-            memory=None if memory is None else memory.contents(),
-            **crl_parameters(self),
+        crl = crl_with_memory(
+            memory, logits, y_true, embeddings, **crl_parameters(self)
         )
-        if memory is not None:
-            memory.push(
-                logits, y_true, embeddings if self.level == "instance" else None
-            )
         # Read by on_batch_end, so that only batches of fit reach the history.
         self._batch_terms_ = (ce.detach(), crl.detach())
         return self.alpha_ * crl + (1 - self.alpha_) * ce

@@ -333,6 +333,29 @@ def crl_loss(
     return loss
 
 
+def crl_with_memory(
+    memory: CRLMemory | None,
+    logits: Tensor,
+    target: Tensor,
+    embeddings: Tensor | None = None,
+    **params,
+) -> Tensor:
+    """``L_crl`` of a training batch mined together with ``memory``'s rows, then
+    the batch's rows put into the memory (SPEC §11); the batch alone when
+    ``memory`` is None. ``params`` are :func:`crl_loss`'s hyper-parameters."""
+    crl = crl_loss(
+        logits,
+        target,
+        embeddings=embeddings,
+        memory=None if memory is None else memory.contents(),
+        **params,
+    )
+    if memory is not None:
+        instance = params.get("level") == "instance"
+        memory.push(logits, target, embeddings if instance else None)
+    return crl
+
+
 class CRLTerms(NamedTuple):
     """The parts of the balanced loss of one batch, all 0-dim tensors, as
     :meth:`ClassRectificationLoss.terms` returns them.
@@ -511,17 +534,13 @@ class ClassRectificationLoss(nn.Module):
     ) -> CRLTerms:
         """The balanced loss with its cross-entropy and CRL parts."""
         remember = self.memory.size > 0 and self.training and torch.is_grad_enabled()
-        crl = crl_loss(
+        crl = crl_with_memory(
+            self.memory if remember else None,
             logits,
             target,
-            embeddings=embeddings,
-            memory=self.memory.contents() if remember else None,
+            embeddings,
             **crl_parameters(self),
         )
-        if remember:
-            self.memory.push(
-                logits, target, embeddings if self.level == "instance" else None
-            )
         ce = self.cross_entropy(logits, target)
         return CRLTerms(self.alpha * crl + (1 - self.alpha) * ce, ce, crl)
 

@@ -69,9 +69,9 @@ def test_alpha_zero_computes_no_crl(monkeypatch):
     X, y = _data()
 
     def refuse(*args, **kwargs):
-        raise AssertionError("crl_loss called with alpha = 0")
+        raise AssertionError("the CRL term computed with alpha = 0")
 
-    monkeypatch.setattr(skcrl._classifier, "crl_loss", refuse)
+    monkeypatch.setattr(skcrl._classifier, "crl_with_memory", refuse)
     clf = CRLClassifier(
         alpha=0.0, logit_adjustment=0.0, memory_size=64, max_epochs=2
     ).fit(X, y)
