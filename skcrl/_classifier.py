@@ -435,7 +435,7 @@ class _CRLNet:
         # SPEC §11: the memory serves training batches only
         memory = self.criterion_.crl_memory if training and self.memory_size else None
         crl = crl_with_memory(
-            memory, logits, y_true, embeddings, **crl_parameters(self)
+            memory, logits, y_true, embeddings, checked=True, **crl_parameters(self)
         )
         # Read by on_batch_end, so that only batches of fit reach the history.
         self._batch_terms_ = (ce.detach(), crl.detach())

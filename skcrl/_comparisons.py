@@ -1,10 +1,13 @@
-"""The three comparisons of SPEC.md §4 on mined distances.
+"""The three comparisons of SPEC.md §4 on mined distances, with their gradients.
 
 Each function takes ``d_pos`` ``(R, P)`` with its mask ``pos_valid`` and ``d_neg``
 ``(R, Q)`` with ``neg_valid``: one row per anchor (all tasks and classes pooled), the
-distances to its hard positives and negatives. Masked entries may hold any finite
-number. Every function returns a 0-dim tensor that is 0, and still part of the
-autograd graph, when there is nothing to compare.
+distances to its hard positives and negatives, as plain tensors (no autograd graph).
+Masked entries may hold any finite number (or ``inf`` among negatives). Every
+function returns ``(loss, grad_pos, grad_neg)``: the 0-dim loss and its exact
+derivatives with respect to ``d_pos`` and ``d_neg`` (0 where masked), which the
+callers chain to logits or embeddings themselves. The loss is 0, with zero
+gradients, when there is nothing to compare.
 """
 
 from __future__ import annotations
@@ -12,13 +15,33 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["absolute", "distribution", "relative"]
+__all__ = ["absolute", "distribution", "relative", "sum_of_hinges"]
 
 
-def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:
-    """Mean of ``values`` where ``mask``; 0 for an empty mask."""
-    total = torch.where(mask, values, torch.zeros_like(values)).sum()
-    return total / mask.sum().clamp(min=1)
+def sum_of_hinges(
+    ascending: Tensor, valid: Tensor, upper: Tensor, weight: Tensor
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``sum weight[..., i] * sum_q max(0, upper[..., i] - ascending[..., q])``.
+
+    ``ascending`` ``(..., Q)`` holds its valid values first, in increasing order;
+    ``upper`` and ``weight`` ``(..., U)`` are queries against the same rows. Never
+    builds the ``U * Q`` pairs: for one query, ``sum_q max(0, u - d_q)`` is
+    ``m * u - (sum of the m values below u)``, read off prefix sums. Returns the
+    sum and its gradients with respect to ``upper`` and ``ascending``.
+    """
+    boundaries = ascending.masked_fill(~valid, torch.inf)
+    prefix = torch.nn.functional.pad(
+        ascending.masked_fill(~valid, 0).cumsum(-1), (1, 0)
+    )
+    below = torch.searchsorted(boundaries, upper)
+    hinge = below.to(upper.dtype) * upper - prefix.gather(-1, below)
+    total = (weight * hinge).sum()
+    grad_upper = weight * below.to(upper.dtype)
+    # Value q is below the queries whose count `below` exceeds its position: the
+    # weights of those, from a histogram of the counts.
+    histogram = torch.zeros_like(prefix).scatter_add_(-1, below, weight)
+    grad_ascending = histogram.cumsum(-1)[..., :-1] - weight.sum(-1, keepdim=True)
+    return total, grad_upper, grad_ascending
 
 
 def relative(
@@ -27,60 +50,53 @@ def relative(
     d_neg: Tensor,
     neg_valid: Tensor,
     margin: float,
-    negatives_sorted: bool = False,
-) -> Tensor:
-    """Mean of ``max(0, margin + d+ - d-)`` over every triplet ``(a, p, q)``.
-
-    Never builds the ``R * P * Q`` triplet tensor: for one anchor,
-    ``sum_q max(0, u_p - d-_q)`` with ``u_p = margin + d+_p`` is
-    ``m * u_p - (sum of the m negatives below u_p)``, read off the anchor's sorted
-    ``d-`` and their prefix sums. Time and memory grow with ``R * (P + Q)``.
-    ``negatives_sorted`` skips the sort when the valid ``d-`` of each row already
-    increase and come first.
-    """
-    invalid = ~neg_valid
-    sorted_neg = d_neg.masked_fill(invalid, torch.inf)
-    if not negatives_sorted:
-        sorted_neg = torch.sort(sorted_neg, dim=1).values
-        # The +inf of the invalid slots all land last.
-        invalid = torch.isinf(sorted_neg)
-    prefix = torch.nn.functional.pad(
-        sorted_neg.masked_fill(invalid, 0).cumsum(1), (1, 0)
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Mean of ``max(0, margin + d+ - d-)`` over every triplet ``(a, p, q)``."""
+    sorted_neg, order = torch.sort(d_neg.masked_fill(~neg_valid, torch.inf), dim=1)
+    n_neg = neg_valid.sum(dim=1, keepdim=True)
+    n_triplets = (pos_valid.sum(dim=1, keepdim=True) * n_neg).sum().clamp(min=1)
+    total, grad_pos, grad_sorted = sum_of_hinges(
+        sorted_neg, sorted_neg < torch.inf, margin + d_pos, pos_valid.to(d_pos.dtype)
     )
+    grad_neg = torch.empty_like(grad_sorted).scatter_(1, order, grad_sorted)
+    return total / n_triplets, grad_pos / n_triplets, grad_neg / n_triplets
 
-    upper = margin + d_pos
-    below = torch.searchsorted(sorted_neg, upper.contiguous())
-    hinge = below.to(upper.dtype) * upper - prefix.gather(1, below)
-    total = hinge.masked_fill(~pos_valid, 0).sum()
-    n_triplets = (pos_valid.sum(dim=1) * neg_valid.sum(dim=1)).sum()
-    return total / n_triplets.clamp(min=1)
+
+def _masked_mean(values: Tensor, mask: Tensor) -> tuple[Tensor, Tensor]:
+    """Mean of ``values`` where ``mask`` (0 for an empty mask), and ``mask / count``."""
+    share = mask.to(values.dtype) / mask.sum().clamp(min=1)
+    return (values * share).sum(), share
 
 
 def absolute(
     d_pos: Tensor, pos_valid: Tensor, d_neg: Tensor, neg_valid: Tensor, margin: float
-) -> Tensor:
+) -> tuple[Tensor, Tensor, Tensor]:
     """Contrastive: ``0.5 * (mean d+^2 + mean max(0, margin - d-)^2)``."""
-    pulled = _masked_mean(d_pos.square(), pos_valid)
-    pushed = _masked_mean(torch.relu(margin - d_neg).square(), neg_valid)
-    return 0.5 * (pulled + pushed)
+    d_pos = d_pos.masked_fill(~pos_valid, 0)
+    short = torch.relu(margin - d_neg.masked_fill(~neg_valid, margin))
+    pulled, pos_share = _masked_mean(d_pos.square(), pos_valid)
+    pushed, neg_share = _masked_mean(short.square(), neg_valid)
+    return 0.5 * (pulled + pushed), pos_share * d_pos, -neg_share * short
 
 
 def _soft_histogram(
     values: Tensor, mask: Tensor, lo: float, hi: float, n_bins: int
-) -> Tensor:
-    """Linear-interpolation histogram of the masked values, normalised to sum 1."""
+) -> tuple[Tensor, Tensor, Tensor]:
+    """Linear-interpolation histogram of the masked values, normalised to sum 1,
+    with what its gradient needs: each value's lower node, the derivative of its
+    upper node's share (0 where clamped or masked), and the normaliser."""
     step = (hi - lo) / (n_bins - 1)
     position = (values.clamp(lo, hi) - lo) / step
-    lower = position.detach().floor().clamp(max=n_bins - 2).long()
-    upper_share = position - lower.to(position.dtype)
+    lower = position.floor().clamp(max=n_bins - 2).long()
     weight = mask.to(values.dtype)
-    upper_share = torch.where(mask, upper_share, torch.zeros_like(upper_share))
+    upper_share = (position - lower.to(position.dtype)) * weight
+    total = weight.sum().clamp(min=1)
     histogram = values.new_zeros(n_bins)
-    histogram = histogram.scatter_add(
-        0, lower.flatten(), (weight - upper_share).flatten()
-    )
-    histogram = histogram.scatter_add(0, (lower + 1).flatten(), upper_share.flatten())
-    return histogram / weight.sum().clamp(min=1)
+    histogram.scatter_add_(0, lower.flatten(), (weight - upper_share).flatten())
+    histogram.scatter_add_(0, (lower + 1).flatten(), upper_share.flatten())
+    inside = (values >= lo) & (values <= hi) & mask
+    slope = inside.to(values.dtype) / (step * total)
+    return histogram / total, lower, slope
 
 
 def distribution(
@@ -91,7 +107,7 @@ def distribution(
     lo: float,
     hi: float,
     n_bins: int,
-) -> Tensor:
+) -> tuple[Tensor, Tensor, Tensor]:
     """Histogram loss: the chance that a negative is no farther than a positive.
 
     Only anchors with at least one positive and one negative take part.
@@ -99,6 +115,19 @@ def distribution(
     taking_part = pos_valid.any(dim=1, keepdim=True) & neg_valid.any(
         dim=1, keepdim=True
     )
-    positives = _soft_histogram(d_pos, pos_valid & taking_part, lo, hi, n_bins)
-    negatives = _soft_histogram(d_neg, neg_valid & taking_part, lo, hi, n_bins)
-    return (positives * negatives.cumsum(dim=0)).sum()
+    positives, pos_lower, pos_slope = _soft_histogram(
+        d_pos, pos_valid & taking_part, lo, hi, n_bins
+    )
+    negatives, neg_lower, neg_slope = _soft_histogram(
+        d_neg, neg_valid & taking_part, lo, hi, n_bins
+    )
+    below = negatives.cumsum(dim=0)
+    loss = (positives * below).sum()
+    # d loss / d H+[t] = sum_{s<=t} H-[s]; d loss / d H-[s] = sum_{t>=s} H+[t]; a
+    # value moves its share from its lower node to the next one.
+    above = positives.flip(0).cumsum(0).flip(0)
+
+    def chain(node_grad: Tensor, lower: Tensor, slope: Tensor) -> Tensor:
+        return (node_grad.take(lower + 1) - node_grad.take(lower)) * slope
+
+    return loss, chain(below, pos_lower, pos_slope), chain(above, neg_lower, neg_slope)

@@ -17,17 +17,12 @@ from ._checks import (
     crl_parameters,
     with_crl_parameter_docs,
 )
-from ._distances import (
-    class_distances,
-    instance_distances,
-    task_view,
-    unit_embeddings,
-)
+from ._class_level import KnownGradient, class_level_crl
+from ._distances import instance_distances, unit_embeddings
 from ._memory import CRLMemory
 from ._mining import (
     class_counts,
     group_by_class,
-    mine_class_level,
     mine_instance_level,
     minority_classes,
     n_anchor_slots,
@@ -36,8 +31,8 @@ from ._mining import (
 
 __all__ = ["CRLTerms", "ClassRectificationLoss", "crl_loss", "imbalance_measure"]
 
-#: Range of the histogram nodes of the distribution comparison (SPEC §4).
-_HISTOGRAM_RANGE = {"class": (-1.0, 1.0), "instance": (0.0, 2.0)}
+#: Range of the histogram nodes of the distribution comparison at instance level.
+_INSTANCE_RANGE = (0.0, 2.0)
 
 
 def _check_tensors(logits, target, embeddings, level) -> None:
@@ -281,7 +276,36 @@ def crl_loss(
         rho=rho,
         n_bins=n_bins,
     )
+    return _crl_loss(
+        logits,
+        target,
+        embeddings=embeddings,
+        memory=memory,
+        level=level,
+        comparison=comparison,
+        k=k,
+        margin=margin,
+        rho=rho,
+        n_bins=n_bins,
+    )
+
+
+def _crl_loss(
+    logits,
+    target,
+    *,
+    embeddings=None,
+    memory=None,
+    level,
+    comparison,
+    k,
+    margin,
+    rho,
+    n_bins,
+):
+    """:func:`crl_loss` with its hyper-parameters already checked."""
     _check_tensors(logits, target, embeddings, level)
+    batch_logits = logits
     if memory is not None:
         logits, target, embeddings = _with_memory(
             logits, target, embeddings, memory, level
@@ -289,48 +313,51 @@ def crl_loss(
     n = logits.shape[0]
     n_slots = n_anchor_slots(n, rho)
     if n_slots == 0:
-        return _zero(logits)
-
-    labels, scores = task_view(logits, target)
-    counts = class_counts(labels, scores.probabilities.shape[2])
-    mined = minority_classes(counts, rho, n) & (counts >= 2)
-
+        return _zero(batch_logits)
     if level == "class":
-        own = scores.probabilities.gather(2, labels.unsqueeze(-1)).squeeze(-1)
-        grouped = group_by_class(labels, mined, own)
-        anchors = select_anchors(labels, mined, grouped, n_slots)
-        pairs = mine_class_level(
-            scores.probabilities, labels, counts, mined, anchors, grouped, k
-        )
-        d_pos, d_neg = class_distances(scores, pairs)
-    else:
-        anchors = select_anchors(labels, mined, group_by_class(labels, mined), n_slots)
-        units = unit_embeddings(embeddings)
-        pairs = mine_instance_level(units, labels, counts, anchors, k)
-        d_pos, d_neg = instance_distances(units, pairs)
-        # Keep the loss in the graph of the logits, as at class level.
-        d_pos = d_pos + _zero(logits)
+        with_gradient = batch_logits.requires_grad and torch.is_grad_enabled()
+        with torch.no_grad():
+            loss, grad = class_level_crl(
+                logits.detach(),
+                target,
+                comparison=comparison,
+                k=k,
+                margin=margin,
+                rho=rho,
+                n_bins=n_bins,
+                with_gradient=with_gradient,
+            )
+        if not with_gradient:
+            return loss
+        return KnownGradient.apply(loss, batch_logits, grad[: batch_logits.shape[0]])
 
+    with torch.no_grad():
+        labels = target.long().t() if target.dim() == 2 else target.long()[None]
+        counts = class_counts(labels, 2 if target.dim() == 2 else logits.shape[1])
+        mined = minority_classes(counts, rho, n) & (counts >= 2)
+        anchors = select_anchors(labels, mined, group_by_class(labels, mined), n_slots)
+    units = unit_embeddings(embeddings)
+    pairs = mine_instance_level(units, labels, counts, anchors, k)
+    d_pos, d_neg = instance_distances(units, pairs)
     rows = pairs.anchor_index.numel()
     d_pos, pos_valid = d_pos.reshape(rows, -1), pairs.pos_valid.reshape(rows, -1)
     d_neg, neg_valid = d_neg.reshape(rows, -1), pairs.neg_valid.reshape(rows, -1)
-    if comparison == "relative":
-        loss = _comparisons.relative(
-            d_pos,
-            pos_valid,
-            d_neg,
-            neg_valid,
-            margin,
-            negatives_sorted=level == "class",
-        )
-    elif comparison == "absolute":
-        loss = _comparisons.absolute(d_pos, pos_valid, d_neg, neg_valid, margin)
-    else:
-        lo, hi = _HISTOGRAM_RANGE[level]
-        loss = _comparisons.distribution(
-            d_pos, pos_valid, d_neg, neg_valid, lo, hi, n_bins
-        )
-    return loss
+    with torch.no_grad():
+        if comparison == "relative":
+            loss, grad_pos, grad_neg = _comparisons.relative(
+                d_pos, pos_valid, d_neg, neg_valid, margin
+            )
+        elif comparison == "absolute":
+            loss, grad_pos, grad_neg = _comparisons.absolute(
+                d_pos, pos_valid, d_neg, neg_valid, margin
+            )
+        else:
+            loss, grad_pos, grad_neg = _comparisons.distribution(
+                d_pos, pos_valid, d_neg, neg_valid, *_INSTANCE_RANGE, n_bins
+            )
+    loss = KnownGradient.apply(loss, d_pos, grad_pos, d_neg, grad_neg)
+    # Keep the loss in the graph of the logits, as at class level.
+    return loss + _zero(batch_logits)
 
 
 def crl_with_memory(
@@ -338,12 +365,17 @@ def crl_with_memory(
     logits: Tensor,
     target: Tensor,
     embeddings: Tensor | None = None,
+    *,
+    checked: bool = False,
     **params,
 ) -> Tensor:
     """``L_crl`` of a training batch mined together with ``memory``'s rows, then
     the batch's rows put into the memory (SPEC §11); the batch alone when
-    ``memory`` is None. ``params`` are :func:`crl_loss`'s hyper-parameters."""
-    crl = crl_loss(
+    ``memory`` is None. ``params`` are :func:`crl_loss`'s hyper-parameters;
+    ``checked=True`` skips their validation (an estimator validates them once
+    in ``fit``, not in every batch)."""
+    loss = _crl_loss if checked else crl_loss
+    crl = loss(
         logits,
         target,
         embeddings=embeddings,

@@ -59,3 +59,44 @@ def test_matches_reference(level, multi_label, embedding, comparison):
         n_nonzero += bool(want[0] != 0)
     # The draw must exercise the loss, not only its empty case.
     assert n_nonzero >= N_BATCHES // 3
+
+
+@pytest.mark.parametrize("class_by_class", [True, False])
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_both_class_level_relative_paths_match_reference(
+    monkeypatch, class_by_class, multi_label
+):
+    # The relative comparison at class level is computed class by class or anchor
+    # by anchor, whichever needs fewer searches: each must be exact on its own.
+    monkeypatch.setattr("skcrl._class_level.class_by_class", lambda *_: class_by_class)
+    n_nonzero = 0
+    for seed in range(N_BATCHES):
+        logits, target, embeddings, k, margin, rho = random_batch(
+            seed, multi_label=multi_label
+        )
+        params = dict(level="class", k=k, margin=margin, rho=rho)
+        got = _values_and_gradients(crl_loss, logits, target, embeddings, **params)
+        want = _values_and_gradients(
+            reference_crl_loss, logits, target, embeddings, **params
+        )
+        for g, w in zip(got[:2], want[:2], strict=True):
+            torch.testing.assert_close(g, w, rtol=1e-9, atol=1e-12)
+        n_nonzero += bool(want[0] != 0)
+    assert n_nonzero >= N_BATCHES // 3
+
+
+@pytest.mark.parametrize("n", [400, 401, 403, 1000, 1599])
+def test_top_k_by_chunks_matches_topk(n):
+    # Rows of 16 k to 64 k values take the chunked route on the CPU; -inf marks
+    # struck-out entries, as for the members of a class.
+    from skcrl._class_level import _top_k
+
+    generator = torch.Generator().manual_seed(n)
+    values = torch.rand(3, 7, n, generator=generator, dtype=torch.float64)
+    values[values < 0.3] = -torch.inf
+    top, index = _top_k(values, 25)
+    want = torch.topk(values, 25, dim=-1)
+    torch.testing.assert_close(top, want.values, rtol=0, atol=0)
+    torch.testing.assert_close(values.gather(-1, index), top, rtol=0, atol=0)
+    # no sample twice in a row
+    assert bool((index.sort(dim=-1).values.diff(dim=-1) > 0).all())
