@@ -1,113 +1,22 @@
-"""From logits and embeddings to the distances that mining pairs (SPEC.md §3).
+"""Instance-level distances (SPEC.md §3) and their gradient in closed form.
 
+Embeddings are L2-normalised, so the distance of a pair is
+``sqrt(2 - 2 cos)``, with the cosine that mining has already computed: no
+``(anchors, k, D)`` copy of the embeddings is made for the loss, and the gradient
+is chained back by hand, in blocks of anchors, so that memory stays linear in ``n``.
 Every function works on a stack of ``T`` tasks (``T = 1`` multi-class, ``J``
 multi-label), as :mod:`skcrl._mining` does.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ._mining import MinedPairs
+from ._mining import _SIMILARITY_BLOCK, MinedPairs
 
-__all__ = [
-    "Scores",
-    "class_distances",
-    "instance_distances",
-    "task_view",
-    "unit_embeddings",
-]
-
-
-class _SoftmaxAt(torch.autograd.Function):
-    """Differentiable ``softmax(logits)[rows, cols]`` from precomputed probabilities.
-
-    Mining needs every probability but the loss only a few: autograd through a
-    full softmax would cost several passes over ``(n, C)`` in backward. Here the
-    gradient of the few entries goes through the softmax Jacobian directly,
-    ``dL/dz_ij = sum_e g_e p_e (1[i_e = i, c_e = j] - 1[i_e = i] p_ij)``.
-    """
-
-    @staticmethod
-    def forward(ctx, logits, probabilities, rows, cols):
-        flat = rows * probabilities.shape[1] + cols
-        values = probabilities.reshape(-1).gather(0, flat)
-        ctx.save_for_backward(probabilities, rows, flat, values)
-        return values
-
-    @staticmethod
-    def backward(ctx, grad_values):
-        probabilities, rows, flat, values = ctx.saved_tensors
-        weighted = grad_values * values
-        grad = torch.zeros_like(probabilities)
-        grad.view(-1).scatter_add_(0, flat, weighted)
-        per_row = probabilities.new_zeros(probabilities.shape[0])
-        per_row.scatter_add_(0, rows, weighted)
-        grad.addcmul_(probabilities, per_row.unsqueeze(1), value=-1)
-        return grad, None, None, None
-
-
-class Scores(NamedTuple):
-    """Class probabilities of every task, for mining and for the loss."""
-
-    probabilities: Tensor  # (T, n, C), detached: what mining ranks
-    logits: Tensor | None  # multi-class: differentiated through _SoftmaxAt
-    differentiable: Tensor | None  # multi-label: (T, n, 2) probabilities with grad
-
-    def at(self, sample: Tensor, cls: Tensor) -> Tensor:
-        """Differentiable ``p_cls(x_sample)`` for ``sample`` and ``cls`` ``(T, m)``."""
-        if self.logits is not None:
-            values = _SoftmaxAt.apply(
-                self.logits, self.probabilities[0], sample[0], cls[0]
-            )
-            return values.unsqueeze(0)
-        n_tasks, _, n_classes = self.differentiable.shape
-        flat = self.differentiable.reshape(n_tasks, -1)
-        return flat.gather(1, sample * n_classes + cls)
-
-
-def task_view(logits: Tensor, target: Tensor) -> tuple[Tensor, Scores]:
-    """Labels ``(T, n)`` and class probabilities of every task."""
-    if target.dim() == 2:
-        positive = torch.sigmoid(logits).t()  # (J, n)
-        both = torch.stack((1 - positive, positive), dim=2)
-        return target.long().t(), Scores(both.detach(), None, both)
-    with torch.no_grad():
-        # In place: three passes over (n, C), where torch.softmax on the CPU is
-        # several times slower for few classes (10: 7x at n = 4096).
-        probabilities = logits - logits.amax(dim=1, keepdim=True)
-        probabilities.exp_()
-        probabilities.div_(probabilities.sum(dim=1, keepdim=True))
-    return target.long().unsqueeze(0), Scores(probabilities.unsqueeze(0), logits, None)
-
-
-def class_distances(scores: Scores, pairs: MinedPairs) -> tuple[Tensor, Tensor]:
-    """``d+ = |s_a - s_p|`` and ``d- = s_a - s_q`` with ``s = p_c``, ``c`` the
-    anchor's class (SPEC §3)."""
-    # Every anchor of a class shares its lists: their scores are gathered once per
-    # class, with those of the anchors in one gather (one scatter in backward),
-    # then handed to the anchors.
-    pos, neg = pairs.pos_per_class, pairs.neg_per_class
-    n_tasks, n_classes, width = pos.shape
-    list_class = torch.arange(n_classes, device=pos.device).view(1, -1, 1)
-    list_class = list_class.expand(n_tasks, -1, width).flatten(1)
-    s = scores.at(
-        torch.cat((pairs.anchor_index, pos.flatten(1), neg.flatten(1)), dim=1),
-        torch.cat((pairs.anchor_class, list_class, list_class), dim=1),
-    )
-    n_slots = pairs.anchor_index.shape[1]
-    anchor, positive, negative = s.split(
-        (n_slots, n_classes * width, n_classes * width), dim=1
-    )
-    by_anchor = pairs.anchor_class.unsqueeze(-1).expand(-1, -1, width)
-    positive = positive.view(n_tasks, n_classes, width).gather(1, by_anchor)
-    negative = negative.view(n_tasks, n_classes, width).gather(1, by_anchor)
-    anchor = anchor.unsqueeze(-1)
-    return (anchor - positive).abs(), anchor - negative
+__all__ = ["embedding_gradient", "instance_distances", "unit_embeddings"]
 
 
 def unit_embeddings(embeddings: Tensor) -> Tensor:
@@ -119,18 +28,67 @@ def unit_embeddings(embeddings: Tensor) -> Tensor:
     return F.normalize(embeddings, dim=-1)
 
 
-def instance_distances(units: Tensor, pairs: MinedPairs) -> tuple[Tensor, Tensor]:
-    """Euclidean distances between unit embeddings of the mined pairs."""
-    n_tasks = pairs.anchor_index.shape[0]
-    units = units.expand(n_tasks, -1, -1)
-    dim = units.shape[-1]
+def _distance(cosine: Tensor, valid: Tensor) -> Tensor:
+    return (2 - 2 * cosine.masked_fill(~valid, 1)).clamp(min=0).sqrt()
 
-    def take(index: Tensor) -> Tensor:
-        flat = index.reshape(n_tasks, -1, 1).expand(-1, -1, dim)
-        return units.gather(1, flat).view(*index.shape, dim)
 
-    anchor = take(pairs.anchor_index).unsqueeze(-2)
+def instance_distances(pairs: MinedPairs) -> tuple[Tensor, Tensor]:
+    """Euclidean distances between the unit embeddings of the mined pairs, from
+    their cosines (0 where a slot is empty)."""
     return (
-        torch.linalg.vector_norm(anchor - take(pairs.pos_index), dim=-1),
-        torch.linalg.vector_norm(anchor - take(pairs.neg_index), dim=-1),
+        _distance(pairs.pos_cosine, pairs.pos_valid),
+        _distance(pairs.neg_cosine, pairs.neg_valid),
     )
+
+
+def embedding_gradient(
+    embeddings: Tensor,
+    units: Tensor,
+    pairs: MinedPairs,
+    distances: tuple[Tensor, Tensor],
+    grads: tuple[Tensor, Tensor],
+) -> Tensor:
+    """``d loss / d embeddings`` from ``d loss / d distance`` of every pair.
+
+    ``d = sqrt(2 - 2 u_a . u_j)`` gives ``d loss / d cos = -g / d`` (0 at
+    ``d = 0``, where the distance has no gradient), then ``u_a`` and ``u_j``
+    each receive the other, weighted, and the normalisation
+    ``u = e / |e|`` projects: ``de = (du - u (u . du)) / |e|``.
+    """
+    n_tasks, n_slots = pairs.anchor_index.shape
+    index = torch.cat((pairs.pos_index, pairs.neg_index), dim=2)
+    distance = torch.cat(distances, dim=2)
+    grad = torch.cat(grads, dim=2)
+    coefficient = torch.where(distance > 0, -grad / distance.clamp(min=1e-30), 0)
+    shared = units.shape[0] == 1 and n_tasks > 1
+    n, dim = units.shape[1:]
+    # Rows of every task in one (T n, D) table, so that whole rows are copied.
+    table = units.expand(n_tasks, -1, -1).reshape(-1, dim)
+    offset = (torch.arange(n_tasks, device=units.device) * n).unsqueeze(-1)
+    anchor_rows = pairs.anchor_index + offset
+    other_rows = index + offset.unsqueeze(-1)
+    grad_units = torch.zeros_like(table)
+    width = index.shape[2]
+    block = max(1, _SIMILARITY_BLOCK // max(1, n_tasks * width * dim))
+    for start in range(0, n_slots, block):
+        stop = min(start + block, n_slots)
+        anchor = anchor_rows[:, start:stop].flatten()
+        other = other_rows[:, start:stop].flatten()
+        weight = coefficient[:, start:stop].reshape(-1, 1, width)
+        others = table.index_select(0, other).view(-1, width, dim)
+        # u_a receives sum_j w_aj u_j; each u_j receives w_aj u_a.
+        grad_units.index_add_(0, anchor, torch.bmm(weight, others).squeeze(1))
+        to_others = weight.transpose(1, 2) * table.index_select(0, anchor).unsqueeze(1)
+        grad_units.index_add_(0, other, to_others.view(-1, dim))
+    grad_units = grad_units.view(n_tasks, n, dim)
+    if shared:
+        grad_units = grad_units.sum(dim=0, keepdim=True)
+    along = (grad_units * units).sum(dim=-1, keepdim=True)
+    norm = embeddings.detach().unsqueeze(0) if embeddings.dim() == 2 else None
+    if norm is None:
+        norm = embeddings.detach().transpose(0, 1)
+    norm = torch.linalg.vector_norm(norm, dim=-1, keepdim=True).clamp(min=1e-12)
+    grad_embeddings = (grad_units - units * along) / norm
+    if embeddings.dim() == 3:
+        return grad_embeddings.transpose(0, 1)
+    return grad_embeddings.squeeze(0)

@@ -18,7 +18,7 @@ from ._checks import (
     with_crl_parameter_docs,
 )
 from ._class_level import KnownGradient, class_level_crl
-from ._distances import instance_distances, unit_embeddings
+from ._distances import embedding_gradient, instance_distances, unit_embeddings
 from ._memory import CRLMemory
 from ._mining import (
     class_counts,
@@ -305,7 +305,7 @@ def _crl_loss(
 ):
     """:func:`crl_loss` with its hyper-parameters already checked."""
     _check_tensors(logits, target, embeddings, level)
-    batch_logits = logits
+    batch_logits, batch_embeddings = logits, embeddings
     if memory is not None:
         logits, target, embeddings = _with_memory(
             logits, target, embeddings, memory, level
@@ -331,31 +331,36 @@ def _crl_loss(
             return loss
         return KnownGradient.apply(loss, batch_logits, grad[: batch_logits.shape[0]])
 
+    with_gradient = embeddings.requires_grad and torch.is_grad_enabled()
     with torch.no_grad():
         labels = target.long().t() if target.dim() == 2 else target.long()[None]
         counts = class_counts(labels, 2 if target.dim() == 2 else logits.shape[1])
         mined = minority_classes(counts, rho, n) & (counts >= 2)
         anchors = select_anchors(labels, mined, group_by_class(labels, mined), n_slots)
-    units = unit_embeddings(embeddings)
-    pairs = mine_instance_level(units, labels, counts, anchors, k)
-    d_pos, d_neg = instance_distances(units, pairs)
-    rows = pairs.anchor_index.numel()
-    d_pos, pos_valid = d_pos.reshape(rows, -1), pairs.pos_valid.reshape(rows, -1)
-    d_neg, neg_valid = d_neg.reshape(rows, -1), pairs.neg_valid.reshape(rows, -1)
-    with torch.no_grad():
+        units = unit_embeddings(embeddings.detach())
+        pairs = mine_instance_level(units, labels, counts, anchors, k)
+        distances = instance_distances(pairs)
+        rows = pairs.anchor_index.numel()
+        flat = (
+            distances[0].view(rows, -1),
+            pairs.pos_valid.view(rows, -1),
+            distances[1].view(rows, -1),
+            pairs.neg_valid.view(rows, -1),
+        )
         if comparison == "relative":
-            loss, grad_pos, grad_neg = _comparisons.relative(
-                d_pos, pos_valid, d_neg, neg_valid, margin
-            )
+            loss, grad_pos, grad_neg = _comparisons.relative(*flat, margin)
         elif comparison == "absolute":
-            loss, grad_pos, grad_neg = _comparisons.absolute(
-                d_pos, pos_valid, d_neg, neg_valid, margin
-            )
+            loss, grad_pos, grad_neg = _comparisons.absolute(*flat, margin)
         else:
             loss, grad_pos, grad_neg = _comparisons.distribution(
-                d_pos, pos_valid, d_neg, neg_valid, *_INSTANCE_RANGE, n_bins
+                *flat, *_INSTANCE_RANGE, n_bins
             )
-    loss = KnownGradient.apply(loss, d_pos, grad_pos, d_neg, grad_neg)
+        if with_gradient:
+            grads = (grad_pos.view_as(distances[0]), grad_neg.view_as(distances[1]))
+            grad = embedding_gradient(embeddings, units, pairs, distances, grads)
+    if with_gradient:
+        batch_rows = batch_logits.shape[0]
+        loss = KnownGradient.apply(loss, batch_embeddings, grad[:batch_rows])
     # Keep the loss in the graph of the logits, as at class level.
     return loss + _zero(batch_logits)
 

@@ -46,6 +46,9 @@ class MinedPairs(NamedTuple):
     # Class level only: the lists every anchor of a class shares, (T, C, P|Q).
     pos_per_class: Tensor | None = None
     neg_per_class: Tensor | None = None
+    # Instance level only: cosine similarity of each pair, (T, A, P|Q).
+    pos_cosine: Tensor | None = None
+    neg_cosine: Tensor | None = None
 
 
 def class_counts(labels: Tensor, n_classes: int) -> Tensor:
@@ -198,7 +201,7 @@ def mine_instance_level(
     with torch.no_grad():
         units = unit_embeddings.detach().expand(n_tasks, -1, -1)
         block = max(1, _SIMILARITY_BLOCK // max(1, n_tasks * n))
-        pos_parts, neg_parts = [], []
+        pos_parts, neg_parts, pos_cos, neg_cos = [], [], [], []
         for start in range(0, n_slots, block):
             stop = min(start + block, n_slots)
             index = anchor_index[:, start:stop]
@@ -210,8 +213,12 @@ def mine_instance_level(
             itself = torch.arange(n, device=labels.device) == index.unsqueeze(-1)
             farthest = (-cosine).masked_fill(~member | itself, -math.inf)
             nearest = cosine.masked_fill(member, -math.inf)
-            pos_parts.append(torch.topk(farthest, pos_width, dim=2).indices)
-            neg_parts.append(torch.topk(nearest, neg_width, dim=2).indices)
+            far = torch.topk(farthest, pos_width, dim=2)
+            near = torch.topk(nearest, neg_width, dim=2)
+            pos_parts.append(far.indices)
+            neg_parts.append(near.indices)
+            pos_cos.append(-far.values)
+            neg_cos.append(near.values)
         pos_index = torch.cat(pos_parts, dim=1)
         neg_index = torch.cat(neg_parts, dim=1)
     h = _anchor_class_counts(anchors, counts)
@@ -222,4 +229,6 @@ def mine_instance_level(
         _leading(h - 1, pos_width),
         neg_index,
         _leading((n - h) * anchor_valid, neg_width),
+        pos_cosine=torch.cat(pos_cos, dim=1),
+        neg_cosine=torch.cat(neg_cos, dim=1),
     )
