@@ -11,12 +11,18 @@ by side in one process by ``torch.utils.benchmark``; the ratio is the figure to 
 Peak memory of one forward + backward at (65536, 2), k = 25, is measured in a fresh
 subprocess per variant: on the CPU as the rise of the resident set (Linux), on CUDA
 with ``torch.cuda.max_memory_allocated``.
+
+Where pytorch-metric-learning is installed (``pip install --no-deps
+pytorch-metric-learning``), its ``TripletMarginLoss(margin=0.5)`` with
+``BatchHardMiner`` on the same embeddings and labels is timed beside the instance
+level, in the same run, as the reference for a batch-hard triplet loss.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import subprocess
 import sys
@@ -33,6 +39,7 @@ MEMORY_SIZE = (65536, 2)
 LEVELS = ["class", "instance"]
 COMPARISONS = ["relative", "absolute", "distribution"]
 EMBEDDING_DIM = 64
+PML = "pytorch-metric-learning batch-hard triplet"
 
 
 def long_tailed_batch(n, n_classes, ratio=100.0, device="cpu", seed=0):
@@ -58,11 +65,25 @@ def _median_seconds(stmt, env, device):
     return timer.blocked_autorange(min_run_time=0.5).median
 
 
+def _batch_hard_triplet():
+    """pytorch-metric-learning's batch-hard triplet loss, or None."""
+    try:
+        from pytorch_metric_learning import losses, miners
+    except ImportError:
+        return None
+    loss, miner = losses.TripletMarginLoss(margin=0.5), miners.BatchHardMiner()
+    return lambda e, y: loss(e, y, miner(e, y))
+
+
 def time_size(n, n_classes, variants, device):
     logits, labels, embeddings = long_tailed_batch(n, n_classes, device=device)
     env = dict(F=F, crl_loss=crl_loss, logits=logits, y=labels, e=embeddings)
     ce = _median_seconds("F.cross_entropy(logits, y).backward()", env, device)
     row = {"n": n, "C": n_classes, "cross_entropy_us": ce * 1e6}
+    triplet = _batch_hard_triplet()
+    if triplet is not None and any(level == "instance" for level, _ in variants):
+        env["triplet"] = triplet
+        row[PML] = _median_seconds("triplet(e, y).backward()", env, device) / ce
     for level, comparison in variants:
         stmt = (
             "crl_loss(logits, y, embeddings=e, "
@@ -144,6 +165,8 @@ def main(argv=None):
         + " | ".join(f"{r['cross_entropy_us']:.0f}" for r in rows)
         + " |"
     )
+    if PML in rows[0]:
+        names.append(PML)
     for name in names:
         print(f"| {name} | " + " | ".join(f"{r[name]:.1f}×" for r in rows) + " |")
 
@@ -155,7 +178,19 @@ def main(argv=None):
         print(f"  {level}/{comparison}: {peak / 2**20:.0f} MiB")
     if args.json:
         with open(args.json, "w") as out:
-            json.dump({"timing": rows, "peak_memory_bytes": memory}, out, indent=2)
+            json.dump(
+                {
+                    "command": "python benchmarks/bench_loss.py --json " + args.json,
+                    "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+                    "1 torch thread",
+                    "device": args.device,
+                    "torch": torch.__version__,
+                    "timing": rows,
+                    "peak_memory_bytes": memory,
+                },
+                out,
+                indent=2,
+            )
 
 
 if __name__ == "__main__":

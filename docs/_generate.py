@@ -396,6 +396,41 @@ def bench_fit_table(results=RESULTS):
     }
 
 
+def bench_loss_tables(results=RESULTS):
+    """The loss's time against cross-entropy per batch size, and its peak memory."""
+    path = results / "bench_loss.json"
+    if not path.exists():
+        return {"bench_loss": "(``benchmarks/bench_loss.py`` has not been run.)\n"}
+    report = json.loads(path.read_text())
+    rows = report["timing"]
+    names = [key for key in rows[0] if "/" in key]
+    pml = [key for key in rows[0] if key.startswith("pytorch-metric-learning")]
+    sizes = [f"({r['n']}, {r['C']})" for r in rows]
+    body = [["cross-entropy (µs)"] + [f"{r['cross_entropy_us']:.0f}" for r in rows]]
+    body += [[f"``{name}``"] + [f"{r[name]:.1f}x" for r in rows] for name in names]
+    for name in pml:
+        body.append([name] + [f"{r[name]:.1f}x" for r in rows])
+        body.append(
+            ["``instance/relative`` / batch-hard triplet"]
+            + [f"**{r['instance/relative'] / r[name]:.2f}**" for r in rows]
+        )
+    timing = list_table(["time of forward + backward", *sizes], body)
+    memory = list_table(
+        ["variant", "peak memory (MiB)"],
+        [
+            [f"``{name}``", f"{peak / 2**20:.0f}"]
+            for name, peak in report["peak_memory_bytes"].items()
+        ],
+    )
+    return {
+        "bench_loss": f"``{report['command']}`` ({report['machine']}, "
+        f"{report['device']}, torch {report['torch']}); median time of one forward "
+        "and backward, as a multiple of cross-entropy's on the same logits "
+        "(batch size, classes):\n\n" + timing,
+        "bench_loss_memory": memory,
+    }
+
+
 def headline_markdown(results=RESULTS):
     """README's one table: test balanced accuracy (mA for attributes) per task."""
     scores, _ = comparison(results)
@@ -437,6 +472,7 @@ def generate(results=RESULTS, generated=GENERATED):
         pieces.update(target_tables(results))
         pieces.update(findings(results))
     pieces.update(bench_fit_table(results))
+    pieces.update(bench_loss_tables(results))
     for name, text in pieces.items():
         (generated / f"{name}.rst.inc").write_text(text)
     return pieces

@@ -201,7 +201,13 @@ def mine_instance_level(
     with torch.no_grad():
         units = unit_embeddings.detach().expand(n_tasks, -1, -1)
         block = max(1, _SIMILARITY_BLOCK // max(1, n_tasks * n))
-        pos_parts, neg_parts, pos_cos, neg_cos = [], [], [], []
+        # Filled in place, block by block: small results kept alive between the
+        # blocks' large temporaries would fragment the heap.
+        shape = (n_tasks, n_slots)
+        pos_index = anchor_index.new_empty(*shape, pos_width)
+        neg_index = anchor_index.new_empty(*shape, neg_width)
+        pos_cosine = units.new_empty(*shape, pos_width)
+        neg_cosine = units.new_empty(*shape, neg_width)
         for start in range(0, n_slots, block):
             stop = min(start + block, n_slots)
             index = anchor_index[:, start:stop]
@@ -211,16 +217,21 @@ def mine_instance_level(
             cosine = anchor_units @ units.transpose(1, 2)  # (T, b, n)
             member = labels.unsqueeze(1) == anchor_class[:, start:stop].unsqueeze(-1)
             itself = torch.arange(n, device=labels.device) == index.unsqueeze(-1)
-            farthest = (-cosine).masked_fill(~member | itself, -math.inf)
-            nearest = cosine.masked_fill(member, -math.inf)
-            far = torch.topk(farthest, pos_width, dim=2)
-            near = torch.topk(nearest, neg_width, dim=2)
-            pos_parts.append(far.indices)
-            neg_parts.append(near.indices)
-            pos_cos.append(-far.values)
-            neg_cos.append(near.values)
-        pos_index = torch.cat(pos_parts, dim=1)
-        neg_index = torch.cat(neg_parts, dim=1)
+            farthest = cosine.neg().masked_fill_(~member | itself, -math.inf)
+            nearest = cosine.masked_fill_(member, -math.inf)
+            torch.topk(
+                farthest,
+                pos_width,
+                dim=2,
+                out=(pos_cosine[:, start:stop], pos_index[:, start:stop]),
+            )
+            torch.topk(
+                nearest,
+                neg_width,
+                dim=2,
+                out=(neg_cosine[:, start:stop], neg_index[:, start:stop]),
+            )
+        pos_cosine.neg_()
     h = _anchor_class_counts(anchors, counts)
     return MinedPairs(
         anchor_index,
@@ -229,6 +240,6 @@ def mine_instance_level(
         _leading(h - 1, pos_width),
         neg_index,
         _leading((n - h) * anchor_valid, neg_width),
-        pos_cosine=torch.cat(pos_cos, dim=1),
-        neg_cosine=torch.cat(neg_cos, dim=1),
+        pos_cosine=pos_cosine,
+        neg_cosine=neg_cosine,
     )

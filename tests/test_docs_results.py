@@ -90,7 +90,26 @@ def test_headline_and_pages_are_written(results):
             }
         )
     )
+    row = {"n": 64, "C": 2, "cross_entropy_us": 20.0, "class/relative": 3.0}
+    row["instance/relative"] = 6.0
+    row["pytorch-metric-learning batch-hard triplet"] = 4.0
+    (results / "bench_loss.json").write_text(
+        json.dumps(
+            {
+                "command": "python benchmarks/bench_loss.py",
+                "machine": "x86_64",
+                "device": "cpu",
+                "torch": "2.13.0",
+                "timing": [row],
+                "peak_memory_bytes": {"class/relative": 3 * 2**20},
+            }
+        )
+    )
     pieces = _generate.generate(results, results / "_generated")
-    assert {"comparison_tasks", "targets", "bench_fit"} <= set(pieces)
+    assert {"comparison_tasks", "targets", "bench_fit", "bench_loss"} <= set(pieces)
+    assert "- 3.0x" in pieces["bench_loss"]
+    # ours over the triplet loss: 6 / 4
+    assert "**1.50**" in pieces["bench_loss"]
+    assert "- 3\n" in pieces["bench_loss_memory"]
     assert (results / "_generated" / "targets.rst.inc").exists()
     assert "1.00x (2.0 s)" in pieces["bench_fit"]
