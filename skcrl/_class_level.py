@@ -17,17 +17,16 @@ from torch.autograd.function import once_differentiable
 
 from . import _comparisons
 from ._mining import (
+    ClassLists,
     class_counts,
     group_by_class,
+    mine_class_lists,
     minority_classes,
     n_anchor_slots,
     select_anchors,
 )
 
 __all__ = ["KnownGradient", "class_level_crl"]
-
-#: Range of the histogram nodes of the distribution comparison at class level.
-_HISTOGRAM_RANGE = (-1.0, 1.0)
 
 
 class KnownGradient(torch.autograd.Function):
@@ -74,7 +73,7 @@ def _logit_gradient(probabilities: Tensor, grad: Tensor, multi_label: bool) -> T
     return grad[0].t()
 
 
-def _relative(s_pos, pos_valid, s_neg, neg_valid, counts, margin):
+def _relative(lists: ClassLists, counts: Tensor, margin: float):
     """The relative comparison class by class, from the shared lists alone.
 
     Every anchor ``a`` of class ``c`` meets the same positives, ``c``'s lowest
@@ -86,9 +85,9 @@ def _relative(s_pos, pos_valid, s_neg, neg_valid, counts, margin):
     the pairs ``i < j`` inside the list (``margin + s_j - 2 s_i + s_q``) depend
     on the anchor: ``W + W^2`` queries per class instead of ``h_c * W``.
     """
+    s_pos, pos_valid, neg_valid = lists.pos_score, lists.pos_valid, lists.neg_valid
     width = s_pos.shape[-1]
     slots = torch.arange(width, device=s_pos.device)
-    valid_dtype = s_pos.dtype
     above = (counts.unsqueeze(-1) - 1 - slots).clamp(min=0) * pos_valid
     inside = (slots.unsqueeze(-1) < slots) & pos_valid.unsqueeze(-2)
     upper = torch.cat(
@@ -98,64 +97,46 @@ def _relative(s_pos, pos_valid, s_neg, neg_valid, counts, margin):
         ),
         dim=-1,
     )
-    weight = torch.cat((above, inside.flatten(-2)), dim=-1).to(valid_dtype)
+    weight = torch.cat((above, inside.flatten(-2)), dim=-1).to(s_pos.dtype)
     total, grad_upper, grad_ascending = _comparisons.sum_of_hinges(
-        -s_neg, neg_valid, upper, weight
+        -lists.neg_score, neg_valid, upper, weight
     )
-    n_pos = pos_valid.sum(dim=-1)
-    n_triplets = ((counts - 1).clamp(min=0) * n_pos * neg_valid.sum(dim=-1)).sum()
-    n_triplets = n_triplets.clamp(min=1)
+    n_pairs = pos_valid.sum(dim=-1) * neg_valid.sum(dim=-1)
+    n_triplets = ((counts - 1).clamp(min=0) * n_pairs).sum().clamp(min=1)
     grad_single, grad_pairs = grad_upper.split((width, width * width), dim=-1)
     grad_pairs = grad_pairs.unflatten(-1, (width, width))
     grad_pos = grad_pairs.sum(dim=-2) - 2 * grad_pairs.sum(dim=-1) - grad_single
     return total / n_triplets, grad_pos / n_triplets, -grad_ascending / n_triplets
 
 
-def _per_anchor(
-    probabilities, labels, mined, grouped, lists, comparison, margin, n_bins
-):
+def _per_anchor(probabilities, own, anchors, lists, comparison, margin, n_bins):
     """Every anchor with its class's lists, one row each; the loss and
     ``d loss / d probabilities``."""
     n_tasks, _, n = probabilities.shape
-    pos_index, s_pos, pos_valid, neg_index, s_neg, neg_valid = lists
-    own = probabilities.gather(1, labels.unsqueeze(1)).squeeze(1)
-    anchor_index, anchor_class, _ = select_anchors(
-        labels, mined, grouped, grouped.shape[1]
-    )
+    anchor_index, anchor_class, _ = anchors
     s_anchor = own.gather(1, anchor_index).unsqueeze(-1)
-    by_anchor = anchor_class.unsqueeze(-1).expand(-1, -1, s_pos.shape[-1])
+    by_anchor = anchor_class.unsqueeze(-1).expand(-1, -1, lists.pos_index.shape[-1])
 
     def per_anchor(per_class: Tensor) -> Tensor:
         return per_class.gather(1, by_anchor)
 
-    anchor_pos = per_anchor(pos_index)
-    pos_valid = per_anchor(pos_valid) & (anchor_pos != anchor_index.unsqueeze(-1))
-    difference = s_anchor - per_anchor(s_pos)
+    anchor_pos = per_anchor(lists.pos_index)
+    pos_valid = per_anchor(lists.pos_valid)
+    pos_valid &= anchor_pos != anchor_index.unsqueeze(-1)
+    difference = s_anchor - per_anchor(lists.pos_score)
     # Negatives come in decreasing p_c, so d- = s_a - s_q comes increasing.
-    d_neg = s_anchor - per_anchor(s_neg)
-    neg_valid = per_anchor(neg_valid)
+    d_neg = s_anchor - per_anchor(lists.neg_score)
     rows = anchor_index.numel()
-    d_pos = difference.abs().view(rows, -1)
-    pos_valid, d_neg, neg_valid = (
+    loss, grad_pos, grad_neg = _comparisons.compare(
+        comparison,
+        "class",
+        difference.abs().view(rows, -1),
         pos_valid.view(rows, -1),
         d_neg.view(rows, -1),
-        neg_valid.view(rows, -1),
+        per_anchor(lists.neg_valid).view(rows, -1),
+        margin=margin,
+        n_bins=n_bins,
     )
-    if comparison == "relative":
-        total, grad_pos, grad_neg = _comparisons.sum_of_hinges(
-            d_neg, neg_valid, margin + d_pos, pos_valid.to(d_pos.dtype)
-        )
-        n_triplets = (pos_valid.sum(dim=1) * neg_valid.sum(dim=1)).sum().clamp(min=1)
-        loss = total / n_triplets
-        grad_pos, grad_neg = grad_pos / n_triplets, grad_neg / n_triplets
-    elif comparison == "absolute":
-        loss, grad_pos, grad_neg = _comparisons.absolute(
-            d_pos, pos_valid, d_neg, neg_valid, margin
-        )
-    else:
-        loss, grad_pos, grad_neg = _comparisons.distribution(
-            d_pos, pos_valid, d_neg, neg_valid, *_HISTOGRAM_RANGE, n_bins
-        )
     grad_pos = grad_pos.view_as(difference) * difference.sign()
     grad_neg = grad_neg.view_as(difference)
     grad_anchor = grad_pos.sum(dim=-1) + grad_neg.sum(dim=-1)
@@ -164,7 +145,7 @@ def _per_anchor(
         (
             offset.squeeze(-1) + anchor_index,
             (offset + anchor_pos).flatten(1),
-            (offset + per_anchor(neg_index)).flatten(1),
+            (offset + per_anchor(lists.neg_index)).flatten(1),
         ),
         dim=1,
     )
@@ -177,27 +158,6 @@ def class_by_class(n_classes: int, width: int, n_slots: int) -> bool:
     """Whether the relative comparison is cheaper class by class, with
     ``C (W + W^2)`` queries, than anchor by anchor, with ``n_slots W``."""
     return n_classes * (width + 1) < n_slots
-
-
-def _top_k(values: Tensor, k: int) -> tuple[Tensor, Tensor]:
-    """``torch.topk`` along the last dimension, sorted, largest first.
-
-    On the CPU, topk takes a slow selection path for rows shorter than ``64 k``.
-    Between ``16 k`` and ``64 k``, the ``k`` largest lie in the ``k`` chunks of 4
-    with the largest maxima (each of those values is some chunk's maximum or
-    below it), so the top ``k`` of the rows's chunk maxima, then of the ``4 k``
-    values of those chunks, are found on far shorter rows.
-    """
-    n = values.shape[-1]
-    if values.device.type != "cpu" or not 16 * k <= n < 64 * k:
-        return torch.topk(values, k, dim=-1)
-    chunk = 4
-    padded = torch.nn.functional.pad(values, (0, -n % chunk), value=-torch.inf)
-    maxima = padded.unflatten(-1, (-1, chunk)).amax(dim=-1)
-    best = torch.topk(maxima, k, dim=-1, sorted=False).indices
-    candidates = (best.unsqueeze(-1) * chunk + torch.arange(chunk)).flatten(-2)
-    top, at = torch.topk(padded.gather(-1, candidates), k, dim=-1)
-    return top, candidates.gather(-1, at)
 
 
 def class_level_crl(
@@ -218,50 +178,27 @@ def class_level_crl(
     n = logits.shape[0]
     multi_label = target.dim() == 2
     labels, probabilities = _class_major_probabilities(logits, target)
-    n_tasks, n_classes, _ = probabilities.shape
+    n_classes = probabilities.shape[1]
     counts = class_counts(labels, n_classes)
     mined = minority_classes(counts, rho, n) & (counts >= 2)
-    mined_counts = counts * mined
-    width = min(k, n)
-    slots = torch.arange(width, device=logits.device)
-
-    # Positives of class c: its members of lowest p_c, read off the members of the
-    # mined classes grouped by class (by id) and sorted by their own score.
     own = probabilities.gather(1, labels.unsqueeze(1)).squeeze(1)
     grouped = group_by_class(labels, mined, own)
-    first = mined_counts.cumsum(dim=1) - mined_counts
-    at = (first.unsqueeze(-1) + slots).clamp(max=n - 1)
-    pos_index = grouped.gather(1, at.flatten(1)).view(n_tasks, n_classes, width)
-    pos_valid = slots < mined_counts.unsqueeze(-1)
-    s_pos = probabilities.gather(2, pos_index)
-    # Negatives of class c: the other samples of highest p_c, in decreasing order.
-    others = probabilities.scatter(1, labels.unsqueeze(1), -torch.inf)
-    s_neg, neg_index = _top_k(others, width)
-    neg_valid = slots < ((n - counts) * mined).unsqueeze(-1)
+    lists = mine_class_lists(probabilities, labels, counts, mined, grouped, k)
 
     n_slots = n_anchor_slots(n, rho)
-    if comparison == "relative" and class_by_class(n_classes, width, n_slots):
-        loss, grad_pos, grad_neg = _relative(
-            s_pos, pos_valid, s_neg, neg_valid, mined_counts, margin
-        )
+    if comparison == "relative" and class_by_class(n_classes, min(k, n), n_slots):
+        loss, grad_pos, grad_neg = _relative(lists, counts * mined, margin)
         if not with_gradient:
             return loss, None
         grad = torch.zeros_like(probabilities).scatter_add_(
             2,
-            torch.cat((pos_index, neg_index), dim=2),
+            torch.cat((lists.pos_index, lists.neg_index), dim=2),
             torch.cat((grad_pos, grad_neg), dim=2),
         )
     else:
-        lists = (pos_index, s_pos, pos_valid, neg_index, s_neg, neg_valid)
+        anchors = select_anchors(labels, mined, grouped, n_slots)
         loss, grad = _per_anchor(
-            probabilities,
-            labels,
-            mined,
-            grouped[:, :n_slots],
-            lists,
-            comparison,
-            margin,
-            n_bins,
+            probabilities, own, anchors, lists, comparison, margin, n_bins
         )
         if not with_gradient:
             return loss, None

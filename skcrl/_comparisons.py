@@ -15,7 +15,10 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-__all__ = ["absolute", "distribution", "relative", "sum_of_hinges"]
+__all__ = ["absolute", "compare", "distribution", "relative", "sum_of_hinges"]
+
+#: Range of the histogram nodes of the distribution comparison, per level.
+HISTOGRAM_RANGE = {"class": (-1.0, 1.0), "instance": (0.0, 2.0)}
 
 
 def sum_of_hinges(
@@ -50,15 +53,23 @@ def relative(
     d_neg: Tensor,
     neg_valid: Tensor,
     margin: float,
+    negatives_sorted: bool = False,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Mean of ``max(0, margin + d+ - d-)`` over every triplet ``(a, p, q)``."""
-    sorted_neg, order = torch.sort(d_neg.masked_fill(~neg_valid, torch.inf), dim=1)
-    n_neg = neg_valid.sum(dim=1, keepdim=True)
-    n_triplets = (pos_valid.sum(dim=1, keepdim=True) * n_neg).sum().clamp(min=1)
-    total, grad_pos, grad_sorted = sum_of_hinges(
-        sorted_neg, sorted_neg < torch.inf, margin + d_pos, pos_valid.to(d_pos.dtype)
-    )
-    grad_neg = torch.empty_like(grad_sorted).scatter_(1, order, grad_sorted)
+    """Mean of ``max(0, margin + d+ - d-)`` over every triplet ``(a, p, q)``.
+
+    ``negatives_sorted`` skips the sort when the valid ``d-`` of each row already
+    increase and come first.
+    """
+    n_triplets = (pos_valid.sum(dim=1) * neg_valid.sum(dim=1)).sum().clamp(min=1)
+    upper, weight = margin + d_pos, pos_valid.to(d_pos.dtype)
+    if negatives_sorted:
+        total, grad_pos, grad_neg = sum_of_hinges(d_neg, neg_valid, upper, weight)
+    else:
+        ascending, order = torch.sort(d_neg.masked_fill(~neg_valid, torch.inf), dim=1)
+        total, grad_pos, grad_sorted = sum_of_hinges(
+            ascending, ascending < torch.inf, upper, weight
+        )
+        grad_neg = torch.empty_like(grad_sorted).scatter_(1, order, grad_sorted)
     return total / n_triplets, grad_pos / n_triplets, grad_neg / n_triplets
 
 
@@ -131,3 +142,25 @@ def distribution(
         return (node_grad.take(lower + 1) - node_grad.take(lower)) * slope
 
     return loss, chain(below, pos_lower, pos_slope), chain(above, neg_lower, neg_slope)
+
+
+def compare(
+    comparison: str,
+    level: str,
+    d_pos: Tensor,
+    pos_valid: Tensor,
+    d_neg: Tensor,
+    neg_valid: Tensor,
+    *,
+    margin: float,
+    n_bins: int,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """``comparison``'s loss and gradients; class-level negatives come sorted."""
+    if comparison == "relative":
+        negatives_sorted = level == "class"
+        return relative(d_pos, pos_valid, d_neg, neg_valid, margin, negatives_sorted)
+    if comparison == "absolute":
+        return absolute(d_pos, pos_valid, d_neg, neg_valid, margin)
+    return distribution(
+        d_pos, pos_valid, d_neg, neg_valid, *HISTOGRAM_RANGE[level], n_bins
+    )

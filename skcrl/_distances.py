@@ -19,13 +19,16 @@ from ._mining import _SIMILARITY_BLOCK, MinedPairs
 __all__ = ["embedding_gradient", "instance_distances", "unit_embeddings"]
 
 
+def _task_major(embeddings: Tensor) -> Tensor:
+    """``(n, J, D)`` as ``(J, n, D)``; shared ``(n, D)`` as ``(1, n, D)``."""
+    if embeddings.dim() == 3:
+        return embeddings.transpose(0, 1)
+    return embeddings.unsqueeze(0)
+
+
 def unit_embeddings(embeddings: Tensor) -> Tensor:
     """``(T, n, D)`` unit vectors; ``(1, n, D)`` when all tasks share them."""
-    if embeddings.dim() == 3:
-        embeddings = embeddings.transpose(0, 1)
-    else:
-        embeddings = embeddings.unsqueeze(0)
-    return F.normalize(embeddings, dim=-1)
+    return F.normalize(_task_major(embeddings), dim=-1)
 
 
 def _distance(cosine: Tensor, valid: Tensor) -> Tensor:
@@ -84,10 +87,10 @@ def embedding_gradient(
     if shared:
         grad_units = grad_units.sum(dim=0, keepdim=True)
     along = (grad_units * units).sum(dim=-1, keepdim=True)
-    norm = embeddings.detach().unsqueeze(0) if embeddings.dim() == 2 else None
-    if norm is None:
-        norm = embeddings.detach().transpose(0, 1)
-    norm = torch.linalg.vector_norm(norm, dim=-1, keepdim=True).clamp(min=1e-12)
+    norm = torch.linalg.vector_norm(
+        _task_major(embeddings.detach()), dim=-1, keepdim=True
+    ).clamp(min=1e-12)
+    # Back from the task-major layout: (J, n, D) -> (n, J, D), (1, n, D) -> (n, D).
     grad_embeddings = (grad_units - units * along) / norm
     if embeddings.dim() == 3:
         return grad_embeddings.transpose(0, 1)

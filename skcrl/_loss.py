@@ -31,9 +31,6 @@ from ._mining import (
 
 __all__ = ["CRLTerms", "ClassRectificationLoss", "crl_loss", "imbalance_measure"]
 
-#: Range of the histogram nodes of the distribution comparison at instance level.
-_INSTANCE_RANGE = (0.0, 2.0)
-
 
 def _check_tensors(logits, target, embeddings, level) -> None:
     if not isinstance(logits, Tensor) or not logits.is_floating_point():
@@ -267,27 +264,11 @@ def crl_loss(
     >>> crl_loss(logits, torch.tensor([0, 0, 1, 1]))
     tensor(0.3000)
     """
-    check_crl_parameters(
-        "crl_loss",
-        level=level,
-        comparison=comparison,
-        k=k,
-        margin=margin,
-        rho=rho,
-        n_bins=n_bins,
+    params = dict(
+        level=level, comparison=comparison, k=k, margin=margin, rho=rho, n_bins=n_bins
     )
-    return _crl_loss(
-        logits,
-        target,
-        embeddings=embeddings,
-        memory=memory,
-        level=level,
-        comparison=comparison,
-        k=k,
-        margin=margin,
-        rho=rho,
-        n_bins=n_bins,
-    )
+    check_crl_parameters("crl_loss", **params)
+    return _crl_loss(logits, target, embeddings=embeddings, memory=memory, **params)
 
 
 def _crl_loss(
@@ -341,20 +322,16 @@ def _crl_loss(
         pairs = mine_instance_level(units, labels, counts, anchors, k)
         distances = instance_distances(pairs)
         rows = pairs.anchor_index.numel()
-        flat = (
+        loss, grad_pos, grad_neg = _comparisons.compare(
+            comparison,
+            level,
             distances[0].view(rows, -1),
             pairs.pos_valid.view(rows, -1),
             distances[1].view(rows, -1),
             pairs.neg_valid.view(rows, -1),
+            margin=margin,
+            n_bins=n_bins,
         )
-        if comparison == "relative":
-            loss, grad_pos, grad_neg = _comparisons.relative(*flat, margin)
-        elif comparison == "absolute":
-            loss, grad_pos, grad_neg = _comparisons.absolute(*flat, margin)
-        else:
-            loss, grad_pos, grad_neg = _comparisons.distribution(
-                *flat, *_INSTANCE_RANGE, n_bins
-            )
         if with_gradient:
             grads = (grad_pos.view_as(distances[0]), grad_neg.view_as(distances[1]))
             grad = embedding_gradient(embeddings, units, pairs, distances, grads)

@@ -16,10 +16,11 @@ import torch
 from torch import Tensor
 
 __all__ = [
+    "ClassLists",
     "MinedPairs",
     "class_counts",
     "group_by_class",
-    "mine_class_level",
+    "mine_class_lists",
     "mine_instance_level",
     "minority_classes",
     "n_anchor_slots",
@@ -43,12 +44,19 @@ class MinedPairs(NamedTuple):
     pos_valid: Tensor  # (T, A, P) bool; False also where the anchor slot is empty
     neg_index: Tensor  # (T, A, Q)
     neg_valid: Tensor  # (T, A, Q) bool
-    # Class level only: the lists every anchor of a class shares, (T, C, P|Q).
-    pos_per_class: Tensor | None = None
-    neg_per_class: Tensor | None = None
-    # Instance level only: cosine similarity of each pair, (T, A, P|Q).
-    pos_cosine: Tensor | None = None
-    neg_cosine: Tensor | None = None
+    pos_cosine: Tensor  # (T, A, P) cosine similarity of each pair
+    neg_cosine: Tensor  # (T, A, Q)
+
+
+class ClassLists(NamedTuple):
+    """Hard samples that every anchor of a class shares, ``(T, C, W)`` each."""
+
+    pos_index: Tensor  # the class's members of lowest p_c, ascending
+    pos_valid: Tensor  # bool; all False for a class that is not mined
+    pos_score: Tensor  # their p_c
+    neg_index: Tensor  # the other samples of highest p_c, descending
+    neg_valid: Tensor
+    neg_score: Tensor
 
 
 def class_counts(labels: Tensor, n_classes: int) -> Tensor:
@@ -129,53 +137,65 @@ def _anchor_class_counts(anchors, counts: Tensor) -> Tensor:
     return counts.gather(1, anchor_class) * anchor_valid
 
 
-def mine_class_level(
-    scores: Tensor,
+def top_k(values: Tensor, k: int) -> tuple[Tensor, Tensor]:
+    """``torch.topk`` along the last dimension, sorted, largest first.
+
+    On the CPU, topk takes a slow selection path for rows shorter than ``64 k``.
+    Between ``16 k`` and ``64 k``, the ``k`` largest lie in the ``k`` chunks of 4
+    with the largest maxima (each of those values is some chunk's maximum or
+    below it), so the top ``k`` of the rows's chunk maxima, then of the ``4 k``
+    values of those chunks, are found on far shorter rows.
+    """
+    n = values.shape[-1]
+    if values.device.type != "cpu" or not 16 * k <= n < 64 * k:
+        return torch.topk(values, k, dim=-1)
+    chunk = 4
+    padded = torch.nn.functional.pad(values, (0, -n % chunk), value=-torch.inf)
+    maxima = padded.unflatten(-1, (-1, chunk)).amax(dim=-1)
+    best = torch.topk(maxima, k, dim=-1, sorted=False).indices
+    candidates = (best.unsqueeze(-1) * chunk + torch.arange(chunk)).flatten(-2)
+    top, at = torch.topk(padded.gather(-1, candidates), k, dim=-1)
+    return top, candidates.gather(-1, at)
+
+
+def mine_class_lists(
+    probabilities: Tensor,
     labels: Tensor,
     counts: Tensor,
     mined: Tensor,
-    anchors: tuple[Tensor, Tensor, Tensor],
     grouped: Tensor,
     k: int,
-) -> MinedPairs:
+) -> ClassLists:
     """SPEC §2, class level: one list of hard samples per minority class.
 
-    ``scores`` is ``(T, n, C)``, the probability of every class for every sample,
-    and ``grouped`` comes from :func:`group_by_class` on each sample's own-class
-    score. Hard positives of class ``c`` are its ``min(k, h_c)`` members with the
-    lowest ``p_c``, hard negatives the ``min(k, n - h_c)`` other samples with the
-    highest ``p_c``, both in that order; every anchor of ``c`` shares them, less
-    itself as a positive. Negatives come in decreasing ``p_c``, so ``d- = s_a - s_q``
-    comes increasing.
+    ``probabilities`` is ``(T, C, n)``, the probability of every class for every
+    sample, class-major; ``grouped`` comes from :func:`group_by_class` on each
+    sample's own-class probability. Hard positives of class ``c`` are its
+    ``min(k, h_c)`` members with the lowest ``p_c``, hard negatives the
+    ``min(k, n - h_c)`` other samples with the highest ``p_c``, both in that
+    order, ``W = min(k, n)`` slots each. Every anchor of ``c`` shares them, less
+    itself as a positive.
     """
-    anchor_index, anchor_class, _ = anchors
-    n_tasks, n, n_classes = scores.shape
+    n_tasks, n_classes, n = probabilities.shape
     width = min(k, n)
-    slots = torch.arange(width, device=scores.device)
-    with torch.no_grad():
-        # The members of a mined class start in `grouped` after those of the mined
-        # classes of smaller id.
-        mined_counts = counts * mined
-        first = mined_counts.cumsum(dim=1) - mined_counts
-        at = (first.unsqueeze(-1) + slots).clamp(max=n - 1).view(n_tasks, -1)
-        pos_per_class = grouped.gather(1, at).view(n_tasks, n_classes, width)
-        # Negatives: each class's top scores once every sample's own class is
-        # struck out; a single top-k along the batch for all classes.
-        others = scores.scatter(2, labels.unsqueeze(-1), -math.inf)
-        neg_per_class = torch.topk(others, width, dim=1).indices.transpose(1, 2)
-        by_anchor = anchor_class.unsqueeze(-1).expand(-1, -1, width)
-        pos_index = pos_per_class.gather(1, by_anchor)
-        neg_index = neg_per_class.gather(1, by_anchor)
-    h = _anchor_class_counts(anchors, counts)
-    return MinedPairs(
-        anchor_index,
-        anchor_class,
+    slots = torch.arange(width, device=probabilities.device)
+    # The members of a mined class start in `grouped` after those of the mined
+    # classes of smaller id.
+    mined_counts = counts * mined
+    first = mined_counts.cumsum(dim=1) - mined_counts
+    at = (first.unsqueeze(-1) + slots).clamp(max=n - 1)
+    pos_index = grouped.gather(1, at.flatten(1)).view(n_tasks, n_classes, width)
+    # Negatives: each class's top scores once every sample's own class is struck
+    # out; one top-k along the batch for all classes.
+    others = probabilities.scatter(1, labels.unsqueeze(1), -math.inf)
+    neg_score, neg_index = top_k(others, width)
+    return ClassLists(
         pos_index,
-        _leading(h, width) & (pos_index != anchor_index.unsqueeze(-1)),
+        slots < mined_counts.unsqueeze(-1),
+        probabilities.gather(2, pos_index),
         neg_index,
-        _leading((n - h) * anchors[2], width),
-        pos_per_class,
-        neg_per_class,
+        slots < ((n - counts) * mined).unsqueeze(-1),
+        neg_score,
     )
 
 

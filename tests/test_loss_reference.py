@@ -89,12 +89,12 @@ def test_both_class_level_relative_paths_match_reference(
 def test_top_k_by_chunks_matches_topk(n):
     # Rows of 16 k to 64 k values take the chunked route on the CPU; -inf marks
     # struck-out entries, as for the members of a class.
-    from skcrl._class_level import _top_k
+    from skcrl._mining import top_k
 
     generator = torch.Generator().manual_seed(n)
     values = torch.rand(3, 7, n, generator=generator, dtype=torch.float64)
     values[values < 0.3] = -torch.inf
-    top, index = _top_k(values, 25)
+    top, index = top_k(values, 25)
     want = torch.topk(values, 25, dim=-1)
     torch.testing.assert_close(top, want.values, rtol=0, atol=0)
     torch.testing.assert_close(values.gather(-1, index), top, rtol=0, atol=0)
