@@ -3,8 +3,8 @@ Rectification Loss, sharing one implementation (:class:`_CRLNet`)."""
 
 from __future__ import annotations
 
-import copy
 import inspect
+from collections.abc import Mapping
 from contextlib import contextmanager
 from numbers import Real
 from typing import ClassVar
@@ -14,7 +14,6 @@ import scipy.sparse as sp
 import torch
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
-from sklearn.preprocessing import LabelEncoder
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     Interval,
@@ -28,7 +27,7 @@ from skorch import NeuralNet, NeuralNetClassifier
 from skorch.callbacks import EpochScoring, EpochTimer, PassthroughScoring, PrintLog
 from skorch.dataset import Dataset
 from skorch.utils import is_dataset, to_numpy, to_tensor
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 
 from ._checks import (
     ALPHA_CONSTRAINT,
@@ -40,6 +39,14 @@ from ._checks import (
     crl_parameters,
 )
 from ._data import ArrayDataset, collate_for, indexes_batches
+from ._inputs import (
+    EncodedTargets,
+    as_dense,
+    check_dict_input,
+    dataset_labels,
+    first_input_shape,
+    stored_labels,
+)
 from ._loss import (
     class_prior,
     crl_with_memory,
@@ -61,6 +68,19 @@ def _valid_accuracy(net, X, y):
 
 def _valid_mean_balanced_accuracy(net, X, y):
     return mean_balanced_accuracy_score(to_numpy(y), net.predict(X))
+
+
+def _is_dict_input(X):
+    """A dict of arrays for a multi-input module (scipy's dok_matrix is a dict
+    too, but a sparse matrix)."""
+    return isinstance(X, Mapping) and not sp.issparse(X)
+
+
+def _root(dataset):
+    """The dataset under ``dataset``'s ``Subset`` s."""
+    while isinstance(dataset, Subset):
+        dataset = dataset.dataset
+    return dataset
 
 
 def split_output(output):
@@ -208,6 +228,11 @@ class _CRLNet:
         self.class_weight = class_weight
         self.random_state = random_state
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True  # scipy sparse X, densified per batch
+        return tags
+
     # -- parameters -----------------------------------------------------------
 
     def _get_param_names(self):
@@ -237,18 +262,32 @@ class _CRLNet:
 
     @property
     def _default_callbacks(self):
+        # skorch's own names and order; the epoch means of the CE and CRL terms
+        # are recorded by the net itself (on_epoch_end), before any callback
         name, score = self._valid_scoring
         return [
             ("epoch_timer", EpochTimer()),
             ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
-            ("train_ce", PassthroughScoring(name="train_ce", on_train=True)),
-            ("train_crl", PassthroughScoring(name="train_crl", on_train=True)),
             ("valid_loss", PassthroughScoring(name="valid_loss")),
-            ("valid_ce", PassthroughScoring(name="valid_ce")),
-            ("valid_crl", PassthroughScoring(name="valid_crl")),
             (name, EpochScoring(score, name=name, lower_is_better=False)),
             ("print_log", PrintLog()),
         ]
+
+    def initialize_callbacks(self):
+        super().initialize_callbacks()
+        self._term_scorings_ = [
+            PassthroughScoring(name=f"{part}_{term}", on_train=part == "train")
+            for part in ("train", "valid")
+            for term in ("ce", "crl")
+        ]
+        for scoring in self._term_scorings_:
+            scoring.initialize()
+        return self
+
+    def on_epoch_end(self, net, **kwargs):
+        for scoring in getattr(self, "_term_scorings_", ()):
+            scoring.on_epoch_end(self)
+        super().on_epoch_end(net, **kwargs)
 
     # -- data -----------------------------------------------------------------
 
@@ -258,28 +297,75 @@ class _CRLNet:
         modified."""
         # Bad values fail here, before skorch builds the module.
         self._validate_own_params()
-        if y is None:
+        caller = type(self).__name__
+        labels_given = y is not None
+        if is_dataset(X):
+            if y is None:
+                y = dataset_labels(X, caller)
+            elif len(y) != len(X):
+                raise ValueError(
+                    f"y has {len(y)} labels but the dataset has {len(X)} samples."
+                )
+        elif y is None:
             raise ValueError(
-                f"{type(self).__name__} requires y to be passed, but the target y is "
-                "None: call fit(X, y) with the targets of the samples."
+                f"{caller} requires y to be passed, but the target y is None: call "
+                "fit(X, y) with the targets of the samples, or pass a torch Dataset "
+                "that returns (X, y) per sample."
             )
         self._check_target_kind(y)
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            reset=reset,
-            dtype=np.float32,
-            allow_nd=True,
-            ensure_min_samples=2,
-            multi_output=self._multi_output,
-        )
-        if reset:
-            self._input_features_ = n_inputs(X.shape)
+        if is_dataset(X) or _is_dict_input(X):
+            y = self._check_target_array(y)
+            if _is_dict_input(X):
+                X = check_dict_input(X, caller, n_samples=len(y))
+            shape = first_input_shape(X) if is_dataset(X) else None
+            if reset:
+                # no single feature array: no n_features_in_ (nor a stale one)
+                for name in ("n_features_in_", "feature_names_in_"):
+                    self.__dict__.pop(name, None)
+                self._input_features_ = None if shape is None else n_inputs(shape)
+        else:
+            X, y = validate_data(
+                self,
+                X,
+                y,
+                reset=reset,
+                dtype=np.float32,
+                allow_nd=True,
+                accept_sparse="csr",
+                ensure_min_samples=2,
+                multi_output=self._multi_output,
+            )
+            if reset:
+                self._input_features_ = n_inputs(X.shape)
         encoded = self._encode_target(y, reset, **target_options)
         if reset:
             self._set_loss_weights(encoded)
+        if is_dataset(X):
+            X = self._with_encoded_targets(X, encoded)
+            if not labels_given:
+                # as in skorch, the split sees no y (a stratified one asks for it)
+                encoded = None
         return X, encoded
+
+    def _check_target_array(self, y):
+        """``y`` checked alone (the input is a Dataset or a dict)."""
+        y = validate_data(self, y=y, reset=False, multi_output=self._multi_output)
+        if len(y) < 2:
+            raise ValueError(
+                f"Found {len(y)} sample(s) while a minimum of 2 is required to fit "
+                f"{type(self).__name__}."
+            )
+        return y
+
+    def _with_encoded_targets(self, dataset, encoded):
+        """``dataset`` as the training loop sees it: the user's own dataset when
+        its stored labels are already the encoded ones, else one that returns
+        the encoded labels (which also keeps labels read in a pass at hand for
+        the class-aware batches)."""
+        stored = stored_labels(dataset)
+        if stored is not None and self._is_encoding(stored, encoded):
+            return dataset
+        return EncodedTargets(dataset, encoded)
 
     def _set_loss_weights(self, encoded):
         n_classes = None if encoded.ndim == 2 else self._n_logits()
@@ -295,11 +381,38 @@ class _CRLNet:
             self.class_weight_ = self._class_weights(encoded)
 
     def _check_input(self, X):
-        """Validate and convert ``X`` for prediction (a Dataset passes as is)."""
-        self.check_is_fitted(["module_", "imbalance_"])
+        """Validate and convert ``X`` for prediction (a Dataset passes as is).
+
+        A net that was only initialised (skorch's ``initialize`` then
+        ``load_params``) predicts as well as a fitted one."""
+        self.check_is_fitted()
         if is_dataset(X):
             return X
-        return validate_data(self, X, reset=False, dtype=np.float32, allow_nd=True)
+        if _is_dict_input(X):
+            return check_dict_input(X, type(self).__name__)
+        return validate_data(
+            self, X, reset=False, dtype=np.float32, allow_nd=True, accept_sparse="csr"
+        )
+
+    def get_split_datasets(self, X, y=None, **fit_params):
+        dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
+        if dataset_valid is not None and _root(dataset_valid) is not _root(
+            dataset_train
+        ):
+            # a predefined split of the user's: its labels are the original ones
+            labels = self._check_target_array(
+                dataset_labels(dataset_valid, type(self).__name__)
+            )
+            dataset_valid = self._with_encoded_targets(
+                dataset_valid, self._encode_target(labels, reset=False)
+            )
+        return dataset_train, dataset_valid
+
+    def infer(self, x, **fit_params):
+        # sparse batches arrive as sparse tensors and are densified on the device
+        if torch.is_tensor(x) and x.layout != torch.strided:
+            x = as_dense(x.to(self.device))
+        return super().infer(x, **fit_params)
 
     def get_dataset(self, X, y=None):
         # The validated arrays of fit and predict: one fancy index per batch
@@ -308,7 +421,7 @@ class _CRLNet:
         if (
             self.dataset is Dataset
             and not self.get_params_for("dataset")
-            and isinstance(X, np.ndarray)
+            and (isinstance(X, np.ndarray) or sp.issparse(X))
             and (y is None or isinstance(y, np.ndarray))
         ):
             return ArrayDataset(X, y)
@@ -331,6 +444,12 @@ class _CRLNet:
                     "module=None sizes the default MLP from the data: call fit "
                     "(or pass a module) before initialize."
                 )
+            if self._input_features_ is None:
+                raise ValueError(
+                    "module=None builds an MLP for one input array, but X is a dict "
+                    "of inputs: pass a module whose forward takes X's keys as "
+                    "arguments."
+                )
             module = MLP
             kwargs = {
                 "n_features": self._input_features_,
@@ -343,6 +462,16 @@ class _CRLNet:
 
     def initialize_criterion(self):
         self._initialize_cross_entropy()
+        self._set_logit_shift()
+        if self.memory_size:
+            # A criterion instance of the user's is used as it is, as skorch
+            # uses module and criterion instances (clone copies them).
+            # a submodule of the criterion, so that Checkpoint (criterion.pt) and
+            # save_params(f_criterion=...) keep it
+            self.criterion_.crl_memory = CRLMemory(self.memory_size)
+        return self
+
+    def _set_logit_shift(self):
         prior = getattr(self, "class_prior_", None)
         self._logit_shift_ = None
         if self.logit_adjustment and prior is not None:
@@ -352,14 +481,6 @@ class _CRLNet:
                 self.logit_adjustment,
                 self._multi_output,
             )
-        if self.memory_size:
-            if self.criterion_ is self.criterion:
-                # the user's own instance stays untouched
-                self.criterion_ = copy.deepcopy(self.criterion_)
-            # a submodule of the criterion, so that Checkpoint (criterion.pt) and
-            # save_params(f_criterion=...) keep it
-            self.criterion_.crl_memory = CRLMemory(self.memory_size)
-        return self
 
     @contextmanager
     def _seeded(self, continued):
@@ -409,7 +530,15 @@ class _CRLNet:
 
     def _continue_training(self, X, y, fit_params, **target_options):
         continued = self.initialized_
-        X, y = self._check_training_data(X, y, reset=not continued, **target_options)
+        # a net initialised (and maybe loaded with load_params) but never trained
+        # learns its classes and loss weights from this first data
+        first_data = not hasattr(self, "imbalance_")
+        X, y = self._check_training_data(X, y, reset=first_data, **target_options)
+        if continued and first_data:
+            # the criterion (and what load_params put in it) stays; its
+            # data-dependent parts are set
+            self._set_logit_shift()
+            self._weigh_built_criterion()
         with self._seeded(continued=continued):
             super().partial_fit(X, y, **fit_params)
         return self
@@ -423,7 +552,8 @@ class _CRLNet:
                 f"(logits, embeddings); {type(self.module_).__name__} returned only "
                 "logits."
             )
-        y_true = to_tensor(y_true, device=logits.device)
+        y_true = self._target_tensor(to_tensor(y_true, device=logits.device), logits)
+        logits = self._as_logits(logits)
         shift = self._logit_shift_
         # SPEC §8: the adjustment exists only inside the cross-entropy term
         adjusted = logits if shift is None else logits + shift.to(logits)
@@ -435,13 +565,32 @@ class _CRLNet:
         # SPEC §11: the memory serves training batches only
         memory = self.criterion_.crl_memory if training and self.memory_size else None
         crl = crl_with_memory(
-            memory, logits, y_true, embeddings, checked=True, **crl_parameters(self)
+            memory,
+            logits,
+            y_true,
+            embeddings,
+            checked=True,
+            push=False,
+            **crl_parameters(self),
         )
+        if memory is not None:
+            # pushed in on_batch_end: an optimiser that evaluates the loss several
+            # times per step (LBFGS) must not put the batch in twice
+            instance = self.level == "instance"
+            self._unpushed_ = (logits, y_true, embeddings if instance else None)
         # Read by on_batch_end, so that only batches of fit reach the history.
         self._batch_terms_ = (ce.detach(), crl.detach())
         return self.alpha_ * crl + (1 - self.alpha_) * ce
 
+    def _as_logits(self, output):
+        """The logits in ``output`` (a module's first output)."""
+        return output
+
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        unpushed = getattr(self, "_unpushed_", None)
+        if unpushed is not None:
+            self.criterion_.crl_memory.push(*unpushed)
+            self._unpushed_ = None
         terms = getattr(self, "_batch_terms_", None)
         if terms is not None:
             prefix = "train" if training else "valid"
@@ -473,7 +622,10 @@ class CRLClassifier(_CRLNet, NeuralNetClassifier):
         Its ``forward`` returns the logits ``(n, C)``, or ``(logits, embeddings)``;
         ``level="instance"`` needs the embeddings.
     criterion : torch criterion class, default=torch.nn.CrossEntropyLoss
-        The cross-entropy term; keep it a cross-entropy on logits.
+        The cross-entropy term on the module's logits. ``torch.nn.NLLLoss``, as
+        in skorch, is for a module that returns probabilities: their logarithms
+        are the logits of both terms, and ``predict_proba`` returns the module's
+        output as it is.
     %(crl_parameters)s
     class_weight : dict, "balanced" or None, default=None
         Weights of the cross-entropy term per class, as in scikit-learn: a dict
@@ -534,12 +686,17 @@ class CRLClassifier(_CRLNet, NeuralNetClassifier):
 
     @property
     def classes_(self):
-        try:
-            return self.label_encoder_.classes_
-        except AttributeError:
-            raise AttributeError(
-                f"{type(self).__name__} is not fitted yet: classes_ is set by fit."
-            ) from None
+        fitted = self.__dict__.get("_fitted_classes_")
+        if fitted is not None:
+            return fitted
+        if self.classes is not None and len(self.classes):
+            # skorch's argument names the classes of a net that was initialised
+            # and loaded without fit
+            return np.asarray(self.classes)
+        raise AttributeError(
+            f"{type(self).__name__} is not fitted yet: classes_ is set by fit (or "
+            "given as the classes argument)."
+        )
 
     def _n_logits(self):
         return len(self.classes_)
@@ -556,21 +713,63 @@ class CRLClassifier(_CRLNet, NeuralNetClassifier):
     def _encode_target(self, y, reset, classes=None):
         check_classification_targets(y)
         if reset:
-            # partial_fit's classes, else skorch's `classes` argument, else y
-            known = next(c for c in (classes, self.classes, y) if c is not None)
-            self.label_encoder_ = LabelEncoder().fit(known)
-            if len(self.classes_) < 2:
-                raise ValueError(
-                    f"y holds a single class ({self.classes_[0]!r}); a classifier "
-                    "needs samples of at least 2 classes."
-                )
-        unknown = np.setdiff1d(y, self.classes_)
-        if unknown.size:
+            self._fitted_classes_ = self._known_classes(y, classes)
+        known = self.classes_
+        order = np.argsort(known, kind="stable")
+        try:
+            position = np.searchsorted(known[order], y).clip(max=len(known) - 1)
+            found = np.asarray(known[order][position] == y, dtype=bool)
+        except TypeError:  # labels of another kind (numbers for strings)
+            position, found = None, np.zeros(len(y), dtype=bool)
+        if not found.any() and self._indexes_classes(y):
+            # skorch's convention: y holds indices into the classes argument
+            return np.asarray(y).astype(np.int64)
+        if not found.all():
+            unknown = np.unique(np.asarray(y)[~found])
             raise ValueError(
                 f"y holds labels {unknown.tolist()} unknown to this classifier, whose "
-                f"classes are {self.classes_.tolist()}."
+                f"classes are {known.tolist()}."
             )
-        return self.label_encoder_.transform(y).astype(np.int64)
+        return order[position].astype(np.int64)
+
+    def _known_classes(self, y, classes):
+        """partial_fit's ``classes`` (sorted, as in scikit-learn), else skorch's
+        ``classes`` argument (in its order, as in skorch), else those of y."""
+        if classes is not None:
+            known = np.unique(classes)
+        elif self.classes is not None:
+            known = np.asarray(self.classes)
+            if known.ndim != 1 or len(np.unique(known)) != len(known):
+                raise ValueError(
+                    "classes must list each label of the problem once, got "
+                    f"{self.classes!r}; or pass None to take them from y."
+                )
+        else:
+            known = np.unique(y)
+        if len(known) < 2:
+            what = "no class" if len(known) == 0 else f"a single class ({known[0]!r})"
+            source = "y" if classes is None and self.classes is None else "classes"
+            raise ValueError(
+                f"{source} holds {what}; a classifier needs samples of at least 2 "
+                "classes."
+            )
+        return known
+
+    def _indexes_classes(self, y):
+        y = np.asarray(y)
+        return (
+            self.classes is not None
+            and y.dtype.kind in "iu"
+            and y.min() >= 0
+            and y.max() < len(self.classes_)
+        )
+
+    def _is_encoding(self, labels, encoded):
+        return labels.shape == encoded.shape and np.array_equal(labels, encoded)
+
+    def _target_tensor(self, target, logits):
+        # a user's dataset may hold its labels as floats or int32
+        return target.long()
 
     def _class_weights(self, encoded):
         weight = self.class_weight
@@ -594,7 +793,31 @@ class CRLClassifier(_CRLNet, NeuralNetClassifier):
         self.criterion_ = self.initialized_instance(self.criterion, kwargs)
         return self
 
+    def _weigh_built_criterion(self):
+        weight = self.class_weight_
+        if weight is None or "weight" in self.get_params_for("criterion"):
+            return
+        if not isinstance(self.criterion_, torch.nn.modules.loss._WeightedLoss):
+            raise ValueError(
+                "class_weight weighs the cross-entropy through its weight "
+                f"argument, which {type(self.criterion_).__name__} lacks."
+            )
+        self.criterion_.weight = torch.as_tensor(
+            weight, dtype=torch.float32, device=self.device
+        )
+
+    def _as_logits(self, output):
+        # As skorch's NeuralNetClassifier: with NLLLoss the module returns
+        # probabilities, whose logarithms are logits (softmax(log p) = p).
+        if isinstance(self.criterion_, torch.nn.NLLLoss):
+            return torch.log(output + torch.finfo(output.dtype).eps)
+        return output
+
     def _cross_entropy(self, logits, target):
+        if isinstance(self.criterion_, torch.nn.NLLLoss):
+            # normalised again after a logit adjustment: NLL(log_softmax(z + s))
+            # is the cross-entropy of the adjusted logits
+            logits = torch.log_softmax(logits, dim=-1)
         return self.criterion_(logits, target)
 
     def partial_fit(self, X, y, classes=None, **fit_params):
@@ -613,7 +836,12 @@ class CRLClassifier(_CRLNet, NeuralNetClassifier):
     def predict(self, X):
         """The most probable label of each sample, from ``classes_``."""
         best = self.predict_proba(X).argmax(axis=1)
-        return self.classes_[best]
+        try:
+            classes = self.classes_
+        except AttributeError:
+            # initialised and loaded without fit or classes: indices, as skorch
+            return best
+        return classes[best]
 
 
 @_with_shared_signature
@@ -862,6 +1090,19 @@ class CRLMultiLabelClassifier(_CRLNet, ClassifierMixin, NeuralNet):
         if self._entry_weight_ is None:
             return losses.mean()
         return weighted_entry_mean(losses, target, self._entry_weight_)
+
+    def _is_encoding(self, labels, encoded):
+        return labels.shape == encoded.shape and np.array_equal(labels, encoded)
+
+    def _weigh_built_criterion(self):
+        if self.class_weight_ is not None:
+            self._entry_weight_ = torch.as_tensor(
+                self.class_weight_, dtype=torch.float32, device=self.device
+            )
+
+    def _target_tensor(self, target, logits):
+        # a user's dataset may hold its 0/1 attributes as integers
+        return target if target.is_floating_point() else target.float()
 
     def _get_predict_nonlinearity(self):
         # skorch's "auto" turns BCE logits into (n, 2) binary probabilities.

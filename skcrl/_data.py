@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
+import scipy.sparse as sp
 import torch
 from skorch.dataset import Dataset
 from torch.utils.data import DataLoader, Subset, default_collate
@@ -44,13 +45,28 @@ class ArrayDataset(Dataset):
 
     def __getitems__(self, indices) -> _Batch:
         index = np.asarray(indices, dtype=np.int64)
-        # numpy's fancy index copies into a fresh array, which torch then shares
-        X = torch.from_numpy(self.X[index])
+        if sp.issparse(self.X):
+            X = _sparse_rows(self.X, index)
+        else:
+            # numpy's fancy index copies into a fresh array, which torch then shares
+            X = torch.from_numpy(self.X[index])
         if self.y is None:  # skorch's placeholder, one per sample
             y = torch.zeros(len(index), 1)
         else:
             y = torch.from_numpy(self.y[index])
         return _Batch(X, y)
+
+
+def _sparse_rows(X, index) -> torch.Tensor:
+    """Rows of a scipy sparse matrix as a torch CSR tensor: only the non-zeros
+    travel to the device, where the net densifies the batch."""
+    rows = sp.csr_array(X[index])
+    return torch.sparse_csr_tensor(
+        torch.from_numpy(rows.indptr.astype(np.int64)),
+        torch.from_numpy(rows.indices.astype(np.int64)),
+        torch.from_numpy(rows.data),
+        size=rows.shape,
+    )
 
 
 def indexes_batches(dataset) -> bool:

@@ -349,13 +349,14 @@ def crl_with_memory(
     embeddings: Tensor | None = None,
     *,
     checked: bool = False,
+    push: bool = True,
     **params,
 ) -> Tensor:
     """``L_crl`` of a training batch mined together with ``memory``'s rows, then
-    the batch's rows put into the memory (SPEC §11); the batch alone when
-    ``memory`` is None. ``params`` are :func:`crl_loss`'s hyper-parameters;
-    ``checked=True`` skips their validation (an estimator validates them once
-    in ``fit``, not in every batch)."""
+    the batch's rows put into the memory (SPEC §11; ``push=False`` leaves that to
+    the caller); the batch alone when ``memory`` is None. ``params`` are
+    :func:`crl_loss`'s hyper-parameters; ``checked=True`` skips their validation
+    (an estimator validates them once in ``fit``, not in every batch)."""
     loss = _crl_loss if checked else crl_loss
     crl = loss(
         logits,
@@ -364,7 +365,7 @@ def crl_with_memory(
         memory=None if memory is None else memory.contents(),
         **params,
     )
-    if memory is not None:
+    if memory is not None and push:
         instance = params.get("level") == "instance"
         memory.push(logits, target, embeddings if instance else None)
     return crl

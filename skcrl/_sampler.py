@@ -12,8 +12,9 @@ import math
 
 import numpy as np
 import torch
-from skorch.utils import data_from_dataset, to_numpy
 from torch.utils.data import DataLoader, Sampler
+
+from ._inputs import dataset_labels
 
 __all__ = ["ClassAwareBatchSampler", "ClassAwareDataLoader"]
 
@@ -158,7 +159,9 @@ class ClassAwareDataLoader(DataLoader):
     Parameters
     ----------
     dataset : torch Dataset
-        A skorch ``Dataset`` (or a ``Subset`` of one) holding the labels.
+        A dataset whose labels can be read: skorch's ``Dataset``, a
+        ``TensorDataset``, one with a ``targets`` attribute, a ``Subset`` of
+        those, or any other that returns ``(X, y)`` per sample (read in one pass).
     batch_size : int, default=1
     classes_per_batch : int, default=None
         See :class:`ClassAwareBatchSampler`.
@@ -185,9 +188,8 @@ class ClassAwareDataLoader(DataLoader):
         min_per_class=2,
         **kwargs,
     ):
-        _, labels = data_from_dataset(dataset)
         sampler = ClassAwareBatchSampler(
-            to_numpy(labels) if torch.is_tensor(labels) else labels,
+            dataset_labels(dataset, type(self).__name__),
             batch_size,
             classes_per_batch=classes_per_batch,
             min_per_class=min_per_class,

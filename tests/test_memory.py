@@ -5,6 +5,7 @@ import pytest
 import torch
 from batches import random_batch
 from reference_crl import reference_crl_loss
+from sklearn.base import clone
 from skorch.callbacks import Checkpoint
 from skorch.dataset import ValidSplit
 
@@ -226,15 +227,33 @@ def test_estimator_loss_mines_the_memory():
     first = clf.module_(torch.as_tensor(X[:20]))
     y_first = torch.as_tensor(y[:20])
     clf.get_loss(first, y_first, training=True)
+    assert len(memory) == 0  # the batch goes in when it ends, not with its loss
+    clf.on_batch_end(clf, training=True)
     second = clf.module_(torch.as_tensor(X[20:40]))
     y_second = torch.as_tensor(y[20:40])
     got = clf.get_loss(second, y_second, training=True)
+    clf.on_batch_end(clf, training=True)
     crl = crl_loss(second, y_second, memory=(first.detach(), y_first))
     ce = torch.nn.functional.cross_entropy(second, y_second)
     torch.testing.assert_close(got, 0.7 * crl + 0.3 * ce)
     assert len(memory) == 40
     clf.get_loss(second, y_second, training=False)  # validation: untouched
     assert len(memory) == 40
+
+
+def test_a_batch_goes_into_the_memory_once_per_step_with_lbfgs():
+    # LBFGS evaluates the loss several times per step: the memory must still
+    # hold each batch once
+    X, y = _data(n=120)
+    clf = CRLClassifier(
+        optimizer=torch.optim.LBFGS,
+        lr=0.5,
+        batch_size=40,
+        memory_size=1000,
+        max_epochs=2,
+        random_state=0,
+    ).fit(X, y)
+    assert len(_memory_of(clf)) == 2 * 120
 
 
 def test_multilabel_memory_holds_all_attributes():
@@ -262,12 +281,15 @@ def test_checkpoint_saves_and_restores_the_memory(tmp_path):
         torch.testing.assert_close(a, b)
 
 
-def test_user_criterion_instance_is_not_modified():
+def test_user_criterion_instance_is_used_as_skorch_uses_it():
+    # skorch trains module and criterion instances in place; clone copies them
     X, y = _data()
     criterion = torch.nn.CrossEntropyLoss()
     clf = CRLClassifier(criterion=criterion, memory_size=10, max_epochs=1).fit(X, y)
-    assert not hasattr(criterion, "crl_memory")
+    assert clf.criterion_ is criterion
     assert len(_memory_of(clf)) == 10
+    copy = clone(clf).fit(X, y)
+    assert copy.criterion_ is not criterion
 
 
 @pytest.mark.parametrize("value", [-1, 1.5, True])
