@@ -431,6 +431,26 @@ def bench_loss_tables(results=RESULTS):
     }
 
 
+def large_data_table(results=RESULTS):
+    """Peak memory and time of fit from lazily read image files against an array."""
+    path = results / "large_data.json"
+    if not path.exists():
+        return {"large_data": "(``benchmarks/large_data.py`` has not been run.)\n"}
+    report = json.loads(path.read_text())
+    rows = [
+        [name, f"{row['peak_rss_mib']:.0f}", f"{row['seconds']:.1f}"]
+        for name, row in report["results"].items()
+    ]
+    table = list_table(["input", "peak resident memory (MiB)", "fit (s)"], rows)
+    return {
+        "large_data": f"``{report['command']}`` ({report['machine']}, torch "
+        f"{report['torch']}): {report['n_images']:,} images (class counts "
+        f"{report['class_counts']}), {report['array_mib']:.0f} MiB as one float32 "
+        f"array, {report['images_on_disk_mib']:.0f} MiB of files; each input in "
+        "its own process, 1 epoch of ``SmallCNN``:\n\n" + table
+    }
+
+
 def headline_markdown(results=RESULTS):
     """README's one table: test balanced accuracy (mA for attributes) per task."""
     scores, _ = comparison(results)
@@ -473,6 +493,7 @@ def generate(results=RESULTS, generated=GENERATED):
         pieces.update(findings(results))
     pieces.update(bench_fit_table(results))
     pieces.update(bench_loss_tables(results))
+    pieces.update(large_data_table(results))
     for name, text in pieces.items():
         (generated / f"{name}.rst.inc").write_text(text)
     return pieces

@@ -113,3 +113,28 @@ def test_headline_and_pages_are_written(results):
     assert "- 3\n" in pieces["bench_loss_memory"]
     assert (results / "_generated" / "targets.rst.inc").exists()
     assert "1.00x (2.0 s)" in pieces["bench_fit"]
+    assert "(``benchmarks/large_data.py`` has not been run.)" in pieces["large_data"]
+
+
+def test_large_data_table(tmp_path):
+    (tmp_path / "large_data.json").write_text(
+        json.dumps(
+            {
+                "command": "python benchmarks/large_data.py",
+                "machine": "x86_64, 1 torch thread",
+                "torch": "2.13.0",
+                "n_images": 1200,
+                "class_counts": [1000, 200],
+                "images_on_disk_mib": 1.1,
+                "array_mib": 3.6,
+                "results": {
+                    "array": {"seconds": 2.04, "peak_rss_mib": 512.4},
+                    "lazy files": {"seconds": 3.0, "peak_rss_mib": 400.0},
+                },
+            }
+        )
+    )
+    table = _generate.large_data_table(tmp_path)["large_data"]
+    assert "1,200 images" in table and "4 MiB as one float32 array" in table
+    assert "- 512\n" in table and "- 2.0\n" in table
+    assert "- lazy files\n" in table
