@@ -464,10 +464,10 @@ class _CRLNet:
         self._initialize_cross_entropy()
         self._set_logit_shift()
         if self.memory_size:
-            # A criterion instance of the user's is used as it is, as skorch
-            # uses module and criterion instances (clone copies them).
-            # a submodule of the criterion, so that Checkpoint (criterion.pt) and
-            # save_params(f_criterion=...) keep it
+            # A submodule of the criterion, so that Checkpoint (criterion.pt) and
+            # save_params(f_criterion=...) keep it. A criterion instance of the
+            # user's gets it too: skorch trains the instances it is given, and
+            # clone copies them.
             self.criterion_.crl_memory = CRLMemory(self.memory_size)
         return self
 
@@ -577,7 +577,8 @@ class _CRLNet:
             # pushed in on_batch_end: an optimiser that evaluates the loss several
             # times per step (LBFGS) must not put the batch in twice
             instance = self.level == "instance"
-            self._unpushed_ = (logits, y_true, embeddings if instance else None)
+            rows = (logits, y_true, embeddings if instance else None)
+            self._unpushed_ = tuple(None if r is None else r.detach() for r in rows)
         # Read by on_batch_end, so that only batches of fit reach the history.
         self._batch_terms_ = (ce.detach(), crl.detach())
         return self.alpha_ * crl + (1 - self.alpha_) * ce
