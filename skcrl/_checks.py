@@ -18,6 +18,7 @@ __all__ = [
     "CRL_CONSTRAINTS",
     "CRL_PARAMETER_DOCS",
     "LEVELS",
+    "MININGS",
     "check_crl_parameters",
     "crl_parameters",
     "with_crl_parameter_docs",
@@ -25,6 +26,7 @@ __all__ = [
 
 LEVELS = ("class", "instance")
 COMPARISONS = ("relative", "absolute", "distribution")
+MININGS = ("local", "global")
 
 #: The hyper-parameters of the CRL term, declared once for crl_loss,
 #: ClassRectificationLoss and the estimators.
@@ -35,6 +37,7 @@ CRL_CONSTRAINTS = {
     "margin": [Interval(Real, 0, None, closed="left")],
     "rho": [Interval(Real, 0, 1, closed="right")],
     "n_bins": [Interval(Integral, 2, None, closed="left")],
+    "mining": [StrOptions(set(MININGS))],
 }
 
 
@@ -55,6 +58,13 @@ CRL_PARAMETER_DOCS = """\
         Share of a batch that its minority classes may hold together.
     n_bins : int, default=32
         Histogram nodes of the distribution comparison.
+    mining : {"local", "global"}, default="local"
+        Under data-parallel training (several processes of torch.distributed),
+        mine each process's rows (``"local"``) or the global batch gathered from
+        all processes (``"global"``), whose loss every process computes, with the
+        gradient of its own rows scaled so that DDP's averaging reproduces
+        single-process training on the global batch (SPEC §9). Without a process
+        group of several processes both are the same.
 """
 
 _PLACEHOLDER = "    %(crl_parameters)s\n"

@@ -39,6 +39,7 @@ from ._checks import (
     crl_parameters,
 )
 from ._data import ArrayDataset, collate_for, indexes_batches
+from ._distributed import gather_batch
 from ._inputs import (
     EncodedTargets,
     as_dense,
@@ -191,6 +192,7 @@ class _CRLNet:
         margin=0.5,
         rho=0.5,
         n_bins=32,
+        mining="local",
         logit_adjustment=1.0,
         memory_size=1024,
         class_weight=None,
@@ -223,6 +225,7 @@ class _CRLNet:
         self.margin = margin
         self.rho = rho
         self.n_bins = n_bins
+        self.mining = mining
         self.logit_adjustment = logit_adjustment
         self.memory_size = memory_size
         self.class_weight = class_weight
@@ -564,20 +567,22 @@ class _CRLNet:
             return ce
         # SPEC §11: the memory serves training batches only
         memory = self.criterion_.crl_memory if training and self.memory_size else None
+        rows = (logits, y_true, embeddings)
+        if self.mining == "global":
+            # SPEC §9: the global batch, which the memory then holds (§11)
+            rows = gather_batch(*rows)
         crl = crl_with_memory(
             memory,
-            logits,
-            y_true,
-            embeddings,
+            *rows,
             checked=True,
             push=False,
-            **crl_parameters(self),
+            **{**crl_parameters(self), "mining": "local"},
         )
         if memory is not None:
             # pushed in on_batch_end: an optimiser that evaluates the loss several
             # times per step (LBFGS) must not put the batch in twice
             instance = self.level == "instance"
-            rows = (logits, y_true, embeddings if instance else None)
+            rows = (rows[0], rows[1], rows[2] if instance else None)
             self._unpushed_ = tuple(None if r is None else r.detach() for r in rows)
         # Read by on_batch_end, so that only batches of fit reach the history.
         self._batch_terms_ = (ce.detach(), crl.detach())

@@ -19,6 +19,7 @@ from ._checks import (
 )
 from ._class_level import KnownGradient, class_level_crl
 from ._distances import embedding_gradient, instance_distances, unit_embeddings
+from ._distributed import gather_batch
 from ._memory import CRLMemory
 from ._mining import (
     class_counts,
@@ -199,6 +200,7 @@ def crl_loss(
     margin: float = 0.5,
     rho: float = 0.5,
     n_bins: int = 32,
+    mining: str = "local",
     memory: tuple[Tensor, ...] | None = None,
 ) -> Tensor:
     """Class Rectification Loss ``L_crl`` of one mini-batch (SPEC.md §1-§4, §6).
@@ -265,7 +267,13 @@ def crl_loss(
     tensor(0.3000)
     """
     params = dict(
-        level=level, comparison=comparison, k=k, margin=margin, rho=rho, n_bins=n_bins
+        level=level,
+        comparison=comparison,
+        k=k,
+        margin=margin,
+        rho=rho,
+        n_bins=n_bins,
+        mining=mining,
     )
     check_crl_parameters("crl_loss", **params)
     return _crl_loss(logits, target, embeddings=embeddings, memory=memory, **params)
@@ -283,9 +291,12 @@ def _crl_loss(
     margin,
     rho,
     n_bins,
+    mining="local",
 ):
     """:func:`crl_loss` with its hyper-parameters already checked."""
     _check_tensors(logits, target, embeddings, level)
+    if mining == "global":
+        logits, target, embeddings = gather_batch(logits, target, embeddings)
     batch_logits, batch_embeddings = logits, embeddings
     if memory is not None:
         logits, target, embeddings = _with_memory(
@@ -358,6 +369,10 @@ def crl_with_memory(
     :func:`crl_loss`'s hyper-parameters; ``checked=True`` skips their validation
     (an estimator validates them once in ``fit``, not in every batch)."""
     loss = _crl_loss if checked else crl_loss
+    if params.get("mining") == "global":
+        # the memory holds the global batch (SPEC §11)
+        logits, target, embeddings = gather_batch(logits, target, embeddings)
+        params = {**params, "mining": "local"}
     crl = loss(
         logits,
         target,
@@ -475,6 +490,7 @@ class ClassRectificationLoss(nn.Module):
         margin: float = 0.5,
         rho: float = 0.5,
         n_bins: int = 32,
+        mining: str = "local",
         weight: Tensor | None = None,
         logit_adjustment: float = 0.0,
         memory_size: int = 0,
@@ -487,6 +503,7 @@ class ClassRectificationLoss(nn.Module):
         self.margin = margin
         self.rho = rho
         self.n_bins = n_bins
+        self.mining = mining
         check_crl_parameters(
             type(self).__name__,
             alpha=alpha,
@@ -513,6 +530,7 @@ class ClassRectificationLoss(nn.Module):
             f"alpha={self.alpha}, level={self.level!r}, "
             f"comparison={self.comparison!r}, "
             f"k={self.k}, margin={self.margin}, rho={self.rho}, n_bins={self.n_bins}, "
+            f"mining={self.mining!r}, "
             f"logit_adjustment={self.logit_adjustment}"
         )
 
