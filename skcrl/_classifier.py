@@ -12,6 +12,7 @@ from typing import ClassVar
 import numpy as np
 import scipy.sparse as sp
 import torch
+import torch.distributed as dist
 from sklearn.base import ClassifierMixin
 from sklearn.metrics import accuracy_score
 from sklearn.utils import check_random_state
@@ -26,6 +27,7 @@ from sklearn.utils.validation import validate_data
 from skorch import NeuralNet, NeuralNetClassifier
 from skorch.callbacks import EpochScoring, EpochTimer, PassthroughScoring, PrintLog
 from skorch.dataset import Dataset
+from skorch.hf import AccelerateMixin
 from skorch.utils import is_dataset, to_numpy, to_tensor
 from torch.utils.data import DataLoader, Subset
 
@@ -39,7 +41,7 @@ from ._checks import (
     crl_parameters,
 )
 from ._data import ArrayDataset, collate_for, indexes_batches
-from ._distributed import gather_batch
+from ._distributed import gather_batch, is_distributed
 from ._inputs import (
     EncodedTargets,
     as_dense,
@@ -230,6 +232,15 @@ class _CRLNet:
         self.memory_size = memory_size
         self.class_weight = class_weight
         self.random_state = random_state
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        # class Net(AccelerateMixin, CRLClassifier): the mixin comes first in the
+        # MRO, so its preparation is replaced here rather than overridden
+        if issubclass(cls, AccelerateMixin) and (
+            "_initialize_accelerator" not in cls.__dict__
+        ):
+            cls._initialize_accelerator = _initialize_accelerator
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -600,13 +611,50 @@ class _CRLNet:
         terms = getattr(self, "_batch_terms_", None)
         if terms is not None:
             prefix = "train" if training else "valid"
+            if is_distributed():
+                terms = self._averaged_over_processes(prefix, terms, kwargs.get("loss"))
             self.history.record_batch(f"{prefix}_ce", terms[0].item())
             self.history.record_batch(f"{prefix}_crl", terms[1].item())
             self._batch_terms_ = None
         super().on_batch_end(net, batch=batch, training=training, **kwargs)
 
+    def _averaged_over_processes(self, prefix, terms, loss):
+        """The batch's terms (and loss, rewritten in the history) as means over
+        the processes of data-parallel training, each of which saw its share."""
+        values = [term.float().reshape(()) for term in terms]
+        if loss is not None:
+            values.append(loss.detach().float().reshape(()))
+        values = torch.stack(values)
+        dist.all_reduce(values)
+        values = values / dist.get_world_size()
+        if loss is not None:
+            self.history.record_batch(f"{prefix}_loss", values[2].item())
+        return values[0], values[1]
+
     def predict_proba(self, X):
         return super().predict_proba(self._check_input(X))
+
+
+def _initialize_accelerator(self):
+    """skorch's ``AccelerateMixin._initialize_accelerator``, except that a criterion
+    without trainable parameters is not prepared but only moved to the
+    accelerator's device: DDP refuses a module with nothing to train (Accelerate
+    issue 760), and such a criterion has nothing to synchronise."""
+    criteria = self._criteria
+    fixed = [
+        name
+        for name in criteria
+        if isinstance(getattr(self, name + "_", None), torch.nn.Module)
+        and not any(p.requires_grad for p in getattr(self, name + "_").parameters())
+    ]
+    self._criteria = [name for name in criteria if name not in fixed]
+    try:
+        AccelerateMixin._initialize_accelerator(self)
+    finally:
+        self._criteria = criteria
+    for name in fixed:
+        getattr(self, name + "_").to(self.accelerator.device)
+    return self
 
 
 @_with_shared_signature
