@@ -7,8 +7,10 @@ import argparse
 import json
 import platform
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 
+import joblib
 import torch
 
 from . import __version__
@@ -73,6 +75,20 @@ def parse_args(argv=None):
         "--eta", type=float, default=None, help="CRLClassifier's eta (default: its own)"
     )
     parser.add_argument("--device", default="cpu")
+    parser.add_argument(
+        "--n-jobs",
+        type=int,
+        default=1,
+        help="fits run in parallel (joblib; -1: every core); the results are those "
+        "of a sequential run",
+    )
+    parser.add_argument(
+        "--dask",
+        default=None,
+        metavar="ADDRESS",
+        help="run the fits on the Dask scheduler at ADDRESS (tcp://host:port), "
+        "through joblib's dask backend; needs pip install skcrl[distributed]",
+    )
     parser.add_argument("--output", type=Path, default=Path("skcrl-results"))
     parser.add_argument(
         "--quick",
@@ -94,6 +110,22 @@ def _long_tailed(args) -> bool:
     return args.csv is None and args.dataset in ("digits", "fashion", "fashion-mlp")
 
 
+@contextmanager
+def _backend(address):
+    """joblib's dask backend on the scheduler at ``address`` (None: joblib's own)."""
+    if address is None:
+        yield
+        return
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise SystemExit(
+            "--dask needs dask.distributed: pip install 'skcrl[distributed]'"
+        ) from None
+    with Client(address), joblib.parallel_backend("dask"):
+        yield
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(1)
@@ -101,16 +133,18 @@ def main(argv=None) -> int:
         dataset, name = csv_dataset(args.csv, args.target), args.csv.name
     else:
         dataset, name = args.dataset, args.dataset
-    records = run_comparison(
-        dataset,
-        methods=args.methods,
-        seeds=args.seeds,
-        epochs=args.epochs,
-        imbalance_ratio=args.imbalance_ratio,
-        eta=args.eta,
-        device=args.device,
-        progress=not args.no_progress,
-    )
+    with _backend(args.dask):
+        records = run_comparison(
+            dataset,
+            methods=args.methods,
+            seeds=args.seeds,
+            epochs=args.epochs,
+            imbalance_ratio=args.imbalance_ratio,
+            eta=args.eta,
+            device=args.device,
+            progress=not args.no_progress,
+            n_jobs=-1 if args.dask else args.n_jobs,
+        )
     summary = summarise(records)
     ratio = f"imbalance ratio {args.imbalance_ratio:g}, " if _long_tailed(args) else ""
     title = f"{name}, {ratio}seeds {args.seeds}, {args.epochs} epochs of steps"

@@ -8,7 +8,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 from imblearn.metrics import geometric_mean_score
+from joblib import Parallel, delayed
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.metrics import balanced_accuracy_score, f1_score, recall_score
@@ -249,6 +251,7 @@ def run_comparison(
     eta=None,
     device="cpu",
     progress=True,
+    n_jobs=None,
 ):
     """Fit every method once per seed; return one record per (method, seed).
 
@@ -277,6 +280,11 @@ def run_comparison(
     device : str, default="cpu"
     progress : bool, default=True
         Show a tqdm progress bar.
+    n_jobs : int, default=None
+        Fits run in parallel by joblib (None: one at a time, -1: every core), on
+        the active joblib backend: inside ``joblib.parallel_backend("dask")`` they
+        run on a Dask cluster. Each fit is seeded and single-threaded, so the
+        records are those of a sequential run, but for their ``seconds``.
 
     Returns
     -------
@@ -308,42 +316,54 @@ def run_comparison(
     common = dict(batch_size=batch_size, lr=lr, device=device, **spec.network)
     if eta is not None:
         common["eta"] = eta
-    records = []
-    bar = tqdm(total=len(seeds) * len(methods), disable=not progress, unit="fit")
+    jobs = []
     for seed in seeds:
         data = spec.load(imbalance_ratio=imbalance_ratio, random_state=seed)
-        X, y = data.X_train, data.y_train
-        classes, counts = np.unique(y, return_counts=True)
-        head_to_tail = classes[np.argsort(-counts, kind="stable")]
-        steps = epochs * math.ceil(len(y) / batch_size)
-        for name in methods:
-            method = METHODS[name]
-            n_fit = len(y)
-            if method.sampler is not None:
-                flat = X.reshape(len(X), -1)
-                sampler = make_sampler(method, seed, counts.min())
-                n_fit = len(sampler.fit_resample(flat, y)[1])
-            estimator = build(
-                method,
-                n_train=n_fit,
-                steps=steps,
-                seed=seed,
-                sample_shape=X.shape[1:],
-                smallest_class=counts.min(),
-                **common,
-            )
-            bar.set_description(f"seed {seed} {name}")
-            start = time.perf_counter()
-            estimator.fit(X, y)
-            seconds = time.perf_counter() - start
-            record = {"method": name, "seed": seed, "seconds": seconds}
-            record.update(
-                _scores(data.y_test, estimator.predict(data.X_test), head_to_tail)
-            )
-            records.append(record)
-            bar.update()
-    bar.close()
+        steps = epochs * math.ceil(len(data.y_train) / batch_size)
+        jobs += [
+            delayed(_fit_and_score)(name, seed, data, steps, common) for name in methods
+        ]
+    # every fit is seeded and single-threaded: in any process, in any order, the
+    # same record (but its seconds)
+    fits = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
+    records = []
+    for record in tqdm(fits, total=len(jobs), disable=not progress, unit="fit"):
+        records.append(record)
     return records
+
+
+def _fit_and_score(name, seed, data, steps, common):
+    """One method trained on one seed's data, scored on its test part."""
+    X, y = data.X_train, data.y_train
+    classes, counts = np.unique(y, return_counts=True)
+    head_to_tail = classes[np.argsort(-counts, kind="stable")]
+    method = METHODS[name]
+    n_fit = len(y)
+    if method.sampler is not None:
+        flat = X.reshape(len(X), -1)
+        sampler = make_sampler(method, seed, counts.min())
+        n_fit = len(sampler.fit_resample(flat, y)[1])
+    estimator = build(
+        method,
+        n_train=n_fit,
+        steps=steps,
+        seed=seed,
+        sample_shape=X.shape[1:],
+        smallest_class=counts.min(),
+        **common,
+    )
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        start = time.perf_counter()
+        estimator.fit(X, y)
+        seconds = time.perf_counter() - start
+        predicted = estimator.predict(data.X_test)
+    finally:
+        torch.set_num_threads(threads)
+    record = {"method": name, "seed": seed, "seconds": seconds}
+    record.update(_scores(data.y_test, predicted, head_to_tail))
+    return record
 
 
 #: The test-set metrics of each record, beside ``recall_per_class``.
