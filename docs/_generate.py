@@ -451,6 +451,35 @@ def large_data_table(results=RESULTS):
     }
 
 
+def scaling_table(results=RESULTS):
+    """Wall-clock seconds of the same work in one process and in two."""
+    path = results / "scaling.json"
+    if not path.exists():
+        return {"scaling": "(``benchmarks/scaling.py`` has not been run.)\n"}
+    report = json.loads(path.read_text())
+    rows = []
+    for name, row in report["results"].items():
+        (one_name, one), (two_name, two) = row["seconds"].items()
+        same = row.get("identical results")
+        rows.append(
+            [
+                name,
+                f"{one:.1f} ({one_name})",
+                f"{two:.1f} ({two_name})",
+                f"{one / two:.2f}x",
+                "n/a" if same is None else ("yes" if same else "**no**"),
+            ]
+        )
+    table = list_table(
+        ["work", "1 process (s)", "2 processes (s)", "speed-up", "same results"],
+        rows,
+    )
+    return {
+        "scaling": f"``{report['command']}`` ({report['machine']}, torch "
+        f"{report['torch']}):\n\n" + table
+    }
+
+
 def headline_markdown(results=RESULTS):
     """README's one table: test balanced accuracy (mA for attributes) per task."""
     scores, _ = comparison(results)
@@ -494,6 +523,7 @@ def generate(results=RESULTS, generated=GENERATED):
     pieces.update(bench_fit_table(results))
     pieces.update(bench_loss_tables(results))
     pieces.update(large_data_table(results))
+    pieces.update(scaling_table(results))
     for name, text in pieces.items():
         (generated / f"{name}.rst.inc").write_text(text)
     return pieces

@@ -138,3 +138,27 @@ def test_large_data_table(tmp_path):
     assert "1,200 images" in table and "4 MiB as one float32 array" in table
     assert "- 512\n" in table and "- 2.0\n" in table
     assert "- lazy files\n" in table
+
+
+def test_scaling_table(tmp_path):
+    (tmp_path / "scaling.json").write_text(
+        json.dumps(
+            {
+                "command": "python benchmarks/scaling.py",
+                "machine": "x86_64, 2 cores, 1 thread per process",
+                "torch": "2.13.0",
+                "results": {
+                    "grid search": {
+                        "seconds": {"n_jobs=1": 10.0, "Dask, 2 workers": 6.25},
+                        "identical results": True,
+                    },
+                    "data-parallel fit": {
+                        "seconds": {"1 process": 3.0, "2 processes": 4.0}
+                    },
+                },
+            }
+        )
+    )
+    table = _generate.scaling_table(tmp_path)["scaling"]
+    assert "- 10.0 (n_jobs=1)\n" in table and "- 1.60x\n" in table
+    assert "- 0.75x\n" in table and "- yes\n" in table
