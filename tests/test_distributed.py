@@ -8,7 +8,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from skcrl import crl_loss
+from skcrl import ClassRectificationLoss, crl_loss
 from skcrl._distributed import gather_batch
 
 pytestmark = pytest.mark.skipif(
@@ -71,7 +71,21 @@ def _worker(rank, init_file, out_file):
         mine_embeddings = embeddings[own].clone().requires_grad_(True)
         loss = _loss(mine, target[own], mine_embeddings, level, comparison, "global")
         loss.backward()
-        results.append((loss.detach(), mine.grad, mine_embeddings.grad))
+        # the module: the same CRL term, and a memory that holds the global batch
+        module = ClassRectificationLoss(
+            1.0,
+            level=level,
+            comparison=comparison,
+            k=3,
+            n_bins=8,
+            mining="global",
+            memory_size=100,
+        )
+        terms = module.terms(mine, target[own], mine_embeddings)
+        held = len(module.memory)
+        results.append(
+            (loss.detach(), mine.grad, mine_embeddings.grad, terms.crl.detach(), held)
+        )
     gathered = gather_batch(torch.arange(3.0 + rank), torch.zeros(3 + rank))[0]
     torch.save({"cases": results, "gathered": gathered}, f"{out_file}{rank}")
     dist.destroy_process_group()
@@ -106,8 +120,10 @@ def test_global_loss_is_the_loss_of_the_concatenated_batch(per_process, index, c
     assert single.item() > 0  # the case mines something
     single.backward()
     for rank, result in enumerate(per_process):
-        loss, grad, embedding_grad = result["cases"][index]
+        loss, grad, embedding_grad, module_crl, held = result["cases"][index]
         torch.testing.assert_close(loss, single.detach(), rtol=1e-12, atol=1e-12)
+        torch.testing.assert_close(module_crl, single.detach(), rtol=1e-12, atol=1e-12)
+        assert held == sum(shares)
         start = sum(shares[:rank])
         own = slice(start, start + shares[rank])
         if level == "class":
