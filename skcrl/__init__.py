@@ -5,6 +5,7 @@ Rectification*, IEEE TPAMI 2018. The algorithm, to the number, is in SPEC.md.
 """
 
 from . import metrics
+from ._callbacks import DivergenceError, DivergenceGuard
 from ._classifier import CRLClassifier, CRLMultiLabelClassifier
 from ._loss import ClassRectificationLoss, CRLTerms, crl_loss, imbalance_measure
 from ._modules import MLP, SmallCNN
@@ -20,6 +21,8 @@ __all__ = [
     "ClassAwareBatchSampler",
     "ClassAwareDataLoader",
     "ClassRectificationLoss",
+    "DivergenceError",
+    "DivergenceGuard",
     "SmallCNN",
     "__version__",
     "crl_loss",

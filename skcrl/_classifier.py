@@ -31,6 +31,7 @@ from skorch.hf import AccelerateMixin
 from skorch.utils import is_dataset, to_numpy, to_tensor
 from torch.utils.data import DataLoader, Subset
 
+from ._callbacks import DivergenceGuard, TrainingRandomState
 from ._checks import (
     ALPHA_CONSTRAINT,
     BALANCE_CONSTRAINTS,
@@ -284,6 +285,7 @@ class _CRLNet:
             ("train_loss", PassthroughScoring(name="train_loss", on_train=True)),
             ("valid_loss", PassthroughScoring(name="valid_loss")),
             (name, EpochScoring(score, name=name, lower_is_better=False)),
+            ("divergence_guard", DivergenceGuard()),
             ("print_log", PrintLog()),
         ]
 
@@ -298,9 +300,20 @@ class _CRLNet:
             scoring.initialize()
         return self
 
+    def on_epoch_begin(self, net, **kwargs):
+        # a random state that LoadInitState / load_params has just loaded
+        kept = getattr(getattr(self, "criterion_", None), "crl_random_state", None)
+        if kept is not None:
+            kept.restore_if_loaded()
+        super().on_epoch_begin(net, **kwargs)
+
     def on_epoch_end(self, net, **kwargs):
         for scoring in getattr(self, "_term_scorings_", ()):
             scoring.on_epoch_end(self)
+        kept = getattr(getattr(self, "criterion_", None), "crl_random_state", None)
+        if kept is not None:
+            # before the callbacks, so that a Checkpoint of this epoch saves it
+            kept.record()
         super().on_epoch_end(net, **kwargs)
 
     # -- data -----------------------------------------------------------------
@@ -483,6 +496,9 @@ class _CRLNet:
             # user's gets it too: skorch trains the instances it is given, and
             # clone copies them.
             self.criterion_.crl_memory = CRLMemory(self.memory_size)
+        if self.random_state is not None:
+            # saved with the criterion, so that a resumed fit continues this one
+            self.criterion_.crl_random_state = TrainingRandomState()
         return self
 
     def _set_logit_shift(self):

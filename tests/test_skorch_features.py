@@ -58,9 +58,10 @@ def test_validation_split_records_the_terms(estimator):
         assert np.isfinite(last[key])
     _terms_add_up(clf.history, "train", clf.alpha_)
     _terms_add_up(clf.history, "valid", clf.alpha_)
-    # skorch's default callbacks, by skorch's names
+    # skorch's default callbacks, by skorch's names, and the divergence guard
     names = [name for name, _ in clf.callbacks_]
-    assert names == ["epoch_timer", "train_loss", "valid_loss", score, "print_log"]
+    expected = ["epoch_timer", "train_loss", "valid_loss", score, "divergence_guard"]
+    assert names == [*expected, "print_log"]
 
 
 def test_checkpoint_and_load_init_state_without_a_split(estimator, tmp_path):
