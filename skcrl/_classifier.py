@@ -80,6 +80,11 @@ def _is_dict_input(X):
     return isinstance(X, Mapping) and not sp.issparse(X)
 
 
+def _holds_objects(y):
+    """Whether ``y`` is a list or an object array (which may mix label types)."""
+    return isinstance(y, (list, tuple)) or str(getattr(y, "dtype", "")) == "object"
+
+
 def _root(dataset):
     """The dataset under ``dataset``'s ``Subset`` s."""
     while isinstance(dataset, Subset):
@@ -651,6 +656,14 @@ class _CRLNet:
         return super().predict_proba(self._check_input(X))
 
 
+def _adopt_saved_weight(module, state_dict, prefix, *args):
+    """Give a criterion built without class weights the saved ones, which
+    ``load_state_dict`` would otherwise refuse as an unexpected key."""
+    saved = state_dict.get(prefix + "weight")
+    if saved is not None and module.weight is None:
+        module.weight = saved.detach().clone()
+
+
 def _initialize_accelerator(self):
     """skorch's ``AccelerateMixin._initialize_accelerator``, except that a criterion
     without trainable parameters is not prepared but only moved to the
@@ -772,6 +785,16 @@ class CRLClassifier(_CRLNet, NeuralNetClassifier):
         return len(self.classes_)
 
     def _check_target_kind(self, y):
+        labels = np.asarray(y, dtype=object).ravel() if _holds_objects(y) else None
+        if labels is not None:
+            kinds = {isinstance(label, str) for label in labels}
+            if len(kinds) > 1:
+                raise ValueError(
+                    "y mixes strings and numbers as labels (such as "
+                    f"{next(v for v in labels if isinstance(v, str))!r} and "
+                    f"{next(v for v in labels if not isinstance(v, str))!r}): give "
+                    "every label the same type, e.g. y.astype(str)."
+                )
         target_type = type_of_target(y, input_name="y")
         if target_type in ("multilabel-indicator", "multiclass-multioutput"):
             raise ValueError(
@@ -817,7 +840,11 @@ class CRLClassifier(_CRLNet, NeuralNetClassifier):
         else:
             known = np.unique(y)
         if len(known) < 2:
-            what = "no class" if len(known) == 0 else f"a single class ({known[0]!r})"
+            what = (
+                "no class"
+                if len(known) == 0
+                else f"a single class ({known.tolist()[0]!r})"
+            )
             source = "y" if classes is None and self.classes is None else "classes"
             raise ValueError(
                 f"{source} holds {what}; a classifier needs samples of at least 2 "
@@ -861,6 +888,13 @@ class CRLClassifier(_CRLNet, NeuralNetClassifier):
         if getattr(self, "class_weight_", None) is not None and "weight" not in kwargs:
             kwargs["weight"] = torch.as_tensor(self.class_weight_, dtype=torch.float32)
         self.criterion_ = self.initialized_instance(self.criterion, kwargs)
+        if (
+            self.class_weight is not None
+            and isinstance(self.criterion_, torch.nn.modules.loss._WeightedLoss)
+            and self.criterion_.weight is None
+        ):
+            # initialised before seeing data: a saved criterion brings its weights
+            self.criterion_.register_load_state_dict_pre_hook(_adopt_saved_weight)
         return self
 
     def _weigh_built_criterion(self):

@@ -191,3 +191,18 @@ def test_without_the_kept_random_state_a_resumed_run_differs(tmp_path):
     straight = CRLClassifier(max_epochs=4, **MLP_SETTINGS).fit(X, y)
     resumed = _save_and_reload(tmp_path, MLP_SETTINGS, X, y, keep_random_state=False)
     assert np.abs(resumed.predict_proba(X) - straight.predict_proba(X)).max() > 1e-4
+
+
+def test_class_weights_resume_from_a_saved_criterion(tmp_path):
+    # a net initialised before seeing data has no class weights yet: the saved
+    # criterion brings them instead of being refused as an unexpected key
+    X, y, _ = _data()
+    settings = {**MLP_SETTINGS, "class_weight": "balanced"}
+    straight = CRLClassifier(max_epochs=4, **settings).fit(X, y)
+    resumed = _save_and_reload(tmp_path, settings, X, y)
+    torch.testing.assert_close(resumed.criterion_.weight, straight.criterion_.weight)
+    expected = len(y) / (2 * np.bincount(y))
+    np.testing.assert_allclose(resumed.criterion_.weight.numpy(), expected, rtol=1e-6)
+    np.testing.assert_allclose(
+        resumed.predict_proba(X), straight.predict_proba(X), atol=1e-6
+    )
