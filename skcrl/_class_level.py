@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
+from torch.nn.functional import pad
 
 from . import _comparisons
 from ._mining import (
@@ -26,7 +27,21 @@ from ._mining import (
     select_anchors,
 )
 
-__all__ = ["KnownGradient", "class_level_crl"]
+__all__ = ["KnownGradient", "class_level_crl", "taking_part"]
+
+
+def taking_part(labels: Tensor, n_classes: int, weight: Tensor | None):
+    """SPEC §10: the samples of positive weight take part, the others are given
+    the void label ``n_classes``, outside every class.
+
+    Returns ``(present or None, labels, counts (T, C), samples taking part)``.
+    """
+    if weight is None:
+        return None, labels, class_counts(labels, n_classes), labels.shape[1]
+    present = weight > 0
+    labels = labels.masked_fill(~present, n_classes)
+    counts = class_counts(labels, n_classes + 1)[:, :n_classes]
+    return present, labels, counts, present.sum()
 
 
 class KnownGradient(torch.autograd.Function):
@@ -109,11 +124,14 @@ def _relative(lists: ClassLists, counts: Tensor, margin: float):
     return total / n_triplets, grad_pos / n_triplets, -grad_ascending / n_triplets
 
 
-def _per_anchor(probabilities, own, anchors, lists, comparison, margin, n_bins):
+def _per_anchor(
+    probabilities, own, anchors, lists, comparison, margin, n_bins, weight=None
+):
     """Every anchor with its class's lists, one row each; the loss and
-    ``d loss / d probabilities``."""
+    ``d loss / d probabilities``. ``weight`` ``(n,)``: the sample weights, each
+    anchor's weighing its rows (SPEC §10)."""
     n_tasks, _, n = probabilities.shape
-    anchor_index, anchor_class, _ = anchors
+    anchor_index, anchor_class, anchor_valid = anchors
     s_anchor = own.gather(1, anchor_index).unsqueeze(-1)
     by_anchor = anchor_class.unsqueeze(-1).expand(-1, -1, lists.pos_index.shape[-1])
 
@@ -122,20 +140,23 @@ def _per_anchor(probabilities, own, anchors, lists, comparison, margin, n_bins):
 
     anchor_pos = per_anchor(lists.pos_index)
     pos_valid = per_anchor(lists.pos_valid)
-    pos_valid &= anchor_pos != anchor_index.unsqueeze(-1)
+    pos_valid &= (anchor_pos != anchor_index.unsqueeze(-1)) & anchor_valid.unsqueeze(-1)
+    neg_valid = per_anchor(lists.neg_valid) & anchor_valid.unsqueeze(-1)
     difference = s_anchor - per_anchor(lists.pos_score)
     # Negatives come in decreasing p_c, so d- = s_a - s_q comes increasing.
     d_neg = s_anchor - per_anchor(lists.neg_score)
     rows = anchor_index.numel()
+    row_weight = None if weight is None else weight.take(anchor_index).reshape(rows)
     loss, grad_pos, grad_neg = _comparisons.compare(
         comparison,
         "class",
         difference.abs().view(rows, -1),
         pos_valid.view(rows, -1),
         d_neg.view(rows, -1),
-        per_anchor(lists.neg_valid).view(rows, -1),
+        neg_valid.view(rows, -1),
         margin=margin,
         n_bins=n_bins,
+        row_weight=row_weight,
     )
     grad_pos = grad_pos.view_as(difference) * difference.sign()
     grad_neg = grad_neg.view_as(difference)
@@ -170,23 +191,34 @@ def class_level_crl(
     rho: float,
     n_bins: int,
     with_gradient: bool,
+    weight: Tensor | None = None,
 ) -> tuple[Tensor, Tensor | None]:
     """``L_crl`` of the batch at class level and, if asked, ``d L_crl / d logits``.
 
-    Parameters are :func:`skcrl.crl_loss`'s; ``logits`` carry no graph.
+    Parameters are :func:`skcrl.crl_loss`'s; ``logits`` carry no graph;
+    ``weight`` ``(n,)`` are the sample weights (SPEC §10).
     """
     n = logits.shape[0]
     multi_label = target.dim() == 2
     labels, probabilities = _class_major_probabilities(logits, target)
     n_classes = probabilities.shape[1]
-    counts = class_counts(labels, n_classes)
-    mined = minority_classes(counts, rho, n) & (counts >= 2)
-    own = probabilities.gather(1, labels.unsqueeze(1)).squeeze(1)
-    grouped = group_by_class(labels, mined, own)
-    lists = mine_class_lists(probabilities, labels, counts, mined, grouped, k)
+    present, labels, counts, n_taking = taking_part(labels, n_classes, weight)
+    mined = minority_classes(counts, rho, n_taking) & (counts >= 2)
+    mined_or_void = mined if present is None else pad(mined, (0, 1))
+    own = probabilities.gather(1, labels.clamp(max=n_classes - 1).unsqueeze(1)).squeeze(
+        1
+    )
+    grouped = group_by_class(labels, mined_or_void, own)
+    lists = mine_class_lists(
+        probabilities, labels, counts, mined, grouped, k, present=present
+    )
 
     n_slots = n_anchor_slots(n, rho)
-    if comparison == "relative" and class_by_class(n_classes, min(k, n), n_slots):
+    if (
+        comparison == "relative"
+        and weight is None
+        and class_by_class(n_classes, min(k, n), n_slots)
+    ):
         loss, grad_pos, grad_neg = _relative(lists, counts * mined, margin)
         if not with_gradient:
             return loss, None
@@ -196,9 +228,9 @@ def class_level_crl(
             torch.cat((grad_pos, grad_neg), dim=2),
         )
     else:
-        anchors = select_anchors(labels, mined, grouped, n_slots)
+        anchors = select_anchors(labels, mined_or_void, grouped, n_slots)
         loss, grad = _per_anchor(
-            probabilities, own, anchors, lists, comparison, margin, n_bins
+            probabilities, own, anchors, lists, comparison, margin, n_bins, weight
         )
         if not with_gradient:
             return loss, None

@@ -51,10 +51,11 @@ def _padded(rows: Tensor, length: int) -> Tensor:
 
 
 def gather_batch(
-    logits: Tensor, target: Tensor, embeddings: Tensor | None = None
-) -> tuple[Tensor, Tensor, Tensor | None]:
-    """The global batch: ``logits``, ``target`` and ``embeddings`` of every
-    process, rows in rank order, with gradients flowing back to their owners.
+    logits: Tensor, target: Tensor, *rows: Tensor | None
+) -> tuple[Tensor | None, ...]:
+    """The global batch: ``logits``, ``target`` and any further ``rows``
+    (embeddings, sample weights; None passes) of every process, rows in rank
+    order, with gradients flowing back to their owners.
 
     Shares may differ in size (a last, smaller batch): they are padded for the
     collective and the padding is dropped. That needs the shares' sizes on the
@@ -70,7 +71,7 @@ def gather_batch(
     True
     """
     if not is_distributed():
-        return logits, target, embeddings
+        return (logits, target, *rows)
     sizes = torch.tensor([logits.shape[0]], device=logits.device)
     shares = [torch.empty_like(sizes) for _ in range(dist.get_world_size())]
     dist.all_gather(shares, sizes)
@@ -95,4 +96,4 @@ def gather_batch(
             gathered = torch.cat(parts)
         return gathered.index_select(0, valid)
 
-    return gather(logits), gather(target), gather(embeddings)
+    return tuple(gather(part) for part in (logits, target, *rows))

@@ -17,12 +17,11 @@ from ._checks import (
     crl_parameters,
     with_crl_parameter_docs,
 )
-from ._class_level import KnownGradient, class_level_crl
+from ._class_level import KnownGradient, class_level_crl, taking_part
 from ._distances import embedding_gradient, instance_distances, unit_embeddings
 from ._distributed import gather_batch
 from ._memory import CRLMemory
 from ._mining import (
-    class_counts,
     group_by_class,
     mine_instance_level,
     minority_classes,
@@ -103,15 +102,18 @@ def _check_tensors(logits, target, embeddings, level) -> None:
         )
 
 
-def _with_memory(logits, target, embeddings, memory, level):
-    """The batch with the memory's rows appended, detached (SPEC §11)."""
-    if not isinstance(memory, (tuple, list)) or len(memory) not in (2, 3):
+def _with_memory(logits, target, embeddings, weight, memory, level):
+    """The batch with the memory's rows appended, detached (SPEC §11); sample
+    weights of both, ones for the side that has none, when either has some."""
+    if not isinstance(memory, (tuple, list)) or len(memory) not in (2, 3, 4):
         raise TypeError(
-            "memory must be a tuple (logits, target) or (logits, target, "
-            f"embeddings) of tensors, got {type(memory).__name__}."
+            "memory must be a tuple (logits, target), (logits, target, "
+            "embeddings) or (logits, target, embeddings or None, weight) of "
+            f"tensors, got {type(memory).__name__}."
         )
     held_logits, held_target = memory[0], memory[1]
-    held_embeddings = memory[2] if len(memory) == 3 else None
+    held_embeddings = memory[2] if len(memory) >= 3 else None
+    held_weight = memory[3] if len(memory) == 4 else None
     for name, held in (("logits", held_logits), ("target", held_target)):
         if not isinstance(held, Tensor):
             raise TypeError(f"memory's {name} must be a torch.Tensor.")
@@ -131,10 +133,21 @@ def _with_memory(logits, target, embeddings, memory, level):
             f"memory is on {held_logits.device} but logits are on {logits.device}; "
             "keep the memory on the device of the logits."
         )
+    if weight is not None or held_weight is not None:
+        if held_weight is not None:
+            _check_weight(held_weight, held_logits, "memory's weight")
+        weight = torch.cat(
+            (
+                torch.ones_like(logits[:, 0]) if weight is None else weight,
+                torch.ones_like(held_logits[:, 0])
+                if held_weight is None
+                else held_weight.to(logits.dtype),
+            )
+        )
     logits = torch.cat((logits, held_logits.detach().to(logits.dtype)))
     target = torch.cat((target, held_target.to(target.dtype)))
     if level != "instance":
-        return logits, target, embeddings
+        return logits, target, embeddings, weight
     if held_embeddings is None:
         raise ValueError(
             'level="instance" mines embeddings: the memory must hold them too, '
@@ -151,16 +164,60 @@ def _with_memory(logits, target, embeddings, memory, level):
             f"{embeddings.device}, like the batch's."
         )
     embeddings = torch.cat((embeddings, held_embeddings.detach().to(embeddings.dtype)))
-    return logits, target, embeddings
+    return logits, target, embeddings, weight
 
 
-def weighted_entry_mean(losses: Tensor, target: Tensor, weight: Tensor) -> Tensor:
+def _check_weight(weight, logits, name="sample_weight"):
+    """Shape, dtype and device of sample weights (their values are the caller's
+    to check: reading them would wait for the device)."""
+    if not isinstance(weight, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor of shape (n,).")
+    if weight.shape != logits.shape[:1]:
+        raise ValueError(
+            f"{name} must have shape ({logits.shape[0]},), one weight per row of "
+            f"the logits, got {tuple(weight.shape)}."
+        )
+    if weight.device != logits.device:
+        raise ValueError(
+            f"{name} is on {weight.device} but logits are on {logits.device}."
+        )
+    if weight.is_complex() or weight.dtype == torch.bool:
+        raise TypeError(f"{name} must hold real numbers, got dtype {weight.dtype}.")
+
+
+def weighted_entry_mean(
+    losses: Tensor,
+    target: Tensor,
+    weight: Tensor | None,
+    sample_weight: Tensor | None = None,
+) -> Tensor:
     """``sum(w * l) / sum(w)`` of per-entry binary losses ``(n, J)``, entry
     ``(i, j)`` weighing ``weight[j, target[i, j]]`` (``weight`` of shape (2,) or
-    (J, 2)), as a class-weighted cross-entropy normalises."""
-    weight = weight.to(losses.dtype).expand(target.shape[1], 2)
-    per_entry = torch.where(target > 0.5, weight[:, 1], weight[:, 0])
+    (J, 2); None: 1) times ``sample_weight[i]`` (SPEC §10), as a class-weighted
+    cross-entropy normalises."""
+    if weight is None:
+        per_entry = torch.ones_like(losses)
+    else:
+        weight = weight.to(losses.dtype).expand(target.shape[1], 2)
+        per_entry = torch.where(target > 0.5, weight[:, 1], weight[:, 0])
+    if sample_weight is not None:
+        per_entry = per_entry * sample_weight.to(losses.dtype).unsqueeze(1)
     return (per_entry * losses).sum() / per_entry.sum()
+
+
+def weighted_cross_entropy(
+    logits: Tensor,
+    target: Tensor,
+    class_weight: Tensor | None,
+    sample_weight: Tensor,
+) -> Tensor:
+    """SPEC §10: ``sum_i w_i c_i l_i / sum_i w_i c_i`` of the multi-class
+    cross-entropy, ``c_i`` the class weight of ``y_i`` (1 without)."""
+    losses = F.cross_entropy(logits, target, reduction="none")
+    weight = sample_weight.to(losses.dtype)
+    if class_weight is not None:
+        weight = weight * class_weight.to(losses.dtype).take(target)
+    return (weight * losses).sum() / weight.sum()
 
 
 def class_prior(encoded: np.ndarray, n_classes: int | None = None) -> np.ndarray:
@@ -202,6 +259,7 @@ def crl_loss(
     n_bins: int = 32,
     mining: str = "local",
     memory: tuple[Tensor, ...] | None = None,
+    sample_weight: Tensor | None = None,
 ) -> Tensor:
     """Class Rectification Loss ``L_crl`` of one mini-batch (SPEC.md §1-§4, §6).
 
@@ -229,7 +287,15 @@ def crl_loss(
         the batch followed by these rows, as if they were one batch of ``n + m``
         samples, with the memory rows constants: no gradient reaches them.
         :class:`ClassRectificationLoss` keeps such a memory for you
-        (``memory_size=``).
+        (``memory_size=``). With sample weights it is ``(logits, target,
+        embeddings or None, weight)``.
+    sample_weight : torch.Tensor of shape (n,), default=None
+        Non-negative weight of each sample (SPEC §10). A sample of weight 0 takes
+        no part (weights in {0, 1} give the loss of the rows of weight 1); the
+        others are counted and mined unweighted, and each triplet, pair or
+        histogram entry weighs its anchor's weight in the means. The values are
+        not checked here (that would wait for the device): the estimators check
+        them in ``fit``.
 
     Returns
     -------
@@ -276,7 +342,14 @@ def crl_loss(
         mining=mining,
     )
     check_crl_parameters("crl_loss", **params)
-    return _crl_loss(logits, target, embeddings=embeddings, memory=memory, **params)
+    return _crl_loss(
+        logits,
+        target,
+        embeddings=embeddings,
+        memory=memory,
+        sample_weight=sample_weight,
+        **params,
+    )
 
 
 def _crl_loss(
@@ -285,6 +358,7 @@ def _crl_loss(
     *,
     embeddings=None,
     memory=None,
+    sample_weight=None,
     level,
     comparison,
     k,
@@ -295,12 +369,18 @@ def _crl_loss(
 ):
     """:func:`crl_loss` with its hyper-parameters already checked."""
     _check_tensors(logits, target, embeddings, level)
+    weight = sample_weight
+    if weight is not None:
+        _check_weight(weight, logits)
+        weight = weight.detach().to(logits.dtype)
     if mining == "global":
-        logits, target, embeddings = gather_batch(logits, target, embeddings)
+        logits, target, embeddings, weight = gather_batch(
+            logits, target, embeddings, weight
+        )
     batch_logits, batch_embeddings = logits, embeddings
     if memory is not None:
-        logits, target, embeddings = _with_memory(
-            logits, target, embeddings, memory, level
+        logits, target, embeddings, weight = _with_memory(
+            logits, target, embeddings, weight, memory, level
         )
     n = logits.shape[0]
     n_slots = n_anchor_slots(n, rho)
@@ -318,6 +398,7 @@ def _crl_loss(
                 rho=rho,
                 n_bins=n_bins,
                 with_gradient=with_gradient,
+                weight=weight,
             )
         if not with_gradient:
             return loss
@@ -326,13 +407,19 @@ def _crl_loss(
     with_gradient = embeddings.requires_grad and torch.is_grad_enabled()
     with torch.no_grad():
         labels = target.long().t() if target.dim() == 2 else target.long()[None]
-        counts = class_counts(labels, 2 if target.dim() == 2 else logits.shape[1])
-        mined = minority_classes(counts, rho, n) & (counts >= 2)
+        n_classes = 2 if target.dim() == 2 else logits.shape[1]
+        present, labels, counts, n_taking = taking_part(labels, n_classes, weight)
+        mined = minority_classes(counts, rho, n_taking) & (counts >= 2)
+        if present is not None:
+            mined = torch.nn.functional.pad(mined, (0, 1))  # the void class
         anchors = select_anchors(labels, mined, group_by_class(labels, mined), n_slots)
         units = unit_embeddings(embeddings.detach())
-        pairs = mine_instance_level(units, labels, counts, anchors, k)
+        pairs = mine_instance_level(units, labels, counts, anchors, k, present)
         distances = instance_distances(pairs)
         rows = pairs.anchor_index.numel()
+        row_weight = None
+        if weight is not None:
+            row_weight = weight.take(pairs.anchor_index).reshape(rows)
         loss, grad_pos, grad_neg = _comparisons.compare(
             comparison,
             level,
@@ -342,6 +429,7 @@ def _crl_loss(
             pairs.neg_valid.view(rows, -1),
             margin=margin,
             n_bins=n_bins,
+            row_weight=row_weight,
         )
         if with_gradient:
             grads = (grad_pos.view_as(distances[0]), grad_neg.view_as(distances[1]))
@@ -359,6 +447,7 @@ def crl_with_memory(
     target: Tensor,
     embeddings: Tensor | None = None,
     *,
+    sample_weight: Tensor | None = None,
     checked: bool = False,
     push: bool = True,
     **params,
@@ -371,18 +460,21 @@ def crl_with_memory(
     loss = _crl_loss if checked else crl_loss
     if params.get("mining") == "global":
         # the memory holds the global batch (SPEC §11)
-        logits, target, embeddings = gather_batch(logits, target, embeddings)
+        logits, target, embeddings, sample_weight = gather_batch(
+            logits, target, embeddings, sample_weight
+        )
         params = {**params, "mining": "local"}
     crl = loss(
         logits,
         target,
         embeddings=embeddings,
         memory=None if memory is None else memory.contents(),
+        sample_weight=sample_weight,
         **params,
     )
     if memory is not None and push:
         instance = params.get("level") == "instance"
-        memory.push(logits, target, embeddings if instance else None)
+        memory.push(logits, target, embeddings if instance else None, sample_weight)
     return crl
 
 
@@ -534,9 +626,12 @@ class ClassRectificationLoss(nn.Module):
             f"logit_adjustment={self.logit_adjustment}"
         )
 
-    def cross_entropy(self, logits: Tensor, target: Tensor) -> Tensor:
-        """``L_ce``: mean (class-weighted, logit-adjusted) cross-entropy, or binary
-        cross-entropy over all entries for a multi-label target."""
+    def cross_entropy(
+        self, logits: Tensor, target: Tensor, sample_weight: Tensor | None = None
+    ) -> Tensor:
+        """``L_ce``: mean (class- and sample-weighted, logit-adjusted)
+        cross-entropy, or binary cross-entropy over all entries for a multi-label
+        target."""
         weight = None if self.weight is None else self.weight.to(logits.dtype)
         if self.logit_adjustment:
             if self.prior.shape != logits.shape[1:]:
@@ -550,20 +645,28 @@ class ClassRectificationLoss(nn.Module):
             )
             logits = logits + shift
         if target.dim() == 1:
+            if sample_weight is not None:
+                return weighted_cross_entropy(
+                    logits, target.long(), weight, sample_weight
+                )
             return F.cross_entropy(logits, target.long(), weight=weight)
         target = target.to(logits.dtype)
-        if weight is None:
+        if weight is None and sample_weight is None:
             return F.binary_cross_entropy_with_logits(logits, target)
-        if weight.shape not in ((2,), (logits.shape[1], 2)):
+        if weight is not None and weight.shape not in ((2,), (logits.shape[1], 2)):
             raise ValueError(
                 "weight of a multi-label loss must have shape (2,) or "
                 f"(J, 2) = ({logits.shape[1]}, 2), got {tuple(weight.shape)}."
             )
         losses = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
-        return weighted_entry_mean(losses, target, weight)
+        return weighted_entry_mean(losses, target, weight, sample_weight)
 
     def terms(
-        self, logits: Tensor, target: Tensor, embeddings: Tensor | None = None
+        self,
+        logits: Tensor,
+        target: Tensor,
+        embeddings: Tensor | None = None,
+        sample_weight: Tensor | None = None,
     ) -> CRLTerms:
         """The balanced loss with its cross-entropy and CRL parts."""
         remember = self.memory.size > 0 and self.training and torch.is_grad_enabled()
@@ -572,16 +675,22 @@ class ClassRectificationLoss(nn.Module):
             logits,
             target,
             embeddings,
+            sample_weight=sample_weight,
             **crl_parameters(self),
         )
-        ce = self.cross_entropy(logits, target)
+        ce = self.cross_entropy(logits, target, sample_weight)
         return CRLTerms(self.alpha * crl + (1 - self.alpha) * ce, ce, crl)
 
     def forward(
-        self, logits: Tensor, target: Tensor, embeddings: Tensor | None = None
+        self,
+        logits: Tensor,
+        target: Tensor,
+        embeddings: Tensor | None = None,
+        sample_weight: Tensor | None = None,
     ) -> Tensor:
-        """``L_bln`` of the batch (SPEC §5), a 0-dim tensor."""
-        return self.terms(logits, target, embeddings).total
+        """``L_bln`` of the batch (SPEC §5), a 0-dim tensor; ``sample_weight``
+        ``(n,)`` weighs both terms (SPEC §10)."""
+        return self.terms(logits, target, embeddings, sample_weight).total
 
 
 def _checked_prior(prior, tau: float) -> Tensor | None:

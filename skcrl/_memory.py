@@ -1,9 +1,10 @@
 """A first-in-first-out memory of recent training rows for CRL (SPEC.md §11).
 
 A rare class seldom comes twice in one batch, so a batch alone never mines it. The
-memory keeps the detached logits, targets (and embeddings, at instance level) of the
-last ``size`` training samples, on the device of the logits, for
-:func:`skcrl.crl_loss` to mine over the batch and the memory together.
+memory keeps the detached logits, targets (embeddings, at instance level, and sample
+weights, when training is weighted) of the last ``size`` training samples, on the
+device of the logits, for :func:`skcrl.crl_loss` to mine over the batch and the
+memory together.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from torch import Tensor, nn
 
 __all__ = ["CRLMemory"]
 
-_FIELDS = ("logits", "target", "embeddings")
+_FIELDS = ("logits", "target", "embeddings", "weight")
 
 
 class CRLMemory(nn.Module):
@@ -42,6 +43,7 @@ class CRLMemory(nn.Module):
     logits: Tensor | None
     target: Tensor | None
     embeddings: Tensor | None
+    weight: Tensor | None
 
     def __init__(self, size: int) -> None:
         super().__init__()
@@ -56,22 +58,31 @@ class CRLMemory(nn.Module):
         return 0 if self.logits is None else self.logits.shape[0]
 
     def contents(self) -> tuple[Tensor, ...] | None:
-        """``(logits, target)`` or ``(logits, target, embeddings)``, as
+        """``(logits, target)``, ``(logits, target, embeddings)`` or, with sample
+        weights, ``(logits, target, embeddings or None, weight)``, as
         :func:`skcrl.crl_loss` takes them as ``memory=``; None when empty."""
         if self.logits is None:
             return None
+        if self.weight is not None:
+            return self.logits, self.target, self.embeddings, self.weight
         if self.embeddings is None:
             return self.logits, self.target
         return self.logits, self.target, self.embeddings
 
     @torch.no_grad()
     def push(
-        self, logits: Tensor, target: Tensor, embeddings: Tensor | None = None
+        self,
+        logits: Tensor,
+        target: Tensor,
+        embeddings: Tensor | None = None,
+        weight: Tensor | None = None,
     ) -> None:
         """Put a batch's rows in front and drop the oldest beyond ``size``."""
         if self.size == 0:
             return
-        for name, rows in zip(_FIELDS, (logits, target, embeddings), strict=True):
+        weight = self._weights_for(logits, weight)
+        fields = (logits, target, embeddings, weight)
+        for name, rows in zip(_FIELDS, fields, strict=True):
             if rows is None:
                 setattr(self, name, None)
                 continue
@@ -81,6 +92,21 @@ class CRLMemory(nn.Module):
                 rows = torch.cat((rows, held.to(rows.dtype)))
             # a copy, so that the memory never keeps a whole batch's storage alive
             setattr(self, name, rows[: self.size].clone())
+
+    def _weights_for(self, rows: Tensor, weight: Tensor | None) -> Tensor | None:
+        """``weight``, or ones for a batch without weights pushed into a memory
+        that holds some (and the other way round): every row keeps a weight."""
+        if weight is None and self.weight is None:
+            return None
+        if weight is None:
+            return torch.ones(
+                rows.shape[0], dtype=self.weight.dtype, device=rows.device
+            )
+        if self.weight is None and self.logits is not None:
+            self.weight = torch.ones(
+                self.logits.shape[0], dtype=weight.dtype, device=weight.device
+            )
+        return weight
 
     def clear(self) -> None:
         """Forget every row."""

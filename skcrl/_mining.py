@@ -67,21 +67,26 @@ def class_counts(labels: Tensor, n_classes: int) -> Tensor:
     return counts.scatter_add_(1, labels, torch.ones_like(labels))
 
 
-def minority_classes(counts: Tensor, rho: float, n: int) -> Tensor:
+def minority_classes(counts: Tensor, rho: float, n: int | Tensor) -> Tensor:
     """SPEC §1 steps 1-3: the minority classes of each task, ``(T, C)`` bool.
 
     Present classes sorted by ``(h_c, c)``; the longest prefix whose cumulative count
     is ``<= rho * n``. Counts are non-negative, so the cumulative sum is monotone and
-    the set where it stays within the bound *is* that prefix.
+    the set where it stays within the bound *is* that prefix. ``n`` may be a 0-dim
+    tensor (the samples of positive weight, SPEC §10).
     """
     present = counts > 0
     # Absent classes sort last; a stable sort breaks count ties by class id.
-    key = torch.where(present, counts, torch.full_like(counts, n + 1))
+    key = torch.where(present, counts, counts.sum(dim=1, keepdim=True) + 1)
     order = torch.sort(key, dim=1, stable=True).indices
     cumulative = counts.gather(1, order).cumsum(dim=1)
     # Compare integers with floor(rho * n): int64 against a Python float would be
     # rounded to float32 first.
-    within = cumulative <= math.floor(rho * n)
+    if isinstance(n, Tensor):
+        bound = torch.floor(n.to(torch.float64) * rho).long()
+    else:
+        bound = math.floor(rho * n)
+    within = cumulative <= bound
     minority = torch.zeros_like(present).scatter_(1, order, within)
     return minority & present
 
@@ -123,7 +128,10 @@ def select_anchors(
     """
     anchor_index = grouped[:, :n_slots]
     anchor_class = labels.gather(1, anchor_index)
-    return anchor_index, anchor_class, mined.gather(1, anchor_class)
+    anchor_valid = mined.gather(1, anchor_class)
+    # an empty slot may hold a sample of weight 0, of the void class (SPEC §10):
+    # class 0 keeps every gather in range, and the slot stays invalid
+    return anchor_index, anchor_class * anchor_valid, anchor_valid
 
 
 def _leading(n_valid: Tensor, width: int) -> Tensor:
@@ -165,6 +173,7 @@ def mine_class_lists(
     mined: Tensor,
     grouped: Tensor,
     k: int,
+    present: Tensor | None = None,
 ) -> ClassLists:
     """SPEC §2, class level: one list of hard samples per minority class.
 
@@ -174,7 +183,9 @@ def mine_class_lists(
     ``min(k, h_c)`` members with the lowest ``p_c``, hard negatives the
     ``min(k, n - h_c)`` other samples with the highest ``p_c``, both in that
     order, ``W = min(k, n)`` slots each. Every anchor of ``c`` shares them, less
-    itself as a positive.
+    itself as a positive. ``present`` ``(n,)``, when given, marks the samples that
+    take part (SPEC §10: weight > 0); the others carry label ``C`` in ``labels``
+    and are no one's negative.
     """
     n_tasks, n_classes, n = probabilities.shape
     width = min(k, n)
@@ -187,14 +198,20 @@ def mine_class_lists(
     pos_index = grouped.gather(1, at.flatten(1)).view(n_tasks, n_classes, width)
     # Negatives: each class's top scores once every sample's own class is struck
     # out; one top-k along the batch for all classes.
+    n_taking = n
+    if present is not None:
+        labels = labels.clamp(max=n_classes - 1)
+        n_taking = present.sum()
     others = probabilities.scatter(1, labels.unsqueeze(1), -math.inf)
+    if present is not None:
+        others.masked_fill_(~present, -math.inf)
     neg_score, neg_index = top_k(others, width)
     return ClassLists(
         pos_index,
         slots < mined_counts.unsqueeze(-1),
         probabilities.gather(2, pos_index),
         neg_index,
-        slots < ((n - counts) * mined).unsqueeze(-1),
+        slots < ((n_taking - counts) * mined).unsqueeze(-1),
         neg_score,
     )
 
@@ -205,6 +222,7 @@ def mine_instance_level(
     counts: Tensor,
     anchors: tuple[Tensor, Tensor, Tensor],
     k: int,
+    present: Tensor | None = None,
 ) -> MinedPairs:
     """SPEC §2, instance level: hard samples of each anchor by embedding distance.
 
@@ -212,6 +230,7 @@ def mine_instance_level(
     L2-normalised, so that ``d^2 = 2 - 2 cos`` and ranking by cosine similarity ranks
     by distance. Positives: the ``min(k, h_c - 1)`` *other* members of the anchor's
     class farthest from it; negatives: the ``min(k, n - h_c)`` non-members nearest.
+    ``present`` as in :func:`mine_class_lists`.
     """
     anchor_index, anchor_class, anchor_valid = anchors
     n_tasks, n_slots = anchor_index.shape
@@ -238,6 +257,8 @@ def mine_instance_level(
             member = labels.unsqueeze(1) == anchor_class[:, start:stop].unsqueeze(-1)
             itself = torch.arange(n, device=labels.device) == index.unsqueeze(-1)
             farthest = cosine.neg().masked_fill_(~member | itself, -math.inf)
+            if present is not None:
+                member |= ~present
             nearest = cosine.masked_fill_(member, -math.inf)
             torch.topk(
                 farthest,
@@ -253,13 +274,14 @@ def mine_instance_level(
             )
         pos_cosine.neg_()
     h = _anchor_class_counts(anchors, counts)
+    n_taking = n if present is None else present.sum()
     return MinedPairs(
         anchor_index,
         anchor_class,
         pos_index,
         _leading(h - 1, pos_width),
         neg_index,
-        _leading((n - h) * anchor_valid, neg_width),
+        _leading((n_taking - h) * anchor_valid, neg_width),
         pos_cosine=pos_cosine,
         neg_cosine=neg_cosine,
     )
