@@ -23,7 +23,7 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import _check_sample_weight, validate_data
 from skorch import NeuralNet, NeuralNetClassifier
 from skorch.callbacks import EpochScoring, EpochTimer, PassthroughScoring, PrintLog
 from skorch.dataset import Dataset
@@ -45,9 +45,12 @@ from ._data import ArrayDataset, collate_for, indexes_batches
 from ._distributed import gather_batch, is_distributed
 from ._inputs import (
     EncodedTargets,
+    WeightedInput,
+    WeightedSamples,
     as_dense,
     check_dict_input,
     dataset_labels,
+    dataset_weights,
     first_input_shape,
     stored_labels,
 )
@@ -56,6 +59,7 @@ from ._loss import (
     crl_with_memory,
     imbalance_measure,
     logit_shift,
+    weighted_cross_entropy,
     weighted_entry_mean,
 )
 from ._memory import CRLMemory
@@ -66,12 +70,19 @@ __all__ = ["CRLClassifier", "CRLMultiLabelClassifier"]
 
 
 def _valid_accuracy(net, X, y):
-    """Accuracy on the validation split, whose cached targets are encoded."""
-    return accuracy_score(net.classes_[to_numpy(y).astype(int)], net.predict(X))
+    """Accuracy on the validation split, whose cached targets are encoded,
+    weighted by the split's sample weights when fit had some."""
+    return accuracy_score(
+        net.classes_[to_numpy(y).astype(int)],
+        net.predict(X),
+        sample_weight=dataset_weights(X),
+    )
 
 
 def _valid_mean_balanced_accuracy(net, X, y):
-    return mean_balanced_accuracy_score(to_numpy(y), net.predict(X))
+    return mean_balanced_accuracy_score(
+        to_numpy(y), net.predict(X), sample_weight=dataset_weights(X)
+    )
 
 
 def _is_dict_input(X):
@@ -323,10 +334,11 @@ class _CRLNet:
 
     # -- data -----------------------------------------------------------------
 
-    def _check_training_data(self, X, y, reset, **target_options):
-        """Validate and convert ``X`` and ``y``; encode ``y`` (fitting the encoding
-        and the loss weights when ``reset``). Nothing the caller passed is
-        modified."""
+    def _check_training_data(self, X, y, reset, sample_weight=None, **target_options):
+        """Validate and convert ``X``, ``y`` and ``sample_weight``; encode ``y``
+        (fitting the encoding and the loss weights when ``reset``). Nothing the
+        caller passed is modified. With sample weights, ``X`` comes back as a
+        dataset whose samples carry them."""
         # Bad values fail here, before skorch builds the module.
         self._validate_own_params()
         caller = type(self).__name__
@@ -372,12 +384,35 @@ class _CRLNet:
         encoded = self._encode_target(y, reset, **target_options)
         if reset:
             self._set_loss_weights(encoded)
+        split_y = encoded
         if is_dataset(X):
             X = self._with_encoded_targets(X, encoded)
             if not labels_given:
                 # as in skorch, the split sees no y (a stratified one asks for it)
-                encoded = None
-        return X, encoded
+                split_y = None
+        if sample_weight is not None:
+            weights = self._check_sample_weight(sample_weight, len(encoded))
+            if not is_dataset(X):
+                X = self.get_dataset(X, encoded)
+            X = WeightedSamples(X, weights)
+        return X, split_y
+
+    def _check_sample_weight(self, sample_weight, n_samples):
+        """SPEC §10's weights: one finite, non-negative number per sample, not
+        all zero (a copy, as float32)."""
+        weights = _check_sample_weight(
+            sample_weight,
+            np.empty((n_samples, 0)),
+            dtype=np.float32,
+            ensure_non_negative=True,
+            copy=True,
+        )
+        if not weights.any():
+            raise ValueError(
+                "sample_weight is 0 for every sample: no sample would take part "
+                "in training. Give the samples to train on a positive weight."
+            )
+        return weights
 
     def _check_target_array(self, y):
         """``y`` checked alone (the input is a Dataset or a dict)."""
@@ -441,6 +476,8 @@ class _CRLNet:
         return dataset_train, dataset_valid
 
     def infer(self, x, **fit_params):
+        if isinstance(x, WeightedInput):  # the weights are for get_loss only
+            x = x.X
         # sparse batches arrive as sparse tensors and are densified on the device
         if torch.is_tensor(x) and x.layout != torch.strided:
             x = as_dense(x.to(self.device))
@@ -537,7 +574,7 @@ class _CRLNet:
 
     # -- training ---------------------------------------------------------------
 
-    def fit(self, X, y, **fit_params):
+    def fit(self, X, y, sample_weight=None, **fit_params):
         """Initialise (unless warm-starting) and train on ``X``, ``y``.
 
         Parameters
@@ -548,6 +585,13 @@ class _CRLNet:
         y : array-like of shape (n_samples,) or (n_samples, n_attributes)
             Labels (:class:`CRLClassifier`) or a 0/1 indicator matrix
             (:class:`CRLMultiLabelClassifier`).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each sample (SPEC §10), as scikit-learn takes
+            it (also through metadata routing: ``set_fit_request``). A sample of
+            weight 0 takes no part in training; the others weigh the
+            cross-entropy and the CRL term's means, and the validation score.
+            The class frequencies (``imbalance_``, the logit adjustment's prior)
+            stay those of the labels.
         **fit_params
             Passed to skorch (``forward`` arguments, ``train_split``).
 
@@ -556,19 +600,23 @@ class _CRLNet:
         self
         """
         warm = self.warm_start and self.initialized_
-        X, y = self._check_training_data(X, y, reset=not warm)
+        X, y = self._check_training_data(
+            X, y, reset=not warm, sample_weight=sample_weight
+        )
         with self._seeded(continued=warm):
             if not warm:
                 self.initialize()
             super().partial_fit(X, y, **fit_params)
         return self
 
-    def _continue_training(self, X, y, fit_params, **target_options):
+    def _continue_training(self, X, y, fit_params, sample_weight, **target_options):
         continued = self.initialized_
         # a net initialised (and maybe loaded with load_params) but never trained
         # learns its classes and loss weights from this first data
         first_data = not hasattr(self, "imbalance_")
-        X, y = self._check_training_data(X, y, reset=first_data, **target_options)
+        X, y = self._check_training_data(
+            X, y, reset=first_data, sample_weight=sample_weight, **target_options
+        )
         if continued and first_data:
             # the criterion (and what load_params put in it) stays; its
             # data-dependent parts are set
@@ -588,24 +636,28 @@ class _CRLNet:
                 "logits."
             )
         y_true = self._target_tensor(to_tensor(y_true, device=logits.device), logits)
+        weight = None
+        if isinstance(X, WeightedInput):  # SPEC §10
+            weight = to_tensor(X.weight, device=logits.device).to(logits.dtype)
         logits = self._as_logits(logits)
         shift = self._logit_shift_
         # SPEC §8: the adjustment exists only inside the cross-entropy term
         adjusted = logits if shift is None else logits + shift.to(logits)
-        ce = self._cross_entropy(adjusted, y_true)
+        ce = self._cross_entropy(adjusted, y_true, weight)
         if self.alpha_ == 0:
             # nothing of the CRL term reaches the loss: none of it is computed
             self._batch_terms_ = (ce.detach(), torch.zeros_like(ce).detach())
             return ce
         # SPEC §11: the memory serves training batches only
         memory = self.criterion_.crl_memory if training and self.memory_size else None
-        rows = (logits, y_true, embeddings)
+        rows = (logits, y_true, embeddings, weight)
         if self.mining == "global":
             # SPEC §9: the global batch, which the memory then holds (§11)
             rows = gather_batch(*rows)
         crl = crl_with_memory(
             memory,
-            *rows,
+            *rows[:3],
+            sample_weight=rows[3],
             checked=True,
             push=False,
             **{**crl_parameters(self), "mining": "local"},
@@ -614,7 +666,7 @@ class _CRLNet:
             # pushed in on_batch_end: an optimiser that evaluates the loss several
             # times per step (LBFGS) must not put the batch in twice
             instance = self.level == "instance"
-            rows = (rows[0], rows[1], rows[2] if instance else None)
+            rows = (rows[0], rows[1], rows[2] if instance else None, rows[3])
             self._unpushed_ = tuple(None if r is None else r.detach() for r in rows)
         # Read by on_batch_end, so that only batches of fit reach the history.
         self._batch_terms_ = (ce.detach(), crl.detach())
@@ -917,20 +969,34 @@ class CRLClassifier(_CRLNet, NeuralNetClassifier):
             return torch.log(output + torch.finfo(output.dtype).eps)
         return output
 
-    def _cross_entropy(self, logits, target):
+    def _cross_entropy(self, logits, target, sample_weight=None):
         if isinstance(self.criterion_, torch.nn.NLLLoss):
             # normalised again after a logit adjustment: NLL(log_softmax(z + s))
             # is the cross-entropy of the adjusted logits
             logits = torch.log_softmax(logits, dim=-1)
-        return self.criterion_(logits, target)
+        if sample_weight is None:
+            return self.criterion_(logits, target)
+        if not isinstance(
+            self.criterion_, (torch.nn.CrossEntropyLoss, torch.nn.NLLLoss)
+        ):
+            raise ValueError(
+                "sample_weight weighs the cross-entropy per sample, which needs "
+                "criterion=CrossEntropyLoss or NLLLoss, got "
+                f"{type(self.criterion_).__name__}."
+            )
+        # log_softmax of log-probabilities is themselves: one formula for both
+        return weighted_cross_entropy(
+            logits, target, self.criterion_.weight, sample_weight
+        )
 
-    def partial_fit(self, X, y, classes=None, **fit_params):
+    def partial_fit(self, X, y, classes=None, sample_weight=None, **fit_params):
         """Train for ``max_epochs`` more epochs without re-initialising.
 
         ``classes`` lists every label of the problem on the first call, as in
-        scikit-learn, when ``y`` does not hold them all.
+        scikit-learn, when ``y`` does not hold them all; ``sample_weight`` as in
+        ``fit``.
         """
-        return self._continue_training(X, y, fit_params, classes=classes)
+        return self._continue_training(X, y, fit_params, sample_weight, classes=classes)
 
     def predict_proba(self, X):
         """Class probabilities (softmax of the logits), shape (n_samples, n_classes),
@@ -1187,13 +1253,19 @@ class CRLMultiLabelClassifier(_CRLNet, ClassifierMixin, NeuralNet):
         )
         return self
 
-    def _cross_entropy(self, logits, target):
+    def _cross_entropy(self, logits, target, sample_weight=None):
         losses = self.criterion_(logits, target)
         if losses.dim() == 0:  # a criterion that reduces (checked in initialize)
+            if sample_weight is not None:
+                raise ValueError(
+                    "sample_weight needs per-entry losses, but the criterion "
+                    "reduces them to one number: pass a criterion class, or "
+                    "criterion__reduction='none'."
+                )
             return losses
-        if self._entry_weight_ is None:
+        if self._entry_weight_ is None and sample_weight is None:
             return losses.mean()
-        return weighted_entry_mean(losses, target, self._entry_weight_)
+        return weighted_entry_mean(losses, target, self._entry_weight_, sample_weight)
 
     def _is_encoding(self, labels, encoded):
         return labels.shape == encoded.shape and np.array_equal(labels, encoded)
@@ -1214,9 +1286,10 @@ class CRLMultiLabelClassifier(_CRLNet, ClassifierMixin, NeuralNet):
             return torch.sigmoid
         return super()._get_predict_nonlinearity()
 
-    def partial_fit(self, X, y, **fit_params):
-        """Train for ``max_epochs`` more epochs without re-initialising."""
-        return self._continue_training(X, y, fit_params)
+    def partial_fit(self, X, y, sample_weight=None, **fit_params):
+        """Train for ``max_epochs`` more epochs without re-initialising
+        (``sample_weight`` as in ``fit``)."""
+        return self._continue_training(X, y, fit_params, sample_weight)
 
     def predict_proba(self, X):
         """Probability of each attribute (sigmoid of its logit), shape

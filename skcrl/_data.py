@@ -17,6 +17,8 @@ import torch
 from skorch.dataset import Dataset
 from torch.utils.data import DataLoader, Subset, default_collate
 
+from ._inputs import WeightedInput, WeightedSamples
+
 __all__ = ["ArrayDataset", "collate_for", "indexes_batches"]
 
 
@@ -72,7 +74,7 @@ def _sparse_rows(X, index) -> torch.Tensor:
 def indexes_batches(dataset) -> bool:
     """Whether ``dataset`` (or the dataset under its ``Subset`` s) is an
     :class:`ArrayDataset`."""
-    while isinstance(dataset, Subset):
+    while isinstance(dataset, (Subset, WeightedSamples)):
         dataset = dataset.dataset
     return isinstance(dataset, ArrayDataset)
 
@@ -91,7 +93,10 @@ class _PerSample:
 
     def __call__(self, batch):
         if isinstance(batch, _Batch):
-            batch = list(zip(batch.X, batch.y, strict=True))
+            X = batch.X
+            if isinstance(X, WeightedInput):
+                X = [WeightedInput(*sample) for sample in zip(*X, strict=True)]
+            batch = list(zip(X, batch.y, strict=True))
         return self.collate(batch)
 
 

@@ -11,6 +11,7 @@ class-aware batches and skorch's splits all see the same labels.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -21,9 +22,12 @@ from torch.utils.data import Subset, TensorDataset
 
 __all__ = [
     "EncodedTargets",
+    "WeightedInput",
+    "WeightedSamples",
     "as_dense",
     "check_dict_input",
     "dataset_labels",
+    "dataset_weights",
     "first_input_shape",
     "stored_labels",
 ]
@@ -62,6 +66,57 @@ class EncodedTargets(torch.utils.data.Dataset):
         return X, self.targets[index]
 
 
+class WeightedInput(NamedTuple):
+    """A sample's (or a batch's) input with its sample weight: how weights travel
+    through skorch's batches to ``get_loss`` (the module sees ``X`` only)."""
+
+    X: Any
+    weight: Any
+
+
+class WeightedSamples(torch.utils.data.Dataset):
+    """``dataset`` whose samples carry their weight: ``(WeightedInput(X, w), y)``.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skcrl._inputs import WeightedSamples
+    >>> data = torch.utils.data.TensorDataset(torch.ones(3, 2), torch.tensor([0, 1, 0]))
+    >>> (X, w), y = WeightedSamples(data, np.array([0.5, 2.0, 1.0]))[1]
+    >>> X.tolist(), float(w), int(y)
+    ([1.0, 1.0], 2.0, 1)
+    """
+
+    def __init__(self, dataset, weights):
+        self.dataset = dataset
+        self.weights = np.asarray(weights, dtype=np.float32)
+
+    def __len__(self):
+        return len(self.weights)
+
+    def __getitem__(self, index):
+        X, y = unpack_data(self.dataset[index])
+        return WeightedInput(X, self.weights[index]), y
+
+    def __getitems__(self, indices):
+        inner = getattr(self.dataset, "__getitems__", None)
+        if inner is None:
+            return [self[i] for i in indices]
+        batch = inner(indices)  # an ArrayDataset's whole batch
+        weight = torch.from_numpy(self.weights[np.asarray(indices, dtype=np.int64)])
+        return batch._replace(X=WeightedInput(batch.X, weight))
+
+
+def dataset_weights(dataset):
+    """The sample weights of ``dataset`` (through its ``Subset`` s), or None."""
+    if isinstance(dataset, Subset):
+        weights = dataset_weights(dataset.dataset)
+        return None if weights is None else weights[np.asarray(dataset.indices)]
+    if isinstance(dataset, WeightedSamples):
+        return dataset.weights
+    return None
+
+
 def _as_labels(values):
     if torch.is_tensor(values):
         return to_numpy(values)
@@ -75,6 +130,8 @@ def stored_labels(dataset):
         return None if labels is None else labels[np.asarray(dataset.indices)]
     if isinstance(dataset, EncodedTargets):
         return dataset.targets
+    if isinstance(dataset, WeightedSamples):
+        return stored_labels(dataset.dataset)
     if isinstance(dataset, TensorDataset) and len(dataset.tensors) == 2:
         return _as_labels(dataset.tensors[1])
     if isinstance(dataset, Dataset):
