@@ -9,7 +9,11 @@ from dataclasses import dataclass, field
 from imblearn.over_sampling import SMOTE, RandomOverSampler
 from imblearn.pipeline import make_pipeline
 from imblearn.under_sampling import RandomUnderSampler
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import (
+    GridSearchCV,
+    StratifiedKFold,
+    TunedThresholdClassifierCV,
+)
 from sklearn.preprocessing import FunctionTransformer
 from torch.utils.data import DataLoader
 
@@ -53,6 +57,11 @@ class Method:
         A parameter grid: the method is a :class:`~sklearn.model_selection.GridSearchCV`
         over it, on the training part only (3 stratified folds, balanced
         accuracy), refitted on the whole training part.
+    threshold : bool, default=False
+        Tune the decision threshold: the method is scikit-learn's
+        :class:`~sklearn.model_selection.TunedThresholdClassifierCV` around the
+        classifier, maximising balanced accuracy over 3 stratified folds of the
+        training part. Binary tasks only.
 
     Examples
     --------
@@ -68,6 +77,7 @@ class Method:
     classifier: dict = field(default_factory=dict)  # CRLClassifier arguments
     sampler: Callable | None = None  # an imblearn sampler class, applied in fit
     search: dict | None = None  # a GridSearchCV parameter grid
+    threshold: bool = False  # TunedThresholdClassifierCV around it (binary only)
 
 
 def _crl(level, comparison, **extra):
@@ -166,6 +176,18 @@ METHODS = {
             _crl("class", "relative"),
             search=TUNING_GRID,
         ),
+        Method(
+            "ce+threshold",
+            "cross-entropy, decision threshold tuned for balanced accuracy",
+            _CE,
+            threshold=True,
+        ),
+        Method(
+            "crl+threshold",
+            "CRLClassifier at its defaults, threshold tuned for balanced accuracy",
+            _crl("class", "relative"),
+            threshold=True,
+        ),
     ]
 }
 
@@ -237,7 +259,8 @@ def build(
 
     Returns
     -------
-    estimator : CRLClassifier, imblearn Pipeline or GridSearchCV
+    estimator : CRLClassifier, imblearn Pipeline, GridSearchCV or
+        TunedThresholdClassifierCV
 
     Examples
     --------
@@ -264,6 +287,13 @@ def build(
         # the default MLP does this itself; a given module is told
         arguments["module__return_embeddings"] = True
     classifier = CRLClassifier(**arguments)
+    if method.threshold:
+        return TunedThresholdClassifierCV(
+            classifier,
+            scoring="balanced_accuracy",
+            cv=StratifiedKFold(3, shuffle=True, random_state=seed),
+            random_state=seed,
+        )
     if method.search is not None:
         return GridSearchCV(
             classifier,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -316,13 +317,23 @@ def run_comparison(
     common = dict(batch_size=batch_size, lr=lr, device=device, **spec.network)
     if eta is not None:
         common["eta"] = eta
-    jobs = []
+    jobs, skipped = [], set()
     for seed in seeds:
         data = spec.load(imbalance_ratio=imbalance_ratio, random_state=seed)
         steps = epochs * math.ceil(len(data.y_train) / batch_size)
-        jobs += [
-            delayed(_fit_and_score)(name, seed, data, steps, common) for name in methods
-        ]
+        binary = len(np.unique(data.y_train)) == 2
+        for name in methods:
+            if METHODS[name].threshold and not binary:
+                skipped.add(name)
+                continue
+            jobs.append(delayed(_fit_and_score)(name, seed, data, steps, common))
+    if skipped:
+        warnings.warn(
+            f"{', '.join(sorted(skipped))}: a decision threshold is tuned on binary "
+            "tasks only; skipped on this multi-class one.",
+            UserWarning,
+            stacklevel=2,
+        )
     # every fit is seeded and single-threaded: in any process, in any order, the
     # same record (but its seconds)
     fits = Parallel(n_jobs=n_jobs, return_as="generator")(jobs)
