@@ -8,7 +8,11 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-from sklearn.model_selection import GridSearchCV, StratifiedKFold
+from sklearn.model_selection import (
+    GridSearchCV,
+    StratifiedKFold,
+    TunedThresholdClassifierCV,
+)
 
 from skcrl.__main__ import main, parse_args
 from skcrl.benchmark import (
@@ -56,7 +60,7 @@ def test_every_method_gets_the_same_optimiser_steps():
             estimator = build(
                 method, n_train=n_train, steps=steps, seed=0, batch_size=batch_size
             )
-            if isinstance(estimator, GridSearchCV):
+            if isinstance(estimator, (GridSearchCV, TunedThresholdClassifierCV)):
                 estimator = estimator.estimator
             classifier = estimator[-1] if hasattr(estimator, "steps") else estimator
             per_epoch = math.ceil(n_train / batch_size)
@@ -244,3 +248,31 @@ def test_cross_entropy_methods_are_plain():
             assert method.classifier["alpha"] == 0.0
             expected = 1.0 if name == "ce+la" else 0.0
             assert method.classifier["logit_adjustment"] == expected, name
+
+
+def test_threshold_methods_tune_on_the_training_part_of_binary_tasks():
+    for name, classifier in (("ce+threshold", METHODS["ce"]), ("crl+threshold", None)):
+        estimator = build(METHODS[name], n_train=300, steps=30, seed=4)
+        assert isinstance(estimator, TunedThresholdClassifierCV)
+        assert estimator.scoring == "balanced_accuracy"
+        assert isinstance(estimator.cv, StratifiedKFold)
+        assert (estimator.cv.n_splits, estimator.cv.random_state) == (3, 4)
+        if classifier is not None:  # the same network and loss as the plain method
+            assert estimator.estimator.get_params()["alpha"] == 0.0
+    records = run_comparison(
+        "ecoli4",
+        methods=["ce", "ce+threshold"],
+        seeds=[0],
+        epochs=2,
+        progress=False,
+    )
+    assert [r["method"] for r in records] == ["ce", "ce+threshold"]
+    assert 0 <= records[1]["balanced_accuracy"] <= 1
+
+
+def test_threshold_methods_are_skipped_on_multi_class_tasks():
+    with pytest.warns(UserWarning, match="binary tasks only"):
+        records = run_comparison(
+            methods=["ce", "crl+threshold"], seeds=[0], epochs=1, progress=False
+        )
+    assert [r["method"] for r in records] == ["ce"]

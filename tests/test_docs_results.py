@@ -162,3 +162,30 @@ def test_scaling_table(tmp_path):
     table = _generate.scaling_table(tmp_path)["scaling"]
     assert "- 10.0 (n_jobs=1)\n" in table and "- 1.60x\n" in table
     assert "- 0.75x\n" in table and "- yes\n" in table
+
+
+def test_costs_table(results):
+    # no threshold methods yet: a note instead of a table
+    assert "have not been run" in _generate.costs_table(results)["costs"]
+    _write(
+        results / "comparison" / "yeast6.csv",
+        [
+            (method, seed, value, 1.0)
+            for method, values in {
+                "ce": (0.6, 0.7),
+                "ce+threshold": (0.9, 0.8),
+                "crl": (0.7, 0.7),
+                "crl+threshold": (0.8, 0.8),
+            }.items()
+            for seed, value in enumerate(values)
+        ],
+        "balanced_accuracy",
+    )
+    table = _generate.costs_table(results)["costs"]
+    assert "   * - method\n     - ecoli4\n     - yeast6\n" in table
+    # ce+threshold has the best mean on yeast6 (0.85), ce on ecoli4 (0.9)
+    assert "**0.850 ± 0.050**" in table
+    assert "**0.900 ± 0.000**" in table
+    # methods a task has not run
+    assert "``ce+balanced`` (class_weight='balanced')\n     - 0.500 ± 0.000\n" in table
+    assert "     - not run\n" in table
