@@ -66,7 +66,8 @@ class DivergenceGuard(Callback):
             checks.append(torch.isfinite(torch.stack(norms).sum()))
         if not checks:
             return
-        finite = torch.stack([check.to("cpu") for check in checks]).tolist()
+        # the one synchronisation with the device of the step
+        finite = torch.stack([check.to(checks[0].device) for check in checks]).tolist()
         if all(finite):
             return
         epoch = len(net.history)
