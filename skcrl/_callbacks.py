@@ -57,19 +57,16 @@ class DivergenceGuard(Callback):
         if not training:
             return
         terms = getattr(net, "_batch_terms_", None)
-        checks = []
-        if terms is not None:
-            checks += [torch.isfinite(term).all() for term in terms]
-        gradients = [p.grad for _, p in named_parameters if p.grad is not None]
-        if self.check_gradients and gradients:
-            norms = torch._foreach_norm(gradients)
-            checks.append(torch.isfinite(torch.stack(norms).sum()))
-        if not checks:
+        gradients = _optimised_gradients(net) if self.check_gradients else []
+        parts = [] if terms is None else [term.float() for term in terms]
+        if gradients:
+            parts += [norm.float() for norm in torch._foreach_norm(gradients)]
+        if not parts:
             return
-        # the one synchronisation with the device of the step
-        finite = torch.stack([check.to(checks[0].device) for check in checks]).tolist()
-        if all(finite):
+        if torch.isfinite(torch.stack(parts)).all().item():  # the one synchronisation
             return
+        finite = [bool(torch.isfinite(part)) for part in parts[:2]]
+        finite.append(all(bool(torch.isfinite(part)) for part in parts[2:]))
         epoch = len(net.history)
         batch_index = len(net.history[-1, "batches"])
         raise DivergenceError(
@@ -79,6 +76,17 @@ class DivergenceGuard(Callback):
             "optimiser its state). Lower lr, look for extreme values in the input, "
             "or pass callbacks__divergence_guard=None to train on regardless."
         )
+
+
+def _optimised_gradients(net):
+    """The gradients the optimisers are about to apply (read off their parameter
+    groups: skorch's generator of learnable parameters costs more than the rest
+    of the check)."""
+    gradients = []
+    for name in getattr(net, "_optimizers", ()):
+        for group in getattr(getattr(net, name + "_", None), "param_groups", ()):
+            gradients += [p.grad for p in group["params"] if p.grad is not None]
+    return gradients
 
 
 def _what_went_wrong(terms, finite):
