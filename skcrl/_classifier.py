@@ -357,6 +357,9 @@ class _CRLNet:
                 "that returns (X, y) per sample."
             )
         self._check_target_kind(y)
+        weights = None
+        if sample_weight is not None:  # before anything of the estimator changes
+            weights = self._check_sample_weight(sample_weight, len(y))
         if is_dataset(X) or _is_dict_input(X):
             y = self._check_target_array(y)
             if _is_dict_input(X):
@@ -390,8 +393,7 @@ class _CRLNet:
             if not labels_given:
                 # as in skorch, the split sees no y (a stratified one asks for it)
                 split_y = None
-        if sample_weight is not None:
-            weights = self._check_sample_weight(sample_weight, len(encoded))
+        if weights is not None:
             if not is_dataset(X):
                 X = self.get_dataset(X, encoded)
             X = WeightedSamples(X, weights)

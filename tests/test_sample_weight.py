@@ -134,6 +134,7 @@ def test_bad_weights_fail_before_training(weight, message):
     with pytest.raises(ValueError, match=message):
         clf.fit(X, y, sample_weight=weight)
     assert not getattr(clf, "history_", None)
+    assert not hasattr(clf, "imbalance_")  # refused before anything was fitted
 
 
 def test_the_callers_weights_are_not_modified():
