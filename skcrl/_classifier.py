@@ -23,7 +23,7 @@ from sklearn.utils._param_validation import (
 )
 from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import _check_sample_weight, validate_data
+from sklearn.utils.validation import _check_sample_weight, _num_samples, validate_data
 from skorch import NeuralNet, NeuralNetClassifier
 from skorch.callbacks import EpochScoring, EpochTimer, PassthroughScoring, PrintLog
 from skorch.dataset import Dataset
@@ -359,7 +359,7 @@ class _CRLNet:
         self._check_target_kind(y)
         weights = None
         if sample_weight is not None:  # before anything of the estimator changes
-            weights = self._check_sample_weight(sample_weight, len(y))
+            weights = self._check_sample_weight(sample_weight, _num_samples(y))
         if is_dataset(X) or _is_dict_input(X):
             y = self._check_target_array(y)
             if _is_dict_input(X):
