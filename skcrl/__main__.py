@@ -7,6 +7,7 @@ import argparse
 import json
 import platform
 import sys
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -133,7 +134,8 @@ def main(argv=None) -> int:
         dataset, name = csv_dataset(args.csv, args.target), args.csv.name
     else:
         dataset, name = args.dataset, args.dataset
-    with _backend(args.dask):
+    with _backend(args.dask), warnings.catch_warnings(record=True) as notes:
+        warnings.filterwarnings("always", message=".*binary tasks only")
         records = run_comparison(
             dataset,
             methods=args.methods,
@@ -145,6 +147,13 @@ def main(argv=None) -> int:
             progress=not args.no_progress,
             n_jobs=-1 if args.dask else args.n_jobs,
         )
+    for note in notes:
+        if "binary tasks only" in str(note.message):
+            print(f"note: {note.message}")
+        else:  # any other warning, as Python would show it
+            warnings.showwarning(
+                note.message, note.category, note.filename, note.lineno
+            )
     summary = summarise(records)
     ratio = f"imbalance ratio {args.imbalance_ratio:g}, " if _long_tailed(args) else ""
     title = f"{name}, {ratio}seeds {args.seeds}, {args.epochs} epochs of steps"

@@ -276,3 +276,11 @@ def test_threshold_methods_are_skipped_on_multi_class_tasks():
             methods=["ce", "crl+threshold"], seeds=[0], epochs=1, progress=False
         )
     assert [r["method"] for r in records] == ["ce"]
+
+
+def test_the_command_notes_skipped_threshold_methods(tmp_path, capsys):
+    argv = ["--methods", "ce", "ce+threshold", "--seeds", "0", "--epochs", "1"]
+    assert main([*argv, "--no-progress", "--output", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "note: ce+threshold: a decision threshold is tuned on binary" in out
+    assert "| ce |" in out and "| ce+threshold |" not in out
