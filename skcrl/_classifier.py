@@ -42,7 +42,7 @@ from ._checks import (
     crl_parameters,
 )
 from ._data import ArrayDataset, collate_for, indexes_batches
-from ._distributed import gather_batch, is_distributed
+from ._distributed import is_distributed
 from ._inputs import (
     EncodedTargets,
     WeightedInput,
@@ -652,24 +652,18 @@ class _CRLNet:
             return ce
         # SPEC §11: the memory serves training batches only
         memory = self.criterion_.crl_memory if training and self.memory_size else None
-        rows = (logits, y_true, embeddings, weight)
-        if self.mining == "global":
-            # SPEC §9: the global batch, which the memory then holds (§11)
-            rows = gather_batch(*rows)
+        # The batch's rows (the global batch's, under mining="global") are staged
+        # and go into the memory once, when the step ends (on_batch_end).
         crl = crl_with_memory(
             memory,
-            *rows[:3],
-            sample_weight=rows[3],
+            logits,
+            y_true,
+            embeddings,
+            sample_weight=weight,
             checked=True,
             push=False,
-            **{**crl_parameters(self), "mining": "local"},
+            **crl_parameters(self),
         )
-        if memory is not None:
-            # pushed in on_batch_end: an optimiser that evaluates the loss several
-            # times per step (LBFGS) must not put the batch in twice
-            instance = self.level == "instance"
-            rows = (rows[0], rows[1], rows[2] if instance else None, rows[3])
-            self._unpushed_ = tuple(None if r is None else r.detach() for r in rows)
         # Read by on_batch_end, so that only batches of fit reach the history.
         self._batch_terms_ = (ce.detach(), crl.detach())
         return self.alpha_ * crl + (1 - self.alpha_) * ce
@@ -679,10 +673,9 @@ class _CRLNet:
         return output
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
-        unpushed = getattr(self, "_unpushed_", None)
-        if unpushed is not None:
-            self.criterion_.crl_memory.push(*unpushed)
-            self._unpushed_ = None
+        memory = getattr(getattr(self, "criterion_", None), "crl_memory", None)
+        if training and memory is not None:
+            memory.commit()
         terms = getattr(self, "_batch_terms_", None)
         if terms is not None:
             prefix = "train" if training else "valid"

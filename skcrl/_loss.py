@@ -453,8 +453,9 @@ def crl_with_memory(
     **params,
 ) -> Tensor:
     """``L_crl`` of a training batch mined together with ``memory``'s rows, then
-    the batch's rows put into the memory (SPEC §11; ``push=False`` leaves that to
-    the caller); the batch alone when ``memory`` is None. ``params`` are
+    the batch's rows put into the memory (SPEC §11; ``push=False`` stages them
+    for ``memory.commit()`` at the end of the step); the batch alone when
+    ``memory`` is None. ``params`` are
     :func:`crl_loss`'s hyper-parameters; ``checked=True`` skips their validation
     (an estimator validates them once in ``fit``, not in every batch)."""
     loss = _crl_loss if checked else crl_loss
@@ -472,9 +473,10 @@ def crl_with_memory(
         sample_weight=sample_weight,
         **params,
     )
-    if memory is not None and push:
+    if memory is not None:
         instance = params.get("level") == "instance"
-        memory.push(logits, target, embeddings if instance else None, sample_weight)
+        put = memory.push if push else memory.stage
+        put(logits, target, embeddings if instance else None, sample_weight)
     return crl
 
 

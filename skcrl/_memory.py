@@ -50,6 +50,7 @@ class CRLMemory(nn.Module):
         self.size = int(size)
         for name in _FIELDS:
             self.register_buffer(name, None)
+        self._staged = None
 
     def extra_repr(self) -> str:
         return f"size={self.size}, rows={len(self)}"
@@ -92,6 +93,27 @@ class CRLMemory(nn.Module):
                 rows = torch.cat((rows, held.to(rows.dtype)))
             # a copy, so that the memory never keeps a whole batch's storage alive
             setattr(self, name, rows[: self.size].clone())
+
+    def stage(
+        self,
+        logits: Tensor,
+        target: Tensor,
+        embeddings: Tensor | None = None,
+        weight: Tensor | None = None,
+    ) -> None:
+        """Hold a batch's rows for :meth:`commit`, replacing any held before: an
+        optimiser that evaluates the loss several times per step (LBFGS) must
+        not put the batch in twice."""
+        self._staged = tuple(
+            None if rows is None else rows.detach()
+            for rows in (logits, target, embeddings, weight)
+        )
+
+    def commit(self) -> None:
+        """:meth:`push` the staged rows, if any."""
+        staged, self._staged = getattr(self, "_staged", None), None
+        if staged is not None:
+            self.push(*staged)
 
     def _weights_for(self, rows: Tensor, weight: Tensor | None) -> Tensor | None:
         """``weight``, or ones for a batch without weights pushed into a memory

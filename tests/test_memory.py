@@ -314,3 +314,13 @@ def test_memory_stays_on_the_device_without_sync(level):
     finally:
         torch.cuda.set_sync_debug_mode("default")
     assert criterion.memory.contents()[0].device.type == "cuda"
+
+
+def test_staged_rows_go_in_once_on_commit():
+    memory = CRLMemory(10)
+    memory.stage(torch.zeros(2, 3), torch.tensor([0, 1]))
+    memory.stage(torch.ones(2, 3), torch.tensor([2, 2]))  # the same step, again
+    assert len(memory) == 0
+    memory.commit()
+    memory.commit()  # nothing staged any more
+    assert memory.contents()[1].tolist() == [2, 2]
