@@ -29,7 +29,7 @@ from skorch.callbacks import EpochScoring, EpochTimer, PassthroughScoring, Print
 from skorch.dataset import Dataset
 from skorch.hf import AccelerateMixin
 from skorch.utils import is_dataset, to_numpy, to_tensor
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 
 from ._callbacks import DivergenceGuard, TrainingRandomState
 from ._checks import (
@@ -47,11 +47,11 @@ from ._inputs import (
     EncodedTargets,
     WeightedInput,
     WeightedSamples,
-    as_dense,
     check_dict_input,
     dataset_labels,
     dataset_weights,
     first_input_shape,
+    root_dataset,
     stored_labels,
 )
 from ._loss import (
@@ -94,13 +94,6 @@ def _is_dict_input(X):
 def _holds_objects(y):
     """Whether ``y`` is a list or an object array (which may mix label types)."""
     return isinstance(y, (list, tuple)) or str(getattr(y, "dtype", "")) == "object"
-
-
-def _root(dataset):
-    """The dataset under ``dataset``'s ``Subset`` s."""
-    while isinstance(dataset, Subset):
-        dataset = dataset.dataset
-    return dataset
 
 
 def split_output(output):
@@ -316,9 +309,12 @@ class _CRLNet:
             scoring.initialize()
         return self
 
+    def _kept_random_state(self):
+        return getattr(getattr(self, "criterion_", None), "crl_random_state", None)
+
     def on_epoch_begin(self, net, **kwargs):
         # a random state that LoadInitState / load_params has just loaded
-        kept = getattr(getattr(self, "criterion_", None), "crl_random_state", None)
+        kept = self._kept_random_state()
         if kept is not None:
             kept.restore_if_loaded()
         super().on_epoch_begin(net, **kwargs)
@@ -326,7 +322,7 @@ class _CRLNet:
     def on_epoch_end(self, net, **kwargs):
         for scoring in getattr(self, "_term_scorings_", ()):
             scoring.on_epoch_end(self)
-        kept = getattr(getattr(self, "criterion_", None), "crl_random_state", None)
+        kept = self._kept_random_state()
         if kept is not None:
             # before the callbacks, so that a Checkpoint of this epoch saves it
             kept.record()
@@ -426,6 +422,10 @@ class _CRLNet:
             )
         return y
 
+    @staticmethod
+    def _is_encoding(labels, encoded):
+        return labels.shape == encoded.shape and np.array_equal(labels, encoded)
+
     def _with_encoded_targets(self, dataset, encoded):
         """``dataset`` as the training loop sees it: the user's own dataset when
         its stored labels are already the encoded ones, else one that returns
@@ -465,9 +465,9 @@ class _CRLNet:
 
     def get_split_datasets(self, X, y=None, **fit_params):
         dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
-        if dataset_valid is not None and _root(dataset_valid) is not _root(
-            dataset_train
-        ):
+        if dataset_valid is not None and root_dataset(
+            dataset_valid
+        ) is not root_dataset(dataset_train):
             # a predefined split of the user's: its labels are the original ones
             labels = self._check_target_array(
                 dataset_labels(dataset_valid, type(self).__name__)
@@ -482,7 +482,7 @@ class _CRLNet:
             x = x.X
         # sparse batches arrive as sparse tensors and are densified on the device
         if torch.is_tensor(x) and x.layout != torch.strided:
-            x = as_dense(x.to(self.device))
+            x = x.to(self.device).to_dense()
         return super().infer(x, **fit_params)
 
     def get_dataset(self, X, y=None):
@@ -908,9 +908,6 @@ class CRLClassifier(_CRLNet, NeuralNetClassifier):
             and y.max() < len(self.classes_)
         )
 
-    def _is_encoding(self, labels, encoded):
-        return labels.shape == encoded.shape and np.array_equal(labels, encoded)
-
     def _target_tensor(self, target, logits):
         # a user's dataset may hold its labels as floats or int32
         return target.long()
@@ -1261,9 +1258,6 @@ class CRLMultiLabelClassifier(_CRLNet, ClassifierMixin, NeuralNet):
         if self._entry_weight_ is None and sample_weight is None:
             return losses.mean()
         return weighted_entry_mean(losses, target, self._entry_weight_, sample_weight)
-
-    def _is_encoding(self, labels, encoded):
-        return labels.shape == encoded.shape and np.array_equal(labels, encoded)
 
     def _weigh_built_criterion(self):
         if self.class_weight_ is not None:

@@ -24,11 +24,11 @@ __all__ = [
     "EncodedTargets",
     "WeightedInput",
     "WeightedSamples",
-    "as_dense",
     "check_dict_input",
     "dataset_labels",
     "dataset_weights",
     "first_input_shape",
+    "root_dataset",
     "stored_labels",
 ]
 
@@ -107,14 +107,27 @@ class WeightedSamples(torch.utils.data.Dataset):
         return batch._replace(X=WeightedInput(batch.X, weight))
 
 
+def root_dataset(dataset):
+    """The dataset under ``dataset``'s ``Subset`` s."""
+    while isinstance(dataset, Subset):
+        dataset = dataset.dataset
+    return dataset
+
+
+def _rows_of(dataset, read):
+    """``read`` of the dataset under ``dataset``'s ``Subset`` s, restricted to the
+    rows those select (None stays None)."""
+    if isinstance(dataset, Subset):
+        values = _rows_of(dataset.dataset, read)
+        return None if values is None else values[np.asarray(dataset.indices)]
+    return read(dataset)
+
+
 def dataset_weights(dataset):
     """The sample weights of ``dataset`` (through its ``Subset`` s), or None."""
-    if isinstance(dataset, Subset):
-        weights = dataset_weights(dataset.dataset)
-        return None if weights is None else weights[np.asarray(dataset.indices)]
-    if isinstance(dataset, WeightedSamples):
-        return dataset.weights
-    return None
+    return _rows_of(
+        dataset, lambda d: d.weights if isinstance(d, WeightedSamples) else None
+    )
 
 
 def _as_labels(values):
@@ -125,9 +138,10 @@ def _as_labels(values):
 
 def stored_labels(dataset):
     """The labels a dataset holds as an attribute (no input is read), or None."""
-    if isinstance(dataset, Subset):
-        labels = stored_labels(dataset.dataset)
-        return None if labels is None else labels[np.asarray(dataset.indices)]
+    return _rows_of(dataset, _own_labels)
+
+
+def _own_labels(dataset):
     if isinstance(dataset, EncodedTargets):
         return dataset.targets
     if isinstance(dataset, WeightedSamples):
@@ -165,7 +179,7 @@ def dataset_labels(dataset, caller):
     labels = stored_labels(dataset)
     if labels is not None:
         return labels
-    if isinstance(dataset, Dataset) or _is_unlabelled_subset(dataset):
+    if isinstance(root_dataset(dataset), Dataset):  # skorch's, built with y=None
         raise ValueError(
             f"{caller} was given a skorch Dataset without y, so the labels are "
             "unknown: build it with Dataset(X, y), or call fit(dataset, y)."
@@ -186,12 +200,6 @@ def dataset_labels(dataset, caller):
         _, y = unpack_data(sample)
         rows.append(to_numpy(y) if torch.is_tensor(y) else y)
     return np.asarray(rows)
-
-
-def _is_unlabelled_subset(dataset):
-    while isinstance(dataset, Subset):
-        dataset = dataset.dataset
-    return isinstance(dataset, Dataset) and dataset.y is None
 
 
 def first_input_shape(dataset):
@@ -239,11 +247,3 @@ def check_dict_input(X, caller, n_samples=None):
             f"differ: {lengths}{expected}."
         )
     return checked
-
-
-def as_dense(x):
-    """A batch for the module: a sparse tensor densified where it lies (on the
-    training device, after the transfer of its non-zeros only)."""
-    if torch.is_tensor(x) and x.layout != torch.strided:
-        return x.to_dense()
-    return x
