@@ -1,30 +1,46 @@
 """Choose the estimators' defaults by a written protocol, on training parts only.
 
-The protocol (docs: user_guide/tuning, "How the defaults were chosen"):
+The protocol (docs: user_guide/defaults, "How the defaults were chosen"):
 
-1. Tasks: every task of ``skcrl.benchmark.SUITE``: five multi-class long tails,
-   three naturally imbalanced binary sets, two attribute sets. Seeds 0, 1, 2; a
-   seed fixes the task's split, the same split the comparison tests on.
+1. Tasks: every task of ``skcrl.benchmark.SUITE`` (multi-class long tails, a
+   mildly imbalanced multi-class set, naturally imbalanced binary sets, attribute
+   sets). Seeds 0, 1, 2; a seed fixes the task's split, the same split the
+   comparison tests on.
 2. Candidates: the full grid of ``eta`` in {0.5, 1, 2}, ``logit_adjustment`` in
-   {0, 1}, training batches {shuffled, class-aware (``ClassAwareDataLoader``)} and
-   ``memory_size`` in {0, 256, 1024, 4096}: 48 settings, everything else at the
-   estimators' defaults. The reference is plain cross-entropy (``alpha=0``,
-   shuffled batches, no memory, no adjustment).
+   {0, 1}, training batches {shuffled, class-aware (``ClassAwareDataLoader``)}
+   and ``memory_size`` in {0, 1024}: 24 settings, everything else at the
+   estimators' defaults. Each candidate is also run as users combine it:
+   with ``class_weight="balanced"`` and, on single-label tasks, with balanced
+   sample weights (``compute_sample_weight("balanced", y)``). Under weights that
+   balance the classes the logit adjustment vanishes (SPEC §8), so these runs do
+   not depend on ``logit_adjustment``: one per (eta, batches, memory). The
+   baselines: plain cross-entropy ``ce`` (``alpha=0``, no adjustment, shuffled,
+   no memory), ``ce+la`` (the same with ``logit_adjustment=1``) and
+   ``ce+balanced`` (``ce`` with ``class_weight="balanced"``; with balanced sample
+   weights the cross-entropy is the same loss).
 3. Score: for each task and seed, 3-fold cross-validation *of the training part*
-   (stratified for one label per sample, shuffled folds for attributes), seeded by
-   the seed; balanced accuracy (mean balanced accuracy over attributes, mA, for
-   attribute tasks). The comparison's network and budget: an MLP with one hidden
-   layer of 128, Adam, lr 0.003, batches of 64, 30 epochs. Test parts are never
-   read.
-4. Rule: a candidate *loses* on a task when its mean over seeds is below the
-   reference's mean by more than the reference's standard deviation over seeds
-   (numpy's, ddof 0). Among the candidates that lose on no task, the default is
-   the one with the best mean rank over tasks (rank 1 the best mean score on a
-   task, ties sharing the mean of their ranks); remaining ties go to the cheaper
-   setting (smaller memory, then shuffled batches, then no adjustment, then the
-   smaller ``eta``).
+   (stratified for one label per sample, shuffled folds for attributes), seeded
+   by the seed; balanced accuracy (mean balanced accuracy over attributes, mA).
+   The comparison's network and budget: an MLP with one hidden layer of 128,
+   Adam, lr 0.003, batches of 64, 30 epochs. Test parts are never read.
+4. Rule. Noise is the standard error of a paired difference (the same seed's
+   split, folds and initialisation on both sides): ``sd / sqrt(n)``, ``ddof=1``.
 
-    python benchmarks/protocol_defaults.py                # everything, ~1 h on 2 cores
+   a. Guards, per task over its seeds: a candidate is *out* when, on any task,
+      its mean paired difference to ``ce`` is below minus one standard error;
+      to ``ce+la``, below -0.01 minus one standard error; or when the candidate
+      with ``class_weight="balanced"`` (or with balanced sample weights) falls
+      below ``ce+balanced`` by more than 0.015 plus one standard error.
+   b. Among the candidates left, the *best* is the one with the highest mean
+      score over all tasks and seeds.
+   c. The one-standard-error rule (Breiman et al. 1984) prices cost: every
+      candidate left whose mean paired difference to the best, over all tasks
+      and seeds, is above minus one standard error is as good as the best
+      within the noise. Among those the default is the cheapest: fewest costly
+      features (a memory, class-aware batches), then the least measured time
+      per fit; remaining ties go to the highest mean score.
+
+    python benchmarks/protocol_defaults.py                # all, ~1.5 h on 2 cores
     python benchmarks/protocol_defaults.py --analyse-only # re-read the CSV
 
 It appends one row per (task, seed, setting) to ``--output`` as jobs finish and
@@ -43,54 +59,80 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from scipy.stats import rankdata
 
 ETAS = (0.5, 1.0, 2.0)
 LOGIT_ADJUSTMENTS = (0.0, 1.0)
 BATCHES = ("shuffled", "class-aware")
-MEMORY_SIZES = (0, 256, 1024, 4096)
-REFERENCE = "ce"
-PARAMETERS = ("eta", "logit_adjustment", "batches", "memory_size")
-FIELDS = (
-    "task",
-    "seed",
-    "setting",
-    "eta",
-    "logit_adjustment",
-    "batches",
-    "memory_size",
-    "score",
-    "fold_scores",
-    "seconds",
-)
+MEMORY_SIZES = (0, 1024)
+#: What users add on top of a default, each checked against ``ce+balanced``.
+WEIGHTINGS = ("class_weight", "sample_weight")
+#: Guards of rule 4a: (baseline, tolerance) for the candidate itself ...
+PLAIN_GUARDS = (("ce", 0.0), ("ce+la", 0.01))
+#: ... and for the candidate with each weighting.
+WEIGHTED_GUARD = ("ce+balanced", 0.015)
+PARAMETERS = ("eta", "logit_adjustment", "batches", "memory_size", "weighting")
+FIELDS = ("task", "seed", "setting", *PARAMETERS, "score", "fold_scores", "seconds")
 
 
-def setting_name(eta, logit_adjustment, batches, memory_size):
+def setting_name(eta, logit_adjustment, batches, memory_size, weighting="none"):
+    if weighting != "none":
+        # the adjustment vanishes under balancing weights: no la in the name
+        return f"eta={eta:g} {batches} memory={memory_size} +{weighting}"
     return f"eta={eta:g} la={logit_adjustment:g} {batches} memory={memory_size}"
 
 
 def candidates():
-    """The 48 settings of the grid, cheapest first within each eta."""
+    """The 24 settings of the grid."""
     grid = itertools.product(ETAS, LOGIT_ADJUSTMENTS, BATCHES, MEMORY_SIZES)
     return {
-        setting_name(*values): dict(zip(PARAMETERS, values, strict=True))
+        setting_name(*values): dict(zip(PARAMETERS, (*values, "none"), strict=True))
         for values in grid
     }
 
 
-def reference():
-    plain = dict(eta=0.0, logit_adjustment=0.0, batches="shuffled", memory_size=0)
-    return {REFERENCE: plain}
+def weighted(setting, weighting):
+    """The run of ``setting`` with ``weighting`` added, as the CSV names it."""
+    values = {**setting, "weighting": weighting, "logit_adjustment": 1.0}
+    return setting_name(**values), values
 
 
-def _cost_key(setting):
-    """The tie-break of rule 4: cheaper settings first."""
-    return (
-        setting["memory_size"],
-        setting["batches"] != "shuffled",
-        setting["logit_adjustment"],
-        setting["eta"],
+def weighted_settings():
+    settings = {}
+    for setting in candidates().values():
+        for weighting in WEIGHTINGS:
+            name, values = weighted(setting, weighting)
+            settings[name] = values
+    return settings
+
+
+def baselines():
+    plain = dict(
+        eta=None,
+        logit_adjustment=0.0,
+        batches="shuffled",
+        memory_size=0,
+        weighting="none",
     )
+    return {
+        "ce": plain,
+        "ce+la": {**plain, "logit_adjustment": 1.0},
+        "ce+balanced": {**plain, "weighting": "class_weight"},
+    }
+
+
+def all_settings(attributes=False):
+    settings = {**baselines(), **candidates(), **weighted_settings()}
+    if attributes:
+        # balanced sample weights are per sample; attributes are balanced per
+        # entry, which class_weight does
+        settings = {
+            n: s for n, s in settings.items() if s["weighting"] != "sample_weight"
+        }
+    return settings
+
+
+def _costly_features(setting):
+    return int(setting["memory_size"] > 0) + int(setting["batches"] != "shuffled")
 
 
 def run_job(task_name, seed, name, setting, epochs, folds):
@@ -98,6 +140,7 @@ def run_job(task_name, seed, name, setting, epochs, folds):
     import torch
     from sklearn.metrics import balanced_accuracy_score
     from sklearn.model_selection import KFold, StratifiedKFold
+    from sklearn.utils.class_weight import compute_sample_weight
 
     from skcrl import ClassAwareDataLoader, CRLClassifier, CRLMultiLabelClassifier
     from skcrl.benchmark import SUITE
@@ -114,15 +157,18 @@ def run_job(task_name, seed, name, setting, epochs, folds):
         lr=0.003,
         max_epochs=epochs,
         random_state=seed,
-        eta=setting["eta"],
         logit_adjustment=setting["logit_adjustment"],
         memory_size=setting["memory_size"],
         **task.network,
     )
-    if name == REFERENCE:
+    if setting["eta"] is None:
         arguments["alpha"] = 0.0
+    else:
+        arguments["eta"] = setting["eta"]
     if setting["batches"] == "class-aware":
         arguments["iterator_train"] = ClassAwareDataLoader
+    if setting["weighting"] == "class_weight":
+        arguments["class_weight"] = "balanced"
     if attributes:
         estimator_class, metric = CRLMultiLabelClassifier, mean_balanced_accuracy_score
         splitter = KFold(folds, shuffle=True, random_state=seed)
@@ -132,7 +178,10 @@ def run_job(task_name, seed, name, setting, epochs, folds):
     start = time.perf_counter()
     scores = []
     for train, valid in splitter.split(X, y):
-        clf = estimator_class(**arguments).fit(X[train], y[train])
+        fit_params = {}
+        if setting["weighting"] == "sample_weight":
+            fit_params["sample_weight"] = compute_sample_weight("balanced", y[train])
+        clf = estimator_class(**arguments).fit(X[train], y[train], **fit_params)
         scores.append(float(metric(y[valid], clf.predict(X[valid]))))
     return {
         "task": task_name,
@@ -157,16 +206,17 @@ def run(args):
 
     from skcrl.benchmark import SUITE
 
-    settings = {**reference(), **candidates()}
     tasks = args.tasks or list(SUITE)
     done = {(r["task"], int(r["seed"]), r["setting"]) for r in read_rows(args.output)}
     jobs = [
         (task, seed, name, setting)
         for task in tasks
         for seed in args.seeds
-        for name, setting in settings.items()
+        for name, setting in all_settings(SUITE[task].kind == "attributes").items()
         if (task, seed, name) not in done
     ]
+    # the slow tasks first, so that the workers finish together
+    jobs.sort(key=lambda job: "fashion" not in job[0])
     print(f"{len(jobs)} jobs to run ({len(done)} done already)", flush=True)
     args.output.parent.mkdir(parents=True, exist_ok=True)
     new_file = not args.output.exists()
@@ -182,7 +232,7 @@ def run(args):
         for i, row in enumerate(results, 1):
             writer.writerow(row)
             out.flush()
-            if i % 25 == 0 or i == len(jobs):
+            if i % 50 == 0 or i == len(jobs):
                 elapsed = time.perf_counter() - start
                 print(
                     f"{i}/{len(jobs)} jobs, {elapsed / 60:.1f} min, "
@@ -191,18 +241,53 @@ def run(args):
                 )
 
 
+def _pooled(differences):
+    """Mean and standard error of paired differences pooled over tasks and seeds."""
+    pooled = np.concatenate(differences)
+    return float(pooled.mean()), float(pooled.std(ddof=1) / np.sqrt(pooled.size))
+
+
+def class_aware_distribution(tasks, seeds, batch_size=64):
+    """What class-aware batches do to the class distribution the cross-entropy
+    sees: ``Omega_imb`` of the training labels and of the samples of one epoch of
+    ``ClassAwareBatchSampler`` batches, mean over seeds."""
+    import torch
+
+    from skcrl import ClassAwareBatchSampler, imbalance_measure
+    from skcrl.benchmark import SUITE
+
+    out = {}
+    for task in tasks:
+        labels, batches = [], []
+        for seed in seeds:
+            y = SUITE[task].load(seed).y_train
+            torch.manual_seed(seed)
+            sampler = ClassAwareBatchSampler(y, batch_size)
+            seen = y[np.concatenate([np.asarray(b) for b in sampler])]
+            n_classes = None if y.ndim == 2 else int(y.max()) + 1
+            labels.append(imbalance_measure(y, n_classes))
+            batches.append(imbalance_measure(seen, n_classes))
+        out[task] = {
+            "labels_imbalance": float(np.mean(labels)),
+            "batches_imbalance": float(np.mean(batches)),
+        }
+    return out
+
+
 def analyse(rows, seeds):
     """Rule 4 on the rows of the CSV; returns the summary written as JSON."""
-    settings = {**reference(), **candidates()}
-    tasks = list(dict.fromkeys(r["task"] for r in rows))
+    from skcrl.benchmark import SUITE, paired_difference
+
+    tasks = [t for t in SUITE if any(r["task"] == t for r in rows)]
     by_key = {
         (r["task"], int(r["seed"]), r["setting"]): float(r["score"]) for r in rows
     }
+    needed = {t: all_settings(SUITE[t].kind == "attributes") for t in tasks}
     missing = [
         (t, s, n)
         for t in tasks
         for s in seeds
-        for n in settings
+        for n in needed[t]
         if (t, s, n) not in by_key
     ]
     if missing:
@@ -211,57 +296,199 @@ def analyse(rows, seeds):
     def scores(task, name):
         return np.array([by_key[(task, s, name)] for s in seeds])
 
-    names = list(candidates())
-    mean = {t: {n: float(scores(t, n).mean()) for n in settings} for t in tasks}
-    std = {t: {n: float(scores(t, n).std()) for n in settings} for t in tasks}
-    ranks = {
-        t: dict(zip(names, rankdata([-mean[t][n] for n in names]), strict=True))
-        for t in tasks
-    }
+    seconds = {}  # per fit: a row's seconds cover its folds
+    for r in rows:
+        per_fit = float(r["seconds"]) / len(r["fold_scores"].split())
+        seconds.setdefault(r["setting"], []).append(per_fit)
+
+    def cost_class(setting):
+        return (setting["memory_size"], setting["batches"])
+
+    class_seconds = {}
+    for name, setting in candidates().items():
+        class_seconds.setdefault(cost_class(setting), []).extend(seconds[name])
+    class_seconds = {k: float(np.mean(v)) for k, v in class_seconds.items()}
+
+    def guard(task, name, baseline, tolerance):
+        d = paired_difference(scores(task, name), scores(task, baseline))
+        fails = d.mean < -tolerance - d.se
+        return fails, {
+            "task": task,
+            "run": name,
+            "against": baseline,
+            "mean": d.mean,
+            "se": d.se,
+        }
+
     summary = []
-    for name in names:
-        losses = [
-            t for t in tasks if mean[t][name] < mean[t][REFERENCE] - std[t][REFERENCE]
-        ]
+    for name, setting in candidates().items():
+        failures = []
+        for task in tasks:
+            checks = [(name, b, tol) for b, tol in PLAIN_GUARDS]
+            for weighting in WEIGHTINGS:
+                run_name, _ = weighted(setting, weighting)
+                if run_name in needed[task]:
+                    checks.append((run_name, *WEIGHTED_GUARD))
+            for check in checks:
+                fails, detail = guard(task, *check)
+                if fails:
+                    failures.append(detail)
         summary.append(
             {
                 "setting": name,
-                **settings[name],
-                "mean_rank": float(np.mean([ranks[t][name] for t in tasks])),
-                "loses_on": losses,
-                "mean_score": float(np.mean([mean[t][name] for t in tasks])),
-                "scores": {t: [mean[t][name], std[t][name]] for t in tasks},
+                **setting,
+                "mean_score": float(np.mean([scores(t, name) for t in tasks])),
+                "fails": failures,
+                "seconds_per_fit": float(np.mean(seconds[name])),
+                "cost_class_seconds": class_seconds[cost_class(setting)],
+                "costly_features": _costly_features(setting),
+                "scores": {
+                    t: [float(scores(t, name).mean()), float(scores(t, name).std())]
+                    for t in tasks
+                },
             }
         )
-    summary.sort(key=lambda s: (s["mean_rank"], _cost_key(s)))
-    eligible = [s for s in summary if not s["loses_on"]]
-    chosen = eligible[0] if eligible else None
-    return {
+    summary.sort(key=lambda s: -s["mean_score"])
+    eligible = [s for s in summary if not s["fails"]]
+    best = eligible[0] if eligible else None
+    for s in summary:
+        if best is None:
+            break
+        mean, se = _pooled(
+            [scores(t, s["setting"]) - scores(t, best["setting"]) for t in tasks]
+        )
+        s["vs_best"] = {"mean": mean, "se": se}
+        s["within_one_se"] = not s["fails"] and mean >= -se
+    within = [s for s in summary if s.get("within_one_se")]
+    chosen = min(
+        within,
+        key=lambda s: (
+            s["costly_features"],
+            s["cost_class_seconds"],
+            -s["mean_score"],
+        ),
+        default=None,
+    )
+    result = {
         "tasks": tasks,
         "seeds": list(seeds),
-        "reference": {
-            "setting": REFERENCE,
-            "scores": {t: [mean[t][REFERENCE], std[t][REFERENCE]] for t in tasks},
-            "mean_score": float(np.mean([mean[t][REFERENCE] for t in tasks])),
+        "baselines": {
+            b: {
+                "scores": {
+                    t: [float(scores(t, b).mean()), float(scores(t, b).std())]
+                    for t in tasks
+                },
+                "mean_score": float(np.mean([scores(t, b) for t in tasks])),
+            }
+            for b in baselines()
         },
         "candidates": summary,
+        "best": best["setting"] if best else None,
         "chosen": chosen["setting"] if chosen else None,
+        "cost_class_seconds": {
+            f"memory={m} {b}": v for (m, b), v in class_seconds.items()
+        },
         "seconds": float(sum(float(r["seconds"]) for r in rows)),
     }
+    if chosen is not None:
+        result["chosen_detail"] = _chosen_detail(chosen, tasks, scores, needed)
+        result["costly_features"] = _what_costs_buy(chosen, tasks, scores, seconds)
+    result["class_aware_batches"] = class_aware_distribution(tasks, seeds)
+    result["class_aware_adjustment"] = _adjustment_under_class_aware(
+        chosen or summary[0], tasks, scores
+    )
+    return result
+
+
+def _chosen_detail(chosen, tasks, scores, needed):
+    """Per task, the chosen setting and its weighted runs beside the baselines."""
+    from skcrl.benchmark import paired_difference
+
+    detail = {}
+    for task in tasks:
+        runs = {"default": chosen["setting"]}
+        for weighting in WEIGHTINGS:
+            name, _ = weighted(_parameters(chosen), weighting)
+            if name in needed[task]:
+                runs[f"default+{weighting}"] = name
+        row = {}
+        for label, name in {**{b: b for b in baselines()}, **runs}.items():
+            row[label] = [
+                float(scores(task, name).mean()),
+                float(scores(task, name).std()),
+            ]
+        comparisons = {
+            "default - ce": ("default", "ce"),
+            "default - ce+la": ("default", "ce+la"),
+            **{
+                f"default+{w} - ce+balanced": (f"default+{w}", "ce+balanced")
+                for w in WEIGHTINGS
+                if f"default+{w}" in runs
+            },
+        }
+        row["paired"] = {}
+        for label, (a, b) in comparisons.items():
+            d = paired_difference(scores(task, runs.get(a, a)), scores(task, b))
+            row["paired"][label] = {"mean": d.mean, "sd": d.sd, "se": d.se}
+        detail[task] = row
+    return detail
+
+
+def _what_costs_buy(chosen, tasks, scores, seconds):
+    """Each costly feature switched on and off at the chosen other parameters:
+    paired gain over tasks and seeds (mean, standard error) and time ratio."""
+    out = {}
+    twins = {
+        "memory_size=1024 vs 0": ("memory_size", 1024, 0),
+        "class-aware vs shuffled batches": ("batches", "class-aware", "shuffled"),
+    }
+    for label, (key, on, off) in twins.items():
+        with_on = setting_name(**{**_parameters(chosen), key: on})
+        with_off = setting_name(**{**_parameters(chosen), key: off})
+        mean, se = _pooled([scores(t, with_on) - scores(t, with_off) for t in tasks])
+        out[label] = {
+            "on": with_on,
+            "off": with_off,
+            "gain_mean": mean,
+            "gain_se": se,
+            "time_ratio": float(np.mean(seconds[with_on]) / np.mean(seconds[with_off])),
+        }
+    return out
+
+
+def _parameters(setting):
+    return {k: setting[k] for k in PARAMETERS}
+
+
+def _adjustment_under_class_aware(chosen, tasks, scores):
+    """logit_adjustment 1 against 0, with shuffled and with class-aware batches,
+    at the chosen eta and memory: paired gain over tasks and seeds."""
+    out = {}
+    for batches in BATCHES:
+        values = {**_parameters(chosen), "batches": batches}
+        one = setting_name(**{**values, "logit_adjustment": 1.0})
+        zero = setting_name(**{**values, "logit_adjustment": 0.0})
+        mean, se = _pooled([scores(t, one) - scores(t, zero) for t in tasks])
+        out[batches] = {"gain_mean": mean, "gain_se": se}
+    return out
 
 
 def report(result):
     lines = [
-        "| rank | setting | mean rank | mean score | loses to CE on |",
-        "|---:|---|---:|---:|---|",
+        "| rank | setting | mean score | vs best (± se) | s/fit | out on |",
+        "|---:|---|---:|---:|---:|---|",
     ]
     for i, s in enumerate(result["candidates"], 1):
+        vs = s.get("vs_best")
+        vs = f"{vs['mean']:+.4f} ± {vs['se']:.4f}" if vs else ""
+        out = ", ".join(f"{f['task']} ({f['against']})" for f in s["fails"])
         lines.append(
-            f"| {i} | {s['setting']} | {s['mean_rank']:.2f} | {s['mean_score']:.4f} "
-            f"| {', '.join(s['loses_on']) or '-'} |"
+            f"| {i} | {s['setting']} | {s['mean_score']:.4f} | {vs} "
+            f"| {s['seconds_per_fit']:.1f} | {out or '-'} |"
         )
-    lines.append(f"| | ce (reference) | | {result['reference']['mean_score']:.4f} | |")
-    lines.append(f"\nchosen: {result['chosen']}")
+    for name, b in result["baselines"].items():
+        lines.append(f"| | {name} | {b['mean_score']:.4f} | | | |")
+    lines.append(f"\nbest: {result['best']}\nchosen: {result['chosen']}")
     return "\n".join(lines)
 
 

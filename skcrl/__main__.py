@@ -108,7 +108,13 @@ def parse_args(argv=None):
 def _long_tailed(args) -> bool:
     """Whether --imbalance-ratio shapes the data set (it does not for natural
     imbalances and tables)."""
-    return args.csv is None and args.dataset in ("digits", "fashion", "fashion-mlp")
+    return args.csv is None and args.dataset in (
+        "digits",
+        "vowel",
+        "segment",
+        "fashion",
+        "fashion-mlp",
+    )
 
 
 @contextmanager

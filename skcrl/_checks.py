@@ -99,9 +99,12 @@ BALANCE_PARAMETER_DOCS = """\
     logit_adjustment : float >= 0, default={default_logit_adjustment}
         ``tau`` of the logit-adjusted cross-entropy (Menon et al., ICLR 2021):
         the cross-entropy term sees ``logits + tau * log(prior)``, so that the
-        network aims at the class-balanced error. 0 is plain cross-entropy. It
-        exists only inside the loss: predictions and the CRL term read the raw
-        logits.
+        network aims at the class-balanced error. ``prior`` is the class
+        distribution that term sees, class weights (and sample weights)
+        counted: weights that balance the classes leave nothing to adjust, so
+        the prior is never corrected twice (SPEC §8). 0 is plain cross-entropy.
+        It exists only inside the loss: predictions and the CRL term read the
+        raw logits.
     memory_size : int >= 0, default={default_memory_size}
         Rows of recent training batches (detached logits and targets, embeddings
         at instance level) that CRL mines together with each batch, so that a

@@ -382,7 +382,7 @@ class _CRLNet:
                 self._input_features_ = n_inputs(X.shape)
         encoded = self._encode_target(y, reset, **target_options)
         if reset:
-            self._set_loss_weights(encoded)
+            self._set_loss_weights(encoded, weights)
         split_y = encoded
         if is_dataset(X):
             X = self._with_encoded_targets(X, encoded)
@@ -436,18 +436,29 @@ class _CRLNet:
             return dataset
         return EncodedTargets(dataset, encoded)
 
-    def _set_loss_weights(self, encoded):
+    def _set_loss_weights(self, encoded, sample_weight=None):
         n_classes = None if encoded.ndim == 2 else self._n_logits()
         self.imbalance_ = imbalance_measure(encoded, n_classes=n_classes)
         if self.alpha is None:
             self.alpha_ = float(min(1.0, self.eta * self.imbalance_))
         else:
             self.alpha_ = float(self.alpha)
-        self.class_prior_ = class_prior(encoded, n_classes)
         if self.class_weight is None:
             self.class_weight_ = None
         else:
             self.class_weight_ = self._class_weights(encoded)
+        # SPEC §8: the distribution the weighted cross-entropy sees, so that
+        # weights that balance the classes leave nothing to adjust
+        self.class_prior_ = class_prior(
+            encoded,
+            n_classes,
+            sample_weight=sample_weight,
+            class_weight=self._cross_entropy_class_weights(),
+        )
+
+    def _cross_entropy_class_weights(self):
+        """The class weights of the cross-entropy term: ``class_weight_``."""
+        return self.class_weight_
 
     def _check_input(self, X):
         """Validate and convert ``X`` for prediction (a Dataset passes as is).
@@ -549,12 +560,14 @@ class _CRLNet:
         prior = getattr(self, "class_prior_", None)
         self._logit_shift_ = None
         if self.logit_adjustment and prior is not None:
-            # on the training device once, not copied there at every batch
-            self._logit_shift_ = logit_shift(
-                torch.as_tensor(prior, dtype=torch.float32, device=self.device),
+            shift = logit_shift(
+                torch.as_tensor(prior, dtype=torch.float64),
                 self.logit_adjustment,
                 self._multi_output,
             )
+            if shift.any():  # a balanced prior shifts nothing: no work per batch
+                # on the training device once, not copied there at every batch
+                self._logit_shift_ = shift.to(torch.float32).to(self.device)
 
     @contextmanager
     def _seeded(self, continued):
@@ -592,8 +605,9 @@ class _CRLNet:
             it (also through metadata routing: ``set_fit_request``). A sample of
             weight 0 takes no part in training; the others weigh the
             cross-entropy and the CRL term's means, and the validation score.
-            The class frequencies (``imbalance_``, the logit adjustment's prior)
-            stay those of the labels.
+            They count in the logit adjustment's prior (``class_prior_``, SPEC
+            §8) as ``class_weight`` does; ``imbalance_`` stays that of the
+            labels.
         **fit_params
             Passed to skorch (``forward`` arguments, ``train_split``).
 
@@ -760,7 +774,9 @@ class CRLClassifier(_CRLNet, NeuralNetClassifier):
     class_weight : dict, "balanced" or None, default=None
         Weights of the cross-entropy term per class, as in scikit-learn: a dict
         ``{label: weight}`` (missing labels weigh 1), or ``"balanced"`` for
-        ``n_samples / (n_classes * count)``.
+        ``n_samples / (n_classes * count)``. The logit adjustment's prior
+        counts them (``class_prior_``): ``"balanced"`` makes it uniform and
+        the adjustment vanishes, rather than correcting for the prior twice.
     %(training_parameters)s
     Attributes
     ----------
@@ -775,8 +791,13 @@ class CRLClassifier(_CRLNet, NeuralNetClassifier):
     class_weight_ : ndarray of shape (n_classes,) or None
         The cross-entropy weights used.
     class_prior_ : ndarray of shape (n_classes,)
-        Frequency of each class in the training labels (a class of ``classes_``
-        absent from them: ``1 / (n + C)``), the ``prior`` of ``logit_adjustment``.
+        The ``prior`` of ``logit_adjustment``: the class distribution the
+        cross-entropy term sees, each training label counted with its sample
+        weight times its class weight (SPEC §8; a class of ``classes_`` absent
+        from the labels gets ``1 / (n + C)`` before renormalising). Without
+        weights, the class frequencies; with weights that balance the classes
+        (``class_weight="balanced"``, or balanced ``sample_weight``), uniform,
+        and the adjustment vanishes instead of correcting the prior twice.
     module_, criterion_, optimizer_, history_
         As in skorch. The history records ``train_ce`` and ``train_crl`` (and
         ``valid_*`` with a validation split) per batch and per epoch, beside
@@ -941,6 +962,13 @@ class CRLClassifier(_CRLNet, NeuralNetClassifier):
             self.criterion_.register_load_state_dict_pre_hook(_adopt_saved_weight)
         return self
 
+    def _cross_entropy_class_weights(self):
+        # criterion__weight, when given, weighs the term in class_weight_'s place
+        weight = self.get_params_for("criterion").get("weight")
+        if weight is None:
+            return self.class_weight_
+        return to_numpy(torch.as_tensor(weight)).astype(float)
+
     def _weigh_built_criterion(self):
         weight = self.class_weight_
         if weight is None or "weight" in self.get_params_for("criterion"):
@@ -1040,7 +1068,9 @@ class CRLMultiLabelClassifier(_CRLNet, ClassifierMixin, NeuralNet):
         ``n_samples / (2 * count)``; a dict ``{0: w0, 1: w1}`` applies to every
         attribute, a list of ``n_attributes`` dicts to one each (as scikit-learn's
         multi-output estimators take them). The term is
-        ``sum(w * l) / sum(w)`` over the entries of a batch.
+        ``sum(w * l) / sum(w)`` over the entries of a batch. The logit
+        adjustment's prior counts them (``class_prior_``): ``"balanced"``
+        makes every attribute's prior 0.5 and the adjustment vanishes.
     %(training_parameters)s
     Attributes
     ----------
@@ -1057,8 +1087,10 @@ class CRLMultiLabelClassifier(_CRLNet, ClassifierMixin, NeuralNet):
     class_weight_ : ndarray of shape (n_attributes, 2) or None
         The cross-entropy weights of negatives and positives used.
     class_prior_ : ndarray of shape (n_attributes,)
-        Positive rate of each attribute in the training targets, the ``prior`` of
-        ``logit_adjustment``.
+        The ``prior`` of ``logit_adjustment``: the positive rate of each
+        attribute, each entry counted with its sample weight times the class
+        weight of its value (SPEC §8); 0.5 under ``class_weight="balanced"``,
+        where the adjustment vanishes.
     module_, criterion_, optimizer_, history_
         As in skorch; the history records ``train_ce`` and ``train_crl`` as in
         :class:`CRLClassifier`, and ``valid_mean_bacc`` with a validation split.

@@ -220,24 +220,79 @@ def weighted_cross_entropy(
     return (weight * losses).sum() / weight.sum()
 
 
-def class_prior(encoded: np.ndarray, n_classes: int | None = None) -> np.ndarray:
-    """``pi`` of SPEC §8 from encoded labels: class frequencies of ``(n,)``
-    labels in ``0..n_classes-1`` (an absent class gets ``1 / (n + C)``), or the
-    positive rate of each attribute of an ``(n, J)`` indicator."""
+def reweighted_prior(
+    prior: Tensor, class_weight: Tensor | None, multi_label: bool
+) -> Tensor:
+    """The class distribution a class-weighted cross-entropy sees (SPEC §8):
+    ``pi_c * c_c / sum_k pi_k * c_k`` for class frequencies ``prior`` (C,) and
+    ``class_weight`` (C,); ``pi_j * c_j1 / (pi_j * c_j1 + (1 - pi_j) * c_j0)`` for
+    positive rates (J,) and ``class_weight`` (2,) or (J, 2) of (negative,
+    positive). None: ``prior`` as it is. A class weighed 0 gets the smallest
+    positive frequency of the dtype, which keeps the log finite."""
+    if class_weight is None:
+        return prior
+    class_weight = class_weight.to(prior.dtype)
+    if multi_label:
+        class_weight = class_weight.expand(prior.shape[0], 2)
+        positive = prior * class_weight[:, 1]
+        reweighted = positive / (positive + (1 - prior) * class_weight[:, 0])
+    else:
+        reweighted = prior * class_weight
+        reweighted = reweighted / reweighted.sum()
+    finfo = torch.finfo(prior.dtype)
+    return reweighted.nan_to_num(0.5).clamp(finfo.tiny, 1 - finfo.eps)
+
+
+def class_prior(
+    encoded: np.ndarray,
+    n_classes: int | None = None,
+    *,
+    sample_weight: np.ndarray | None = None,
+    class_weight: np.ndarray | None = None,
+) -> np.ndarray:
+    """``pi`` of SPEC §8 from encoded labels: the class distribution the
+    cross-entropy sees, each sample counted with its ``sample_weight`` times the
+    ``class_weight`` of its class (None: 1).
+
+    Multi-class ``(n,)`` labels in ``0..n_classes-1``: a class absent from the
+    labels or of zero total weight gets ``1 / (n + C)``, then ``pi`` is
+    renormalised. An ``(n, J)`` indicator: the positive rate of each attribute,
+    kept within ``[1 / (n + 2), 1 - 1 / (n + 2)]``. Weights that balance the
+    classes give a uniform ``pi`` (0.5 per attribute).
+    """
     encoded = np.asarray(encoded)
-    if encoded.ndim == 2:
-        return encoded.astype(float).mean(axis=0)
     n = encoded.shape[0]
-    counts = np.bincount(encoded, minlength=n_classes).astype(float)
-    return np.where(counts > 0, counts / n, 1.0 / (n + len(counts)))
+    weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
+    if encoded.ndim == 2:
+        positive = weight @ encoded.astype(float)
+        negative = weight.sum() - positive
+        if class_weight is not None:
+            class_weight = np.broadcast_to(class_weight, (encoded.shape[1], 2))
+            positive = positive * class_weight[:, 1]
+            negative = negative * class_weight[:, 0]
+        floor = 1.0 / (n + 2)
+        with np.errstate(invalid="ignore"):  # an attribute weighed 0 throughout
+            rate = np.nan_to_num(positive / (positive + negative), nan=0.5)
+        return rate.clip(floor, 1 - floor)
+    counts = np.bincount(encoded, weights=weight, minlength=n_classes or 0)
+    if class_weight is not None:
+        counts = counts * np.asarray(class_weight, float)
+    prior = np.where(counts > 0, counts / counts.sum(), 1.0 / (n + len(counts)))
+    return prior / prior.sum()
 
 
 def logit_shift(prior: Tensor, tau: float, multi_label: bool) -> Tensor:
     """What the logit-adjusted cross-entropy adds to the logits (SPEC §8):
-    ``tau * log(pi)`` per class, or ``tau * log(pi / (1 - pi))`` per attribute."""
+    ``tau * log(pi)`` per class, less its mean (the softmax does not see a
+    constant, and a uniform ``pi`` then shifts nothing), or
+    ``tau * log(pi / (1 - pi))`` per attribute. Entries below 1e-6 in size
+    (what rounding leaves of a balanced ``pi``) are exactly 0."""
     if multi_label:
-        return tau * (torch.log(prior) - torch.log1p(-prior))
-    return tau * torch.log(prior)
+        shift = tau * (torch.log(prior) - torch.log1p(-prior))
+    else:
+        log_prior = torch.log(prior)
+        shift = tau * (log_prior - log_prior.mean())
+    return shift.masked_fill(shift.abs() < 1e-6, 0.0)
 
 
 def _zero(logits: Tensor) -> Tensor:
@@ -532,10 +587,15 @@ class ClassRectificationLoss(nn.Module):
         :func:`torch.nn.functional.cross_entropy` computes it.
     %(balance_parameters)s
     prior : array-like or torch.Tensor, default=None
-        ``pi`` of the logit adjustment, required when ``logit_adjustment > 0``:
-        the training frequency of each class, shape ``(C,)``, all positive (for
-        a class absent from the training labels, SPEC §8 takes ``1 / (n + C)``);
-        or the positive rate of each attribute, shape ``(J,)``, in (0, 1).
+        The class distribution of the training labels, required when
+        ``logit_adjustment > 0``: the frequency of each class, shape ``(C,)``,
+        all positive (for a class absent from the training labels, SPEC §8 takes
+        ``1 / (n + C)``); or the positive rate of each attribute, shape ``(J,)``,
+        in (0, 1). Pass it *without* the class weights: the loss applies
+        ``weight`` to it itself, so that the adjustment is relative to the
+        distribution the weighted cross-entropy sees (SPEC §8), and weights that
+        balance the classes leave no adjustment. If you train with sample
+        weights, count them in: ``torch.bincount(y, weights=w) / w.sum()``.
 
     Notes
     -----
@@ -635,6 +695,16 @@ class ClassRectificationLoss(nn.Module):
         cross-entropy, or binary cross-entropy over all entries for a multi-label
         target."""
         weight = None if self.weight is None else self.weight.to(logits.dtype)
+        multi_label = target.dim() == 2
+        if (
+            multi_label
+            and weight is not None
+            and weight.shape not in ((2,), (logits.shape[1], 2))
+        ):
+            raise ValueError(
+                "weight of a multi-label loss must have shape (2,) or "
+                f"(J, 2) = ({logits.shape[1]}, 2), got {tuple(weight.shape)}."
+            )
         if self.logit_adjustment:
             if self.prior.shape != logits.shape[1:]:
                 raise ValueError(
@@ -642,11 +712,10 @@ class ClassRectificationLoss(nn.Module):
                     f"{logits.shape[1]} columns: give one value per class (or "
                     "attribute)."
                 )
-            shift = logit_shift(
-                self.prior.to(logits.dtype), self.logit_adjustment, target.dim() == 2
-            )
-            logits = logits + shift
-        if target.dim() == 1:
+            # SPEC §8: the prior of the distribution the weighted loss sees
+            prior = reweighted_prior(self.prior.to(logits.dtype), weight, multi_label)
+            logits = logits + logit_shift(prior, self.logit_adjustment, multi_label)
+        if not multi_label:
             if sample_weight is not None:
                 return weighted_cross_entropy(
                     logits, target.long(), weight, sample_weight
@@ -655,11 +724,6 @@ class ClassRectificationLoss(nn.Module):
         target = target.to(logits.dtype)
         if weight is None and sample_weight is None:
             return F.binary_cross_entropy_with_logits(logits, target)
-        if weight is not None and weight.shape not in ((2,), (logits.shape[1], 2)):
-            raise ValueError(
-                "weight of a multi-label loss must have shape (2,) or "
-                f"(J, 2) = ({logits.shape[1]}, 2), got {tuple(weight.shape)}."
-            )
         losses = F.binary_cross_entropy_with_logits(logits, target, reduction="none")
         return weighted_entry_mean(losses, target, weight, sample_weight)
 

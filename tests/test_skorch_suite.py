@@ -81,9 +81,6 @@ EXPECTED_FAILURES = {
     "classifier takes one label per sample and refuses it before training",
     "test_net_variable_label_lengths": "y is a ragged array of sequences: a "
     "classifier takes one label per sample and refuses it before training",
-    "test_takes_no_log_without_nllloss": "logit_adjustment=1.0 (the default) adds "
-    "tau * log(prior) to the logits the cross-entropy sees (SPEC §8), so they are "
-    "not the module's output",
 }
 
 #: run on skorch's NeuralNetClassifier these fail here too: they load files made on

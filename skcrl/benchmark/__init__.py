@@ -13,6 +13,7 @@ from ._run import (
     tabular_preprocessor,
 )
 from ._suite import SUITE, Task
+from ._verdict import PairedDifference, paired_difference
 
 __all__ = [
     "DATASETS",
@@ -22,11 +23,13 @@ __all__ = [
     "TUNING_GRID",
     "DataSet",
     "Method",
+    "PairedDifference",
     "Task",
     "build",
     "csv_dataset",
     "format_table",
     "make_sampler",
+    "paired_difference",
     "plot",
     "read_csv",
     "run_comparison",

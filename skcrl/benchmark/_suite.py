@@ -75,17 +75,23 @@ class Task:
         return data
 
 
-#: The suite: five multi-class long tails of different ratios and sizes, three
-#: naturally imbalanced binary sets, two attribute sets.
+#: The suite: seven multi-class long tails of different ratios, sizes and class
+#: counts, one mildly imbalanced multi-class set, five naturally imbalanced
+#: binary sets from 1:3 to 1:129, two attribute sets.
 SUITE = {
     task.name: task
     for task in [
         Task("digits-lt10", "multi-class", "digits", 10.0),
         Task("digits-lt40", "multi-class", "digits", 40.0),
         Task("fashion-lt100", "multi-class", "fashion-mlp", 100.0),
+        Task("vowel-lt20", "multi-class", "vowel", 20.0),
+        Task("segment-lt50", "multi-class", "segment", 50.0),
         Task("yeast", "multi-class", "yeast"),
         Task("page-blocks", "multi-class", "page-blocks"),
+        Task("satimage", "multi-class", "satimage"),
+        Task("vehicle0", "binary", "vehicle0"),
         Task("ecoli4", "binary", "ecoli4"),
+        Task("yeast4", "binary", "yeast4"),
         Task("yeast6", "binary", "yeast6"),
         Task("abalone19", "binary", "abalone19"),
         Task("digits-attributes", "attributes", "digits", 10.0),
