@@ -122,6 +122,23 @@ def write_csv(records, path):
             )
 
 
+def read_csv(path):
+    """The records :func:`write_csv` wrote."""
+    with open(path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    fixed = ("method", "seed", "mean_balanced_accuracy", "seconds")
+    return [
+        {
+            "method": row["method"],
+            "seed": int(row["seed"]),
+            "mean_balanced_accuracy": float(row["mean_balanced_accuracy"]),
+            "seconds": float(row["seconds"]),
+            "per_attribute": {k: float(v) for k, v in row.items() if k not in fixed},
+        }
+        for row in rows
+    ]
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="digits")

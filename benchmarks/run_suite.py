@@ -9,6 +9,11 @@ docs' results pages are built from) and ``TASK.json``, the run that made it.
 
     python benchmarks/run_suite.py                         # ~30 min on 2 cores
     python benchmarks/run_suite.py --tasks yeast6 --methods ce crl
+
+``--methods`` reruns those methods and keeps the other methods' rows of each
+task's CSV. After each task it prints the verdict: CRL at its defaults against
+plain cross-entropy, the logit-adjusted cross-entropy and the best method without
+CRL, as paired differences over seeds (``skcrl.benchmark.verdict_lines``).
 """
 
 from __future__ import annotations
@@ -31,7 +36,16 @@ def run_task(name, methods, seeds, output):
 
     import torch
 
-    from skcrl.benchmark import METHODS, SUITE, DataSet, run_comparison, write_csv
+    from skcrl.benchmark import (
+        METHODS,
+        SUITE,
+        DataSet,
+        read_csv,
+        run_comparison,
+        scores_by_method,
+        verdict_lines,
+        write_csv,
+    )
 
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
@@ -54,7 +68,10 @@ def run_task(name, methods, seeds, output):
             verbose=False,
             **BUDGET,
         )
+        records = _merged(records, path, chosen, compare_attributes.read_csv)
         compare_attributes.write_csv(records, path)
+        scores = scores_by_method(records, "mean_balanced_accuracy")
+        verdict = verdict_lines(scores, reference="bce", metric="mA")
     else:
         chosen = [m for m in methods or METHODS if m in METHODS]
         dataset = DataSet(
@@ -64,8 +81,19 @@ def run_task(name, methods, seeds, output):
         records = run_comparison(
             dataset, methods=chosen, seeds=seeds, progress=False, **BUDGET
         )
+        records = _merged(records, path, chosen, read_csv)
         write_csv(records, path)
-    return name, time.perf_counter() - start
+        verdict = verdict_lines(scores_by_method(records))
+    return name, time.perf_counter() - start, verdict
+
+
+def _merged(records, path, methods, read):
+    """The new records, after the rows of other methods already in ``path``
+    (``--methods`` reruns some methods of a task and keeps the rest)."""
+    if not path.exists():
+        return records
+    kept = [r for r in read(path) if r["method"] not in methods]
+    return kept + records
 
 
 def main(argv=None):
@@ -103,10 +131,11 @@ def main(argv=None):
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "python": sys.version.split()[0],
     }
-    for name, seconds in Parallel(n_jobs=args.n_jobs, return_as="generator_unordered")(
-        delayed(run_task)(task, args.methods, args.seeds, args.output) for task in tasks
-    ):
-        print(f"{name}: {seconds / 60:.1f} min", flush=True)
+    for name, seconds, verdict in Parallel(
+        n_jobs=args.n_jobs, return_as="generator_unordered"
+    )(delayed(run_task)(task, args.methods, args.seeds, args.output) for task in tasks):
+        print(f"\n{name}: {seconds / 60:.1f} min", flush=True)
+        print("\n".join(verdict), flush=True)
         settings = {**run, "task": name, "minutes": round(seconds / 60, 1)}
         (args.output / f"{name}.json").write_text(json.dumps(settings, indent=1))
 

@@ -82,11 +82,30 @@ def _pm(values):
     return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
 
 
+def _pm_pair(pair):
+    return "{:.3f} ± {:.3f}".format(*pair)
+
+
+def _gain(entry, mean="mean", se="se"):
+    return f"{entry[mean]:+.4f} ± {entry[se]:.4f}"
+
+
 def protocol_tables(results=RESULTS):
     summary = json.loads((results / "protocol_summary.json").read_text())
     tasks = summary["tasks"]
     chosen = summary["chosen"]
-    by_name = {c["setting"]: c for c in summary["candidates"]}
+    candidates = summary["candidates"]
+    by_name = {c["setting"]: c for c in candidates}
+
+    def guards(c):
+        def what(fail):
+            run = fail["run"]
+            if "+" in run.split()[-1]:  # a weighted run: "... +class_weight"
+                return f"{fail['task']} ({run.split()[-1]})"
+            return f"{fail['task']} (vs {fail['against']})"
+
+        return ", ".join(what(f) for f in c["fails"]) or "none"
+
     ranking = list_table(
         [
             "rank",
@@ -94,9 +113,11 @@ def protocol_tables(results=RESULTS):
             "logit_adjustment",
             "batches",
             "memory_size",
-            "mean rank",
             "mean CV score",
-            "loses to CE on",
+            "− best (± se)",
+            "within 1 se",
+            "s/fit",
+            "out on (against)",
         ],
         [
             [
@@ -105,53 +126,86 @@ def protocol_tables(results=RESULTS):
                 f"{c['logit_adjustment']:g}",
                 c["batches"],
                 str(c["memory_size"]),
-                f"{c['mean_rank']:.2f}",
                 f"{c['mean_score']:.4f}",
-                ", ".join(c["loses_on"]) or "none",
+                _gain(c["vs_best"]) if "vs_best" in c else "",
+                "**yes**" if c.get("within_one_se") else "",
+                f"{c['seconds_per_fit']:.2f}",
+                guards(c),
             ]
-            for i, c in enumerate(summary["candidates"], 1)
+            for i, c in enumerate(candidates, 1)
         ]
         + [
-            [
-                "",
-                "CE (reference)",
-                "",
-                "",
-                "",
-                "",
-                f"{summary['reference']['mean_score']:.4f}",
-                "",
-            ]
+            ["", name, "", "", "", f"{b['mean_score']:.4f}", "", "", "", ""]
+            for name, b in summary["baselines"].items()
         ],
     )
-    reference = summary["reference"]["scores"]
+    detail = summary.get("chosen_detail", {})
+    columns = [
+        ("ce", "``ce``"),
+        ("ce+la", "``ce+la``"),
+        ("ce+balanced", "``ce+balanced``"),
+        ("default", "default"),
+        ("default+class_weight", "default + ``class_weight``"),
+        ("default+sample_weight", "default + sample weights"),
+    ]
+    paired = [
+        ("default - ce", "default − ``ce``"),
+        ("default - ce+la", "default − ``ce+la``"),
+        ("default+class_weight - ce+balanced", "+ ``class_weight`` − ``ce+balanced``"),
+        ("default+sample_weight - ce+balanced", "+ sample weights − ``ce+balanced``"),
+    ]
     per_task = list_table(
-        ["task", "CE (reference)", "chosen default", "best candidate on the task"],
+        ["task", *(label for _, label in columns), *(label for _, label in paired)],
         [
-            [
-                task,
-                "{:.3f} ± {:.3f}".format(*reference[task]),
-                "{:.3f} ± {:.3f}".format(*by_name[chosen]["scores"][task]),
-                "{1:.3f}: {0}".format(
-                    *max(
-                        (
-                            (c["setting"], c["scores"][task][0])
-                            for c in summary["candidates"]
-                        ),
-                        key=lambda pair: pair[1],
-                    )
-                ),
+            [task]
+            + [
+                _pm_pair(detail[task][key]) if key in detail[task] else "n/a"
+                for key, _ in columns
+            ]
+            + [
+                _gain(detail[task]["paired"][key])
+                if key in detail[task]["paired"]
+                else "n/a"
+                for key, _ in paired
             ]
             for task in tasks
         ],
     )
-    # the memory sizes around the chosen setting, and around the paper's loss at
-    # the old default (eta 2, no adjustment, shuffled batches)
+    costs = list_table(
+        ["costly feature", "paired gain (± se) over tasks and seeds", "time ratio"],
+        [
+            [label, _gain(row, "gain_mean", "gain_se"), f"{row['time_ratio']:.2f}x"]
+            for label, row in summary.get("costly_features", {}).items()
+        ],
+    )
+    class_aware = summary["class_aware_batches"]
+    adjustment = summary["class_aware_adjustment"]
+    class_aware_table = list_table(
+        ["task", "Ω of the labels", "Ω of class-aware batches"],
+        [
+            [
+                task,
+                f"{class_aware[task]['labels_imbalance']:.3f}",
+                f"{class_aware[task]['batches_imbalance']:.3f}",
+            ]
+            for task in tasks
+        ],
+    ) + (
+        "\n``logit_adjustment=1`` against 0 at the chosen ``eta`` and memory, paired "
+        "over tasks and seeds: "
+        + "; ".join(
+            f"with {batches} batches {_gain(row, 'gain_mean', 'gain_se')}"
+            for batches, row in adjustment.items()
+        )
+        + ".\n"
+    )
+    # the memory around the chosen setting, and around the paper's loss at the
+    # old default (eta 2, no adjustment, shuffled batches)
     c = by_name[chosen]
-    sizes = (0, 256, 1024, 4096)
+    sizes = sorted({x["memory_size"] for x in candidates})
     by_parameters = {
         (x["eta"], x["logit_adjustment"], x["batches"], x["memory_size"]): x
-        for x in summary["candidates"]
+        for x in candidates
     }
     slices = {
         "chosen": (c["eta"], c["logit_adjustment"], c["batches"]),
@@ -163,24 +217,32 @@ def protocol_tables(results=RESULTS):
         memory[f"memory_effect_{key}"] = list_table(
             ["task", *(f"memory_size={m}" for m in sizes)],
             [[task] + [f"{x['scores'][task][0]:.3f}" for x in around] for task in tasks]
-            + [["mean rank (of 48)"] + [f"{x['mean_rank']:.2f}" for x in around]],
+            + [["mean score"] + [f"{x['mean_score']:.4f}" for x in around]],
         )
     hours = summary["seconds"] / 3600
+    within = [x["setting"] for x in candidates if x.get("within_one_se")]
     facts = (
-        f"{len(summary['candidates'])} candidates and the reference, "
-        f"{len(tasks)} tasks, seeds {', '.join(map(str, summary['seeds']))}; "
-        f"{hours:.1f} hours of training in all. Chosen: ``{chosen}``.\n"
+        f"{len(candidates)} candidates (each also with ``class_weight='balanced'`` "
+        f"and with balanced sample weights) and {len(summary['baselines'])} "
+        f"baselines, {len(tasks)} tasks, seeds "
+        f"{', '.join(map(str, summary['seeds']))}; {hours:.1f} hours of training in "
+        f"all. {sum(not x['fails'] for x in candidates)} candidates pass every guard. "
+        f"The best of them by mean score is ``{summary['best']}``; {len(within)} "
+        "are within one standard error of it, and the cheapest of those, the "
+        f"default, is ``{chosen}``.\n"
     )
     return {
         "protocol_facts": facts,
         "protocol_ranking": ranking,
         "protocol_tasks": per_task,
+        "protocol_costs": costs,
+        "protocol_class_aware": class_aware_table,
         **memory,
     }
 
 
 def comparison_tables(results=RESULTS):
-    from skcrl.benchmark import SUITE
+    from skcrl.benchmark import SUITE, verdict_lines
 
     scores, seconds = comparison(results)
     out = []
@@ -208,6 +270,12 @@ def comparison_tables(results=RESULTS):
                 f"{run['minutes']:g} minutes ({run['machine']}, torch {run['torch']}, "
                 f"{run['torch_threads']} thread per process).\n"
             )
+        verdict = verdict_lines(by_method, reference=reference, metric=metric)
+        if verdict:
+            out.append(
+                "\n".join([".. code-block:: text", ""] + ["    " + v for v in verdict])
+                + "\n"
+            )
         order = sorted(by_method, key=lambda m: -by_method[m].mean())
         out.append(
             list_table(
@@ -226,138 +294,141 @@ def comparison_tables(results=RESULTS):
     return {"comparison_tasks": "\n".join(out)}
 
 
+def _diff(s, a, b):
+    from skcrl.benchmark import paired_difference
+
+    return paired_difference(s[a], s[b])
+
+
 def targets(results=RESULTS):
-    """The targets of the results issue, each per task, from the suite's CSVs."""
+    """The targets of the defaults, each per task, from the suite's CSVs: paired
+    differences (:func:`skcrl.benchmark.paired_difference`)."""
+    from skcrl.benchmark import against_baselines
+
     scores, _ = comparison(results)
     rows = []
     for task, s in scores.items():
-        if "bce" in s:
-            gain = s["crl"] - s["bce"]
-            rows.append(
-                dict(
-                    task=task,
-                    attributes=True,
-                    crl_vs_ce=gain,
-                    crl_vs_balanced=s["crl"].mean() - s["bce+balanced"].mean(),
-                )
-            )
-            continue
-        best = max(BASELINES, key=lambda m: s[m].mean())
-        rows.append(
-            dict(
-                task=task,
-                attributes=False,
-                crl_vs_ce=s["crl"] - s["ce"],
-                crl_vs_balanced=s["crl"].mean() - s["ce+balanced"].mean(),
-                tuned_vs_best=s["crl-tuned"].mean() - s[best].mean(),
-                best=best,
-            )
+        ce = _prefix(s) + "ce"
+        row = dict(
+            task=task,
+            attributes=ce == "bce",
+            crl_vs_ce=_diff(s, "crl", ce),
+            crl_vs_la=_diff(s, "crl", ce + "+la"),
+            balanced_vs_balanced=_diff(s, "crl+balanced", ce + "+balanced"),
         )
+        if "crl+balanced-sw" in s:
+            row["sw_vs_balanced"] = _diff(s, "crl+balanced-sw", ce + "+balanced")
+        *_, (_, best, versus_best) = against_baselines(s, reference=ce)
+        row.update(best_without_crl=best, crl_vs_best=versus_best)
+        if "crl-tuned" in s:
+            best_baseline = max(BASELINES, key=lambda m: s[m].mean())
+            row["tuned_vs_best"] = s["crl-tuned"].mean() - s[best_baseline].mean()
+            row["best"] = best_baseline
+        rows.append(row)
     return rows
 
 
 def findings(results=RESULTS):
     """What the comparison says, in numbers computed from its files."""
-    scores, _ = comparison(results)
+    rows = targets(results)
+    n = len(rows)
 
-    def gain(s, a, b):
-        return float(np.mean(s[a] - s[b]))
+    def count(key, verdict):
+        return sum(r[key].verdict == verdict for r in rows)
 
-    rows = []
-    for task, s in scores.items():
-        ce = _prefix(s) + "ce"
-        rows.append((task, gain(s, "crl", ce), gain(s, "crl", ce + "+la")))
-    wins = [r for r in rows if r[1] >= 0]
-    close = [r for r in rows if abs(r[2]) <= 0.005]
-    far = [r for r in rows if abs(r[2]) > 0.005]
-    lost = [r for r in rows if r[1] < 0]
-    text = (
-        f"- The default beats plain cross-entropy on {len(wins)} of {len(rows)} tasks, "
-        f"by {min(r[1] for r in wins):+.3f} to {max(r[1] for r in wins):+.3f}"
-        + (
-            "; it loses on " + ", ".join(f"{t} ({g:+.3f})" for t, g, _ in lost)
-            if lost
-            else ""
+    def listed(key, verdict):
+        return ", ".join(
+            f"{r['task']} ({r[key].mean:+.3f})"
+            for r in rows
+            if r[key].verdict == verdict
         )
-        + ".\n"
-        + (
-            "- Nearly all of that gain is the logit adjustment's"
-            if len(close) >= 0.75 * len(rows)
-            else "- Part of that gain is the logit adjustment's"
+
+    lines = []
+    for key, what in (
+        ("crl_vs_ce", "plain cross-entropy"),
+        ("crl_vs_la", "the logit-adjusted cross-entropy alone"),
+        ("crl_vs_best", "the best method without CRL on each task"),
+    ):
+        better, worse = count(key, "better"), count(key, "worse")
+        text = (
+            f"- Against {what}, the default is better beyond the noise on {better} "
+            f"of {n} tasks, worse on {worse}, within noise on {n - better - worse}"
         )
-        + ": against the logit-adjusted cross-entropy alone (``ce+la``, ``bce+la``) "
-        f"the default is within ±0.005 on {len(close)} of {len(rows)} tasks"
-        + (
-            " and differs on " + ", ".join(f"{t} ({d:+.3f})" for t, _, d in far)
-            if far
-            else ""
-        )
-        + ". At ``eta = 0.5`` the CRL term's weight is small (``alpha = 0.5 * "
-        "Omega_imb``, always below 0.5: from 0.12 on the digit attributes to 0.35 "
-        "on page-blocks), and so is what it adds.\n"
-    )
-    return {"findings": text}
+        if better and key != "crl_vs_ce":
+            text += f"; better on {listed(key, 'better')}"
+        if worse:
+            text += f"; worse on {listed(key, 'worse')}"
+        lines.append(text + ".")
+    return {"findings": "\n".join(lines) + "\n"}
 
 
 def target_tables(results=RESULTS):
     rows = targets(results)
     single = [r for r in rows if not r["attributes"]]
+
+    def paired(d):
+        return f"{d.mean:+.3f} ± {d.sd:.3f}"
+
     table = list_table(
         [
             "task",
-            "crl − ce (paired, per seed)",
-            "crl ≥ ce",
-            "crl − ce+balanced",
-            "crl-tuned − best baseline",
+            "crl − ce",
+            "crl − ce+la",
+            "crl+balanced − ce+balanced",
+            "crl+balanced-sw − ce+balanced",
+            "crl − best without CRL",
         ],
         [
             [
                 r["task"],
-                " ".join(f"{d:+.3f}" for d in r["crl_vs_ce"])
-                + f" (mean {np.mean(r['crl_vs_ce']):+.3f})",
-                "yes" if np.mean(r["crl_vs_ce"]) >= 0 else "**no**",
-                f"{r['crl_vs_balanced']:+.3f}",
-                (
-                    f"{r['tuned_vs_best']:+.3f} (vs ``{r['best']}``)"
-                    if not r["attributes"]
-                    else "n/a"
-                ),
+                paired(r["crl_vs_ce"]),
+                paired(r["crl_vs_la"]),
+                paired(r["balanced_vs_balanced"]),
+                paired(r["sw_vs_balanced"]) if "sw_vs_balanced" in r else "n/a",
+                f"{paired(r['crl_vs_best'])} (``{r['best_without_crl']}``, "
+                f"{r['crl_vs_best'].verdict})",
             ]
             for r in rows
         ],
     )
-    n = len(single)
+    weighted = [r for r in rows if "sw_vs_balanced" in r]
+    tuned = [r for r in single if "tuned_vs_best" in r]
     holds = [
         (
-            "default ``CRLClassifier`` ≥ ``ce`` on every task (mean of paired seeds)",
-            sum(np.mean(r["crl_vs_ce"]) >= 0 for r in single),
-            n,
-            n,
+            "default ≥ plain cross-entropy (mean of paired seeds)",
+            sum(r["crl_vs_ce"].mean >= 0 for r in rows),
+            len(rows),
+            len(rows),
         ),
         (
-            "default ``CRLClassifier`` ≥ ``ce+balanced`` on at least half",
-            sum(r["crl_vs_balanced"] >= 0 for r in single),
-            n,
-            (n + 1) // 2,
+            "default at most 0.01 below the logit-adjusted cross-entropy",
+            sum(r["crl_vs_la"].mean >= -0.01 for r in rows),
+            len(rows),
+            len(rows),
+        ),
+        (
+            "default + ``class_weight='balanced'`` at most 0.015 below "
+            "class-weighted cross-entropy",
+            sum(r["balanced_vs_balanced"].mean >= -0.015 for r in rows),
+            len(rows),
+            len(rows),
+        ),
+        (
+            "default + balanced sample weights at most 0.015 below "
+            "class-weighted cross-entropy",
+            sum(r["sw_vs_balanced"].mean >= -0.015 for r in weighted),
+            len(weighted),
+            len(weighted),
         ),
         (
             "``crl-tuned`` ≥ the best of "
             + ", ".join(f"``{b}``" for b in BASELINES)
             + " on at least half",
-            sum(r["tuned_vs_best"] >= 0 for r in single),
-            n,
-            (n + 1) // 2,
+            sum(r["tuned_vs_best"] >= 0 for r in tuned),
+            len(tuned),
+            (len(tuned) + 1) // 2,
         ),
     ]
-    attributes = [r for r in rows if r["attributes"]]
-    holds.append(
-        (
-            "default ``CRLMultiLabelClassifier`` > ``bce`` (mA) on every attribute set",
-            sum(np.mean(r["crl_vs_ce"]) > 0 for r in attributes),
-            len(attributes),
-            len(attributes),
-        )
-    )
     summary = list_table(
         ["target", "tasks where it holds", "needed", "verdict"],
         [
@@ -487,6 +558,7 @@ COST_METHODS = (
     ("ce+threshold", "threshold tuned"),
     ("crl", "CRL (defaults)"),
     ("crl+balanced", "CRL + class_weight='balanced'"),
+    ("crl+balanced-sw", "CRL + balanced sample weights"),
     ("crl+threshold", "CRL + threshold tuned"),
 )
 
@@ -525,32 +597,26 @@ def costs_table(results=RESULTS):
 
 
 def headline_markdown(results=RESULTS):
-    """README's one table: test balanced accuracy (mA for attributes) per task."""
+    """README's one table: per task, CRL at its defaults and its paired
+    differences to plain cross-entropy, the logit-adjusted cross-entropy and the
+    best method without CRL, with the verdict against the last."""
+    rows = targets(results)
     scores, _ = comparison(results)
-    columns = ["ce", "ce+balanced", "ce+la", "best resampler", "crl", "crl-tuned"]
+
+    def cell(d):
+        return f"{d.mean:+.3f} ± {d.sd:.3f}"
+
     lines = [
-        "| task | "
-        + " | ".join(f"`{c}`" if c != "best resampler" else c for c in columns)
-        + " |",
-        "|---|" + "---:|" * len(columns),
+        "| task | `crl` | − `ce` | − `ce+la` | − best without CRL | verdict |",
+        "|---|---:|---:|---:|---:|---|",
     ]
-    for task, s in scores.items():
-        if "bce" in s:
-            cells = [s["bce"], s["bce+balanced"], s["bce+la"], None, s["crl"], None]
-        else:
-            resampler = max(("ce+ros", "ce+smote", "ce+rus"), key=lambda m: s[m].mean())
-            cells = [
-                s["ce"],
-                s["ce+balanced"],
-                s["ce+la"],
-                s[resampler],
-                s["crl"],
-                s["crl-tuned"],
-            ]
+    for r in rows:
+        crl = scores[r["task"]]["crl"].mean()
         lines.append(
-            f"| {task} | "
-            + " | ".join("–" if c is None else f"{c.mean():.3f}" for c in cells)
-            + " |"
+            f"| {r['task']} | {crl:.3f} | {cell(r['crl_vs_ce'])} "
+            f"| {cell(r['crl_vs_la'])} "
+            f"| {cell(r['crl_vs_best'])} (`{r['best_without_crl']}`) "
+            f"| {r['crl_vs_best'].verdict} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -22,7 +22,9 @@ from .benchmark import (
     format_table,
     plot,
     run_comparison,
+    scores_by_method,
     summarise,
+    verdict_lines,
     write_csv,
 )
 
@@ -164,6 +166,10 @@ def main(argv=None) -> int:
     ratio = f"imbalance ratio {args.imbalance_ratio:g}, " if _long_tailed(args) else ""
     title = f"{name}, {ratio}seeds {args.seeds}, {args.epochs} epochs of steps"
     print(f"\n{title}\n")
+    verdict = verdict_lines(scores_by_method(records))
+    if verdict:
+        # the question first: does CRL help here, beyond the noise between seeds?
+        print("\n".join(verdict) + "\n")
     print(format_table(summary))
     args.output.mkdir(parents=True, exist_ok=True)
     write_csv(records, args.output / "results.csv")

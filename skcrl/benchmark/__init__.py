@@ -13,7 +13,13 @@ from ._run import (
     tabular_preprocessor,
 )
 from ._suite import SUITE, Task
-from ._verdict import PairedDifference, paired_difference
+from ._verdict import (
+    PairedDifference,
+    against_baselines,
+    paired_difference,
+    scores_by_method,
+    verdict_lines,
+)
 
 __all__ = [
     "DATASETS",
@@ -25,6 +31,7 @@ __all__ = [
     "Method",
     "PairedDifference",
     "Task",
+    "against_baselines",
     "build",
     "csv_dataset",
     "format_table",
@@ -33,7 +40,9 @@ __all__ = [
     "plot",
     "read_csv",
     "run_comparison",
+    "scores_by_method",
     "summarise",
     "tabular_preprocessor",
+    "verdict_lines",
     "write_csv",
 ]

@@ -17,6 +17,7 @@ from sklearn.impute import SimpleImputer
 from sklearn.metrics import balanced_accuracy_score, f1_score, recall_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
+from sklearn.utils.class_weight import compute_sample_weight
 from tqdm.auto import tqdm
 
 from .. import datasets
@@ -374,11 +375,14 @@ def _fit_and_score(name, seed, data, steps, common):
         smallest_class=counts.min(),
         **common,
     )
+    fit_params = {}
+    if method.sample_weight is not None:
+        fit_params["sample_weight"] = compute_sample_weight(method.sample_weight, y)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
         start = time.perf_counter()
-        estimator.fit(X, y)
+        estimator.fit(X, y, **fit_params)
         seconds = time.perf_counter() - start
         predicted = estimator.predict(data.X_test)
     finally:
