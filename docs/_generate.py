@@ -626,6 +626,22 @@ def generate(results=RESULTS, generated=GENERATED):
     pieces = {}
     if (results / "protocol_summary.json").exists():
         pieces.update(protocol_tables(results))
+    else:
+        not_run = "(``benchmarks/protocol_defaults.py`` has not been run.)\n"
+        pieces.update(
+            {
+                name: not_run
+                for name in (
+                    "protocol_facts",
+                    "protocol_ranking",
+                    "protocol_tasks",
+                    "protocol_costs",
+                    "protocol_class_aware",
+                    "memory_effect_chosen",
+                    "memory_effect_plain",
+                )
+            }
+        )
     if (results / "comparison").exists():
         pieces.update(comparison_tables(results))
         pieces.update(costs_table(results))
