@@ -163,7 +163,9 @@ def top_k(values: Tensor, k: int) -> tuple[Tensor, Tensor]:
     best = torch.topk(maxima, k, dim=-1, sorted=False).indices
     candidates = (best.unsqueeze(-1) * chunk + torch.arange(chunk)).flatten(-2)
     top, at = torch.topk(padded.gather(-1, candidates), k, dim=-1)
-    return top, candidates.gather(-1, at)
+    # a row with fewer than k finite values may pick the padding (-inf, as the
+    # values struck out): any index in range serves such a slot
+    return top, candidates.gather(-1, at).clamp_(max=n - 1)
 
 
 def mine_class_lists(

@@ -105,3 +105,16 @@ def test_top_k_by_chunks_matches_topk(n):
     torch.testing.assert_close(values.gather(-1, index), top, rtol=0, atol=0)
     # no sample twice in a row
     assert bool((index.sort(dim=-1).values.diff(dim=-1) > 0).all())
+
+
+@pytest.mark.parametrize("n", [401, 403])
+def test_top_k_by_chunks_stays_in_range_with_few_candidates(n):
+    # fewer finite values than k, n not a multiple of the chunk: the padding is
+    # as good a pick as a struck-out value (both -inf), but out of range
+    from skcrl._mining import top_k
+
+    values = torch.full((1, n), -torch.inf, dtype=torch.float64)
+    values[0, :21] = torch.linspace(0.1, 0.9, 21, dtype=torch.float64)
+    _, index = top_k(values, 25)
+    assert bool((index < n).all())
+    assert index[0, :21].tolist() == list(range(20, -1, -1))
