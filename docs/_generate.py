@@ -221,16 +221,35 @@ def protocol_tables(results=RESULTS):
         )
     hours = summary["seconds"] / 3600
     within = [x["setting"] for x in candidates if x.get("within_one_se")]
+    passing = [x for x in candidates if not x["fails"]]
+    confirmation = summary.get("confirmation")
+    rule_4 = confirmation["chosen_by_rule_4"] if confirmation else chosen
     facts = (
         f"{len(candidates)} candidates (each also with ``class_weight='balanced'`` "
         f"and with balanced sample weights) and {len(summary['baselines'])} "
         f"baselines, {len(tasks)} tasks, seeds "
         f"{', '.join(map(str, summary['seeds']))}; {hours:.1f} hours of training in "
-        f"all. {sum(not x['fails'] for x in candidates)} candidates pass every guard. "
-        f"The best of them by mean score is ``{summary['best']}``; {len(within)} "
-        "are within one standard error of it, and the cheapest of those, the "
-        f"default, is ``{chosen}``.\n"
+        f"all. {len(passing)} candidate{'s' * (len(passing) != 1)} pass every guard"
+        + (
+            ": " + ", ".join(f"``{x['setting']}``" for x in passing)
+            if len(passing) <= 4
+            else ""
+        )
+        + f". The best by mean score is ``{summary['best']}``; {len(within)} "
+        f"{'is' if len(within) == 1 else 'are'} within one standard error of it, "
+        f"and the cheapest of those is ``{rule_4}``.\n"
     )
+    if confirmation:
+        for feature, row in confirmation["features"].items():
+            facts += (
+                f"\nStep 5, on seeds {', '.join(map(str, confirmation['seeds']))}: "
+                f"``{feature}`` against ``{row['twin']}`` gains "
+                f"{row['gain_mean']:+.4f} ± {row['gain_se']:.4f} (paired, over tasks "
+                "and seeds): "
+                + ("confirmed, it stays" if row["confirmed"] else "not confirmed")
+                + ".\n"
+            )
+        facts += f"\nThe default: ``{chosen}``.\n"
     return {
         "protocol_facts": facts,
         "protocol_ranking": ranking,
@@ -238,6 +257,22 @@ def protocol_tables(results=RESULTS):
         "protocol_costs": costs,
         "protocol_class_aware": class_aware_table,
         **memory,
+    }
+
+
+def verdict_example(results=RESULTS, task="digits-lt10"):
+    """The verdict lines of one task of the suite, as ``python -m skcrl`` prints
+    them."""
+    from skcrl.benchmark import verdict_lines
+
+    scores, _ = comparison(results)
+    if task not in scores:
+        return {"verdict_example": "(``benchmarks/run_suite.py`` has not been run.)\n"}
+    lines = verdict_lines(scores[task])
+    return {
+        "verdict_example": f"On {task}, from ``python benchmarks/run_suite.py``:\n\n"
+        + "\n".join([".. code-block:: text", ""] + ["    " + v for v in lines])
+        + "\n"
     }
 
 
@@ -647,6 +682,7 @@ def generate(results=RESULTS, generated=GENERATED):
         pieces.update(costs_table(results))
         pieces.update(target_tables(results))
         pieces.update(findings(results))
+        pieces.update(verdict_example(results))
     pieces.update(bench_fit_table(results))
     pieces.update(bench_loss_tables(results))
     pieces.update(large_data_table(results))

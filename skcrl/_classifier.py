@@ -134,8 +134,9 @@ _CRL_PARAMETERS = (
     eta : float, default=0.5
         ``alpha = min(1, eta * imbalance_)`` when ``alpha`` is None. This default,
         ``logit_adjustment``'s and ``memory_size``'s were chosen together by a
-        written protocol on the training parts of ten offline tasks (user guide,
-        "How the defaults were chosen"; ``benchmarks/protocol_defaults.py``).
+        written protocol on the training parts of fifteen offline tasks, with
+        class weights and sample weights on top of them checked too (user
+        guide, "How the defaults were chosen"; ``benchmarks/protocol_defaults.py``).
     alpha : float in [0, 1], default=None
         Fixed weight of the CRL term, overriding ``eta``.
 """
