@@ -262,22 +262,25 @@ def class_prior(
     """
     encoded = np.asarray(encoded)
     n = encoded.shape[0]
+    multi_label = encoded.ndim == 2
     weight = np.ones(n) if sample_weight is None else np.asarray(sample_weight, float)
-    if encoded.ndim == 2:
-        positive = weight @ encoded.astype(float)
-        negative = weight.sum() - positive
-        if class_weight is not None:
-            class_weight = np.broadcast_to(class_weight, (encoded.shape[1], 2))
-            positive = positive * class_weight[:, 1]
-            negative = negative * class_weight[:, 0]
-        floor = 1.0 / (n + 2)
-        with np.errstate(invalid="ignore"):  # an attribute weighed 0 throughout
-            rate = np.nan_to_num(positive / (positive + negative), nan=0.5)
-        return rate.clip(floor, 1 - floor)
-    counts = np.bincount(encoded, weights=weight, minlength=n_classes or 0)
+    if multi_label:
+        seen = weight @ encoded.astype(float) / weight.sum()
+    else:
+        counts = np.bincount(encoded, weights=weight, minlength=n_classes or 0)
+        seen = counts / counts.sum()
     if class_weight is not None:
-        counts = counts * np.asarray(class_weight, float)
-    prior = np.where(counts > 0, counts / counts.sum(), 1.0 / (n + len(counts)))
+        seen = reweighted_prior(
+            torch.as_tensor(seen, dtype=torch.float64),
+            torch.as_tensor(np.asarray(class_weight, float)),
+            multi_label,
+        ).numpy()
+    if multi_label:
+        floor = 1.0 / (n + 2)
+        return seen.clip(floor, 1 - floor)
+    # an absent or weightless class (reweighted_prior leaves it at the
+    # smallest positive number)
+    prior = np.where(seen > np.finfo(float).tiny, seen, 1.0 / (n + len(seen)))
     return prior / prior.sum()
 
 
