@@ -6,6 +6,7 @@ Rectification*, IEEE TPAMI 2018. The algorithm, to the number, is in SPEC.md.
 
 from . import metrics
 from ._callbacks import DivergenceError, DivergenceGuard
+from ._checkpoint import Checkpoint, CheckpointError
 from ._classifier import CRLClassifier, CRLMultiLabelClassifier
 from ._loss import ClassRectificationLoss, CRLTerms, crl_loss, imbalance_measure
 from ._modules import MLP, SmallCNN
@@ -18,6 +19,8 @@ __all__ = [
     "CRLClassifier",
     "CRLMultiLabelClassifier",
     "CRLTerms",
+    "Checkpoint",
+    "CheckpointError",
     "ClassAwareBatchSampler",
     "ClassAwareDataLoader",
     "ClassRectificationLoss",

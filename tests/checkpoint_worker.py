@@ -1,0 +1,122 @@
+"""A fit with a checkpoint every epoch, killed on purpose (tests/test_checkpoint.py).
+
+    python tests/checkpoint_worker.py DIRECTORY ESTIMATOR [KILL_AT [MODE]]
+
+Every step of a save (each file written by ``torch.save``, each ``fsync``, each
+rename, each removal of an old checkpoint) is an event, numbered from 0 across the
+whole fit. With ``KILL_AT``, the process ends by ``os._exit`` at that event:
+``MODE`` ``"after"`` once the step is done, ``"inside"`` half-way through it (a
+file written to half its length, a rename not made). Without, it prints ``ready``
+and fits to the end (the test sends SIGKILL at some moment).
+"""
+
+import functools
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+
+import skcrl._checkpoint as checkpoint_module
+from skcrl import (
+    Checkpoint,
+    ClassAwareDataLoader,
+    CRLClassifier,
+    CRLMultiLabelClassifier,
+)
+
+EPOCHS = 4
+KILLED = 86
+
+
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(240, 6)).astype(np.float32)
+    y = np.where(X[:, 0] > 1.0, 2, np.where(X[:, 1] > 0.5, 1, 0))
+    Y = np.column_stack([X[:, 0] > 0.8, X[:, 1] > 0]).astype(np.float32)
+    return X, y, Y
+
+
+def make(estimator, callbacks, max_epochs=EPOCHS):
+    """The run's estimator: with a memory and class-aware batches (multi-class),
+    or the attribute estimator with its defaults."""
+    if estimator == "multi-class":
+        return CRLClassifier(
+            max_epochs=max_epochs,
+            batch_size=32,
+            memory_size=64,
+            iterator_train=ClassAwareDataLoader,
+            random_state=0,
+            callbacks=callbacks,
+        )
+    return CRLMultiLabelClassifier(
+        max_epochs=max_epochs, batch_size=32, random_state=0, callbacks=callbacks
+    )
+
+
+def target(estimator):
+    X, y, Y = data()
+    return X, (y if estimator == "multi-class" else Y)
+
+
+class _Killer:
+    """Counts the events of the saves and ends the process at one of them."""
+
+    def __init__(self, kill_at, mode):
+        self.kill_at, self.mode, self.count = kill_at, mode, 0
+
+    def event(self, inside=None):
+        if self.count == self.kill_at:
+            if self.mode == "inside" and inside is not None:
+                inside()
+            os._exit(KILLED)
+        self.count += 1
+
+    def wrap(self, owner, name, half=None):
+        original = getattr(owner, name)
+
+        @functools.wraps(original)
+        def wrapped(*args, **kwargs):
+            if self.count == self.kill_at and self.mode == "inside":
+                self.event(
+                    inside=(lambda: half(original, *args, **kwargs)) if half else None
+                )
+            result = original(*args, **kwargs)
+            self.event()
+            return result
+
+        setattr(owner, name, wrapped)
+
+
+def _half_written(save, obj, path, *args, **kwargs):
+    """torch.save of ``obj`` to ``path``, cut off half-way through the file."""
+    save(obj, path, *args, **kwargs)
+    size = Path(path).stat().st_size
+    with open(path, "r+b") as f:
+        f.truncate(size // 2)
+
+
+def install(kill_at, mode):
+    killer = _Killer(kill_at, mode)
+    killer.wrap(torch, "save", half=_half_written)
+    killer.wrap(checkpoint_module, "_fsync")
+    killer.wrap(checkpoint_module.os, "rename")
+    killer.wrap(checkpoint_module.os, "replace")
+    killer.wrap(checkpoint_module.shutil, "rmtree")
+
+
+def main():
+    directory, estimator = sys.argv[1], sys.argv[2]
+    torch.set_num_threads(1)
+    if len(sys.argv) > 3:
+        install(int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else "after")
+    X, y = target(estimator)
+    cp = Checkpoint(monitor=None, dirname=directory)
+    net = make(estimator, [cp])
+    print("ready", flush=True)
+    cp.resume(net, X, y)
+
+
+if __name__ == "__main__":
+    main()
