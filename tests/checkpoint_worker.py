@@ -1,13 +1,16 @@
 """A fit with a checkpoint every epoch, killed on purpose (tests/test_checkpoint.py).
 
-    python tests/checkpoint_worker.py DIRECTORY ESTIMATOR [KILL_AT [MODE]]
+    python tests/checkpoint_worker.py DIRECTORY ESTIMATOR [KILL_AT [MODE [KIND]]]
 
-Every step of a save (each file written by ``torch.save``, each ``fsync``, each
-rename, each removal of an old checkpoint) is an event, numbered from 0 across the
-whole fit. With ``KILL_AT``, the process ends by ``os._exit`` at that event:
-``MODE`` ``"after"`` once the step is done, ``"inside"`` half-way through it (a
-file written to half its length, a rename not made). Without, it prints ``ready``
-and fits to the end (the test sends SIGKILL at some moment).
+Every step of a save (each file written by ``torch.save``, the history written,
+each ``fsync``, each rename, each removal of an old checkpoint) is an event,
+numbered from 0 across the whole fit. With ``KILL_AT``, the process ends by
+``os._exit`` at that event: ``MODE`` ``"after"`` once the step is done,
+``"inside"`` half-way through it (a file written to half its length, a rename
+not made). Without, it prints ``ready`` and fits to the end (the caller sends
+SIGKILL at some moment). ``KIND`` ``"skorch"`` saves with skorch's own
+``Checkpoint`` instead of ``skcrl.Checkpoint`` (benchmarks/fault_injection.py
+compares the two).
 """
 
 import functools
@@ -17,6 +20,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from skorch.callbacks import Checkpoint as SkorchCheckpoint
+from skorch.history import History
 
 import skcrl._checkpoint as checkpoint_module
 from skcrl import (
@@ -89,6 +94,13 @@ class _Killer:
         setattr(owner, name, wrapped)
 
 
+def _half_history(to_file, history, path):
+    """History.to_file, cut off half-way through the file."""
+    to_file(history, path)
+    text = Path(path).read_text()
+    Path(path).write_text(text[: len(text) // 2])
+
+
 def _half_written(save, obj, path, *args, **kwargs):
     """torch.save of ``obj`` to ``path``, cut off half-way through the file."""
     save(obj, path, *args, **kwargs)
@@ -98,24 +110,52 @@ def _half_written(save, obj, path, *args, **kwargs):
 
 
 def install(kill_at, mode):
+    """Count (and, at ``kill_at``, end the process at) the steps of the saves;
+    returns the counter."""
     killer = _Killer(kill_at, mode)
     killer.wrap(torch, "save", half=_half_written)
+    killer.wrap(History, "to_file", half=_half_history)
     killer.wrap(checkpoint_module, "_fsync")
     killer.wrap(checkpoint_module.os, "rename")
     killer.wrap(checkpoint_module.os, "replace")
     killer.wrap(checkpoint_module.shutil, "rmtree")
+    return killer
+
+
+def resume_with_skorch(directory, estimator):
+    """The recipe with skorch's Checkpoint: load its files when there are some,
+    then train the remaining epochs."""
+    X, y = target(estimator)
+    cp = SkorchCheckpoint(monitor=None, dirname=directory)
+    net = make(estimator, [cp])
+    if not (Path(directory) / "params.pt").exists():
+        return net.fit(X, y)
+    net.partial_fit(X, y, epochs=0)
+    net.load_params(checkpoint=cp)
+    return net.partial_fit(X, y, epochs=max(0, EPOCHS - len(net.history)))
+
+
+def resume(directory, estimator, kind="skcrl"):
+    """The run in ``directory``, finished from where it stands."""
+    if kind == "skorch":
+        return resume_with_skorch(directory, estimator)
+    X, y = target(estimator)
+    cp = Checkpoint(monitor=None, dirname=directory)
+    return cp.resume(make(estimator, [cp]), X, y)
 
 
 def main():
     directory, estimator = sys.argv[1], sys.argv[2]
     torch.set_num_threads(1)
+    killer = None
     if len(sys.argv) > 3:
-        install(int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else "after")
-    X, y = target(estimator)
-    cp = Checkpoint(monitor=None, dirname=directory)
-    net = make(estimator, [cp])
+        killer = install(
+            int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else "after"
+        )
     print("ready", flush=True)
-    cp.resume(net, X, y)
+    resume(directory, estimator, sys.argv[5] if len(sys.argv) > 5 else "skcrl")
+    if killer is not None:
+        print(f"events {killer.count}", flush=True)
 
 
 if __name__ == "__main__":

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from checkpoint_worker import EPOCHS, KILLED, make, target
+from checkpoint_worker import EPOCHS, KILLED, make, resume, target
 from skorch.callbacks import Callback
 from skorch.callbacks import Checkpoint as SkorchCheckpoint
 
@@ -36,9 +36,8 @@ def uninterrupted():
 
 
 def _resumed(directory, estimator):
-    X, y = target(estimator)
-    cp = Checkpoint(monitor=None, dirname=str(directory))
-    return cp.resume(make(estimator, [cp]), X, y).predict_proba(X)
+    X, _ = target(estimator)
+    return resume(str(directory), estimator).predict_proba(X)
 
 
 def _worker(directory, estimator, *kill):
@@ -52,10 +51,10 @@ def _worker(directory, estimator, *kill):
 
 #: The save steps of a whole run (a kill point past the last would never fire,
 #: which the test's exit-code check catches): each of the 4 saves writes 3 torch
-#: files, fsyncs them, the history, the manifest, the new directory and its
-#: parent, and renames it into place (11 steps); from the third save on, the
+#: files and the history, fsyncs them, the manifest, the new directory and its
+#: parent, and renames it into place (12 steps); from the third save on, the
 #: oldest checkpoint's removal adds a rename and an rmtree.
-N_EVENTS = 11 * EPOCHS + 2 * (EPOCHS - 2)
+N_EVENTS = 12 * EPOCHS + 2 * (EPOCHS - 2)
 
 
 def test_every_injected_kill_resumes_to_the_uninterrupted_model(
