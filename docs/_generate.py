@@ -557,6 +557,48 @@ def large_data_table(results=RESULTS):
     }
 
 
+def fault_injection_table(results=RESULTS):
+    """What kills during saves left, per checkpoint kind and way of killing."""
+    path = results / "fault_injection.json"
+    if not path.exists():
+        return {
+            "fault_injection": "(``benchmarks/fault_injection.py`` has not been run.)\n"
+        }
+    report = json.loads(path.read_text())
+    names = {"skcrl": "``skcrl.Checkpoint``", "skorch": "skorch's ``Checkpoint``"}
+    ways = {"kill": "at each step of a save", "sigkill": "SIGKILL at random moments"}
+    rows = []
+    for key, row in report["summary"].items():
+        kind, how = key.split(", ")
+        rows.append(
+            [
+                names[kind],
+                ways[how],
+                str(row["killed"]),
+                str(row["exact"]),
+                str(row["different"])
+                + (f" (up to {row['largest_gap']:.3f})" if row["different"] else ""),
+                str(row["unresumable"]),
+            ]
+        )
+    table = list_table(
+        [
+            "checkpoint",
+            "killed",
+            "runs killed",
+            "resumed exactly",
+            "resumed to another model",
+            "could not resume",
+        ],
+        rows,
+    )
+    return {
+        "fault_injection": f"``{report['command'].strip()}`` ({report['machine']}, "
+        f"torch {report['torch']}); {report['epochs']} epochs, a checkpoint every "
+        "epoch, both estimators:\n\n" + table
+    }
+
+
 def scaling_table(results=RESULTS):
     """Wall-clock seconds of the same work in one process and in two."""
     path = results / "scaling.json"
@@ -687,6 +729,7 @@ def generate(results=RESULTS, generated=GENERATED):
     pieces.update(bench_loss_tables(results))
     pieces.update(large_data_table(results))
     pieces.update(scaling_table(results))
+    pieces.update(fault_injection_table(results))
     for name, text in pieces.items():
         (generated / f"{name}.rst.inc").write_text(text)
     return pieces
