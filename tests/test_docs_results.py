@@ -225,3 +225,37 @@ def test_costs_table(results):
     # methods a task has not run
     assert "``ce+balanced`` (class_weight='balanced')\n     - 0.500 ± 0.000\n" in table
     assert "     - not run\n" in table
+
+
+def test_fault_injection_table(tmp_path):
+    (tmp_path / "fault_injection.json").write_text(
+        json.dumps(
+            {
+                "command": "python benchmarks/fault_injection.py",
+                "machine": "x86_64, 2 cores",
+                "torch": "2.13.0",
+                "epochs": 4,
+                "summary": {
+                    "skcrl, kill": dict(
+                        trials=10,
+                        killed=10,
+                        exact=10,
+                        different=0,
+                        unresumable=0,
+                        largest_gap=0.0,
+                    ),
+                    "skorch, kill": dict(
+                        trials=10,
+                        killed=9,
+                        exact=5,
+                        different=3,
+                        unresumable=1,
+                        largest_gap=0.0412,
+                    ),
+                },
+            }
+        )
+    )
+    table = _generate.fault_injection_table(tmp_path)["fault_injection"]
+    assert "- ``skcrl.Checkpoint``\n     - at each step of a save\n     - 10\n" in table
+    assert "- 3 (up to 0.041)\n     - 1\n" in table
