@@ -1,38 +1,47 @@
 """Class-level CRL (SPEC.md §1-§4, ``level="class"``) with its gradient in closed form.
 
-Autograd through mining, gathers and comparisons costs some hundred small operations
-per batch, several times the cross-entropy beside it. Here the loss and its exact
-gradient with respect to the logits are computed together, with no graph, and the
-gradient is handed to autograd by :class:`KnownGradient`.
+The loss and its exact gradient with respect to the logits are computed together,
+with no autograd graph, and the gradient is handed to autograd by
+:class:`KnownGradient`. On the CPU a small batch's time is the dispatch of each
+tensor operation rather than its arithmetic, so the whole computation is a short,
+fixed sequence of batched operations over every task, class and sample at once:
+no work per class, no dtype conversions (masks become numbers through
+``torch.where`` with cached scalars), and the index tensors and constants it reuses
+built once per shape, dtype and device (:func:`_constants`).
 
-Probabilities are laid out class-major, ``(T, C, n)``: ``T`` tasks (1 multi-class,
-``J`` attributes of 2 classes each), so that the lists of every class are rows.
+Layout: the ``K`` *columns* are the (task, class) pairs: the ``C`` classes of a
+multi-class target; ``(class 0 of every attribute, class 1 of every
+attribute)`` for ``J`` binary attributes, ``K = 2 J``. Probabilities and
+membership are ``(K, n)`` (column-major); each column's hard positives and
+negatives are ``(K, W)`` lists, ``W = min(k, n)``.
 """
 
 from __future__ import annotations
 
+import functools
+import math
+from typing import NamedTuple
+
 import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
-from torch.nn.functional import pad
 
 from . import _comparisons
-from ._mining import (
-    ClassLists,
-    class_counts,
-    group_by_class,
-    mine_class_lists,
-    minority_classes,
-    n_anchor_slots,
-    select_anchors,
-)
+from ._cached import scalar
+from ._mining import class_counts
 
-__all__ = ["KnownGradient", "class_level_crl", "taking_part"]
+__all__ = [
+    "KnownGradient",
+    "class_by_class",
+    "class_level_crl",
+    "mine_class_lists",
+    "taking_part",
+]
 
 
 def taking_part(labels: Tensor, n_classes: int, weight: Tensor | None):
     """SPEC §10: the samples of positive weight take part, the others are given
-    the void label ``n_classes``, outside every class.
+    the void label ``n_classes``, outside every class (instance level).
 
     Returns ``(present or None, labels, counts (T, C), samples taking part)``.
     """
@@ -53,7 +62,8 @@ class KnownGradient(torch.autograd.Function):
     @staticmethod
     def forward(ctx, value, *pairs):
         ctx.save_for_backward(*pairs[1::2])
-        return value.clone()
+        # an alias: autograd gives the output its own node
+        return value.detach()
 
     @staticmethod
     @once_differentiable
@@ -64,31 +74,93 @@ class KnownGradient(torch.autograd.Function):
         return (None, *grads)
 
 
-def _class_major_probabilities(logits: Tensor, target: Tensor):
-    """Labels ``(T, n)`` and probabilities ``(T, C, n)`` of every task."""
+class _Constants(NamedTuple):
+    """What every batch of one shape reuses, on its device."""
+
+    column_class: Tensor  # (K,) float: the class of each column within its task
+    same_task: Tensor  # (K, K) bool: the columns of one task
+    classes: Tensor  # (C, 1) int64: 0..C-1 (multi-class membership)
+    attribute_columns: tuple  # (J,) int64 each: the columns of classes 0 and 1
+    slots: Tensor  # (1, W) float: 0..W-1
+    slots_index: Tensor  # (1, W) int64: 0..W-1
+    before: Tensor  # (1, W, W) bool: slot i comes before slot j
+    samples: Tensor  # (n T, 1) int64: the sample of each row of (sample, task)
+
+
+@functools.lru_cache(maxsize=32)
+def _constants(n_tasks, n_classes, width, n, dtype, device) -> _Constants:
+    columns = torch.arange(n_tasks * n_classes, device=device)
+    column_task = columns % n_tasks
+    slots = torch.arange(width, device=device)
+    attributes = torch.arange(n_tasks, device=device)
+    return _Constants(
+        column_class=(columns // n_tasks).to(dtype),
+        same_task=column_task.view(-1, 1) == column_task,
+        classes=torch.arange(n_classes, device=device).view(-1, 1),
+        attribute_columns=(attributes, attributes + n_tasks),
+        slots=slots.to(dtype).view(1, -1),
+        slots_index=slots.view(1, -1),
+        before=(slots.view(-1, 1) < slots).view(1, width, width),
+        samples=torch.arange(n, device=device).repeat_interleave(n_tasks).view(-1, 1),
+    )
+
+
+def _numbers(like: Tensor, *values: float) -> list[Tensor]:
+    """``values`` as cached 0-dim tensors of ``like``'s dtype and device."""
+    return [scalar(float(value), like.dtype, like.device) for value in values]
+
+
+def _column_major(logits: Tensor, target: Tensor, const: _Constants):
+    """Probabilities ``(K, n)``, membership ``(K, n)`` bool, and each sample's
+    own column in every task ``(n, T)``."""
+    n = logits.shape[0]
     if target.dim() == 2:
-        positive = torch.sigmoid(logits.t())
-        return target.t().long(), torch.stack((1 - positive, positive), dim=1)
-    # In place, along the rows of the transposed logits: torch.softmax on the CPU
-    # is several times slower for few classes.
-    probabilities = logits.t().contiguous()
-    probabilities -= probabilities.amax(dim=0)
-    probabilities.exp_()
-    probabilities /= probabilities.sum(dim=0)
-    return target.long().unsqueeze(0), probabilities.unsqueeze(0)
+        positive = torch.sigmoid(logits.transpose(0, 1))
+        (one,) = _numbers(logits, 1.0)
+        present = target != scalar(0.0, target.dtype, target.device)
+        member = present.transpose(0, 1)
+        # class c of attribute j is column c * J + j
+        own = torch.where(present, *reversed(const.attribute_columns))
+        return (
+            torch.cat((one - positive, positive)),
+            torch.cat((~member, member)),
+            own,
+        )
+    return (
+        torch.softmax(logits, dim=1).transpose(0, 1),
+        const.classes == target.view(1, n),
+        target.view(n, 1).long(),
+    )
 
 
-def _logit_gradient(probabilities: Tensor, grad: Tensor, multi_label: bool) -> Tensor:
-    """Chain ``d loss / d probabilities`` ``(T, C, n)`` through softmax or sigmoid."""
-    if multi_label:
-        p0, p1 = probabilities.unbind(1)
-        g0, g1 = grad.unbind(1)
-        return (p0 * p1 * (g1 - g0)).t()
-    grad = probabilities * (grad - (grad * probabilities).sum(dim=1, keepdim=True))
-    return grad[0].t()
+def mine_class_lists(probabilities: Tensor, member: Tensor, others: Tensor, width: int):
+    """SPEC §2, class level: every column's hard positives and negatives.
+
+    Hard positives of a class are its members of lowest probability ``s_p``;
+    hard negatives the ``others`` (the samples of the task's other classes that
+    take part) of highest probability ``s_q``. Returns ``(pos_index, pos_score,
+    neg_index, neg_lowered)``, ``(K, W)`` each: the positives' ``s_p``, ascending,
+    and the negatives' ``-s_q``, ascending too (what the comparisons read). The
+    slots past a column's candidates hold ``inf``. Every column gets lists, mined
+    or not: fixed shapes, which masks then read.
+    """
+    (infinity,) = _numbers(probabilities, math.inf)
+    pos_score, pos_index = torch.topk(
+        torch.where(member, probabilities, infinity), width, dim=1, largest=False
+    )
+    neg_lowered, neg_index = torch.topk(
+        torch.where(others, probabilities.neg(), infinity), width, dim=1, largest=False
+    )
+    return pos_index, pos_score, neg_index, neg_lowered
 
 
-def _relative(lists: ClassLists, counts: Tensor, margin: float):
+def class_by_class(n_columns: int, width: int, n: int) -> bool:
+    """Whether the relative comparison is cheaper class by class, with
+    ``K (W + W^2)`` queries, than sample by sample, with ``n T W``."""
+    return n_columns * (width + 1) < n
+
+
+def _relative_by_class(lists, valid, sizes, total, list_weight, margin, const):
     """The relative comparison class by class, from the shared lists alone.
 
     Every anchor ``a`` of class ``c`` meets the same positives, ``c``'s lowest
@@ -96,89 +168,95 @@ def _relative(lists: ClassLists, counts: Tensor, margin: float):
     ``margin + |s_a - s_p| - (s_a - s_q)`` is ``margin - s_p + s_q`` when
     ``s_p <= s_a``, whatever the anchor; that holds for every positive below the
     anchor in the list and for every anchor outside it. So positive ``j`` meets
-    each negative once for each of the ``h_c - 1 - j`` anchors above it, and only
-    the pairs ``i < j`` inside the list (``margin + s_j - 2 s_i + s_q``) depend
-    on the anchor: ``W + W^2`` queries per class instead of ``h_c * W``.
+    each negative once for each anchor but itself and the ``j`` list members
+    below it (weighing the class's ``total`` weight less the list's weights up
+    to ``j``), and only the pairs ``i < j`` inside the list
+    (``margin + s_j - 2 s_i + s_q``, weighing anchor ``i``) depend on the
+    anchor: ``W + W^2`` queries per class. ``list_weight`` ``(K, W)`` is each
+    positive's sample weight (0 where not valid; None without sample weights);
+    ``sizes`` the numbers of valid positives and negatives of each column.
+    Returns the loss and its gradients with respect to the positives' scores and
+    the negatives' lowered scores ``-s_q``.
     """
-    s_pos, pos_valid, neg_valid = lists.pos_score, lists.pos_valid, lists.neg_valid
-    width = s_pos.shape[-1]
-    slots = torch.arange(width, device=s_pos.device)
-    above = (counts.unsqueeze(-1) - 1 - slots).clamp(min=0) * pos_valid
-    inside = (slots.unsqueeze(-1) < slots) & pos_valid.unsqueeze(-2)
-    upper = torch.cat(
-        (
-            margin - s_pos,
-            (margin + s_pos.unsqueeze(-2) - 2 * s_pos.unsqueeze(-1)).flatten(-2),
-        ),
-        dim=-1,
+    _, pos_score, _, neg_lowered = lists
+    pos_valid, neg_valid = valid
+    n_positives, n_negatives = sizes
+    n_columns, width = pos_score.shape
+    zero, one, margin = _numbers(pos_score, 0.0, 1.0, margin)
+    s_pos = torch.where(pos_valid, pos_score, zero)
+    total = total.view(-1, 1)
+    pair_mask = const.before & pos_valid.view(n_columns, 1, width)
+    if list_weight is None:
+        # every weight 1: the list's weights up to slot j add up to j + 1
+        single_weight = torch.where(pos_valid, total - const.slots - one, zero)
+        pair_weight = torch.where(pair_mask, one, zero)
+        list_total = n_positives
+    else:
+        single_weight = torch.where(pos_valid, total - list_weight.cumsum(1), zero)
+        pair_weight = torch.where(
+            pair_mask, list_weight.view(n_columns, width, 1), zero
+        )
+        list_total = list_weight.sum(1)
+    # pair [i, j] of a column: anchor i, positive j
+    pairs = torch.add(
+        s_pos.view(n_columns, 1, width) + margin,
+        s_pos.view(n_columns, width, 1),
+        alpha=-2,
     )
-    weight = torch.cat((above, inside.flatten(-2)), dim=-1).to(s_pos.dtype)
-    total, grad_upper, grad_ascending = _comparisons.sum_of_hinges(
-        -lists.neg_score, neg_valid, upper, weight
+    queries = torch.cat((margin - s_pos, pairs.view(n_columns, -1)), dim=1)
+    weights = torch.cat((single_weight, pair_weight.view(n_columns, -1)), dim=1)
+    # hinge(u + s_q) = hinge(u - (-s_q)) against the ascending -s_q
+    total_hinge, grad_queries, grad_lowered = _comparisons.sum_of_hinges(
+        neg_lowered, neg_valid, queries, weights
     )
-    n_pairs = pos_valid.sum(dim=-1) * neg_valid.sum(dim=-1)
-    n_triplets = ((counts - 1).clamp(min=0) * n_pairs).sum().clamp(min=1)
-    grad_single, grad_pairs = grad_upper.split((width, width * width), dim=-1)
-    grad_pairs = grad_pairs.unflatten(-1, (width, width))
-    grad_pos = grad_pairs.sum(dim=-2) - 2 * grad_pairs.sum(dim=-1) - grad_single
-    return total / n_triplets, grad_pos / n_triplets, -grad_ascending / n_triplets
+    # every anchor with every positive but itself, and every negative
+    n_triplets = _comparisons.mean_divisor(
+        torch.dot(total.view(-1) * n_positives - list_total, n_negatives),
+        weighted=list_weight is not None,
+    )
+    grad_single, grad_pairs = grad_queries.split((width, width * width), dim=1)
+    grad_pairs = grad_pairs.view(n_columns, width, width)
+    grad_pos = torch.add(grad_pairs.sum(1) - grad_single, grad_pairs.sum(2), alpha=-2)
+    return total_hinge / n_triplets, grad_pos / n_triplets, grad_lowered / n_triplets
 
 
-def _per_anchor(
-    probabilities, own, anchors, lists, comparison, margin, n_bins, weight=None
-):
-    """Every anchor with its class's lists, one row each; the loss and
-    ``d loss / d probabilities``. ``weight`` ``(n,)``: the sample weights, each
-    anchor's weighing its rows (SPEC §10)."""
-    n_tasks, _, n = probabilities.shape
-    anchor_index, anchor_class, anchor_valid = anchors
-    s_anchor = own.gather(1, anchor_index).unsqueeze(-1)
-    by_anchor = anchor_class.unsqueeze(-1).expand(-1, -1, lists.pos_index.shape[-1])
-
-    def per_anchor(per_class: Tensor) -> Tensor:
-        return per_class.gather(1, by_anchor)
-
-    anchor_pos = per_anchor(lists.pos_index)
-    pos_valid = per_anchor(lists.pos_valid)
-    pos_valid &= (anchor_pos != anchor_index.unsqueeze(-1)) & anchor_valid.unsqueeze(-1)
-    neg_valid = per_anchor(lists.neg_valid) & anchor_valid.unsqueeze(-1)
-    difference = s_anchor - per_anchor(lists.pos_score)
-    # Negatives come in decreasing p_c, so d- = s_a - s_q comes increasing.
-    d_neg = s_anchor - per_anchor(lists.neg_score)
-    rows = anchor_index.numel()
-    row_weight = None if weight is None else weight.take(anchor_index).reshape(rows)
+def _by_sample(by_sample, own, lists, sizes, params, const):
+    """Every sample with its own class's lists, one row per sample and task, the
+    rows of samples that are no anchor masked; the loss and its gradients with
+    respect to the samples' own scores, the positives' scores and the negatives'
+    lowered scores."""
+    pos_index, pos_score, _, neg_lowered = lists
+    listed, negatives = sizes
+    comparison, margin, n_bins, row_weight = params
+    width = pos_score.shape[1]
+    rows = own.view(-1, 1)
+    # row r's slot j of the (K, W) lists, flattened
+    at = torch.add(const.slots_index, rows, alpha=width)
+    s_anchor = by_sample.gather(1, own).view(-1, 1)
+    row_pos_valid = (const.slots < listed.take(rows)) & (
+        pos_index.take(at) != const.samples
+    )
+    row_neg_valid = const.slots < negatives.take(rows)
+    difference = s_anchor - torch.where(row_pos_valid, pos_score.take(at), s_anchor)
+    # d- = s_a - s_q = s_a + (-s_q) comes increasing
+    d_neg = s_anchor + neg_lowered.take(at)
     loss, grad_pos, grad_neg = _comparisons.compare(
         comparison,
         "class",
-        difference.abs().view(rows, -1),
-        pos_valid.view(rows, -1),
-        d_neg.view(rows, -1),
-        neg_valid.view(rows, -1),
+        difference.abs(),
+        row_pos_valid,
+        d_neg,
+        row_neg_valid,
         margin=margin,
         n_bins=n_bins,
         row_weight=row_weight,
     )
-    grad_pos = grad_pos.view_as(difference) * difference.sign()
-    grad_neg = grad_neg.view_as(difference)
-    grad_anchor = grad_pos.sum(dim=-1) + grad_neg.sum(dim=-1)
-    offset = (anchor_class * n).unsqueeze(-1)
-    index = torch.cat(
-        (
-            offset.squeeze(-1) + anchor_index,
-            (offset + anchor_pos).flatten(1),
-            (offset + per_anchor(lists.neg_index)).flatten(1),
-        ),
-        dim=1,
-    )
-    values = torch.cat((grad_anchor, -grad_pos.flatten(1), -grad_neg.flatten(1)), dim=1)
-    grad = torch.zeros_like(probabilities).view(n_tasks, -1)
-    return loss, grad.scatter_add_(1, index, values).view_as(probabilities)
-
-
-def class_by_class(n_classes: int, width: int, n_slots: int) -> bool:
-    """Whether the relative comparison is cheaper class by class, with
-    ``C (W + W^2)`` queries, than anchor by anchor, with ``n_slots W``."""
-    return n_classes * (width + 1) < n_slots
+    grad_pos = grad_pos * difference.sign()
+    grad_own = grad_pos.sum(1) + grad_neg.sum(1)
+    # each column's list slots gather the gradients of its members' rows
+    grad_lists = torch.zeros_like(pos_score).put_(at, grad_pos, accumulate=True)
+    grad_lowered = torch.zeros_like(neg_lowered).put_(at, grad_neg, accumulate=True)
+    return loss, grad_own.view_as(own), grad_lists.neg_(), grad_lowered
 
 
 def class_level_crl(
@@ -198,40 +276,80 @@ def class_level_crl(
     Parameters are :func:`skcrl.crl_loss`'s; ``logits`` carry no graph;
     ``weight`` ``(n,)`` are the sample weights (SPEC §10).
     """
-    n = logits.shape[0]
+    n, n_outputs = logits.shape
     multi_label = target.dim() == 2
-    labels, probabilities = _class_major_probabilities(logits, target)
-    n_classes = probabilities.shape[1]
-    present, labels, counts, n_taking = taking_part(labels, n_classes, weight)
-    mined = minority_classes(counts, rho, n_taking) & (counts >= 2)
-    mined_or_void = mined if present is None else pad(mined, (0, 1))
-    own = probabilities.gather(1, labels.clamp(max=n_classes - 1).unsqueeze(1)).squeeze(
-        1
-    )
-    grouped = group_by_class(labels, mined_or_void, own)
-    lists = mine_class_lists(
-        probabilities, labels, counts, mined, grouped, k, present=present
-    )
+    n_tasks, n_classes = (n_outputs, 2) if multi_label else (1, n_outputs)
+    width = min(k, n)
+    const = _constants(n_tasks, n_classes, width, n, logits.dtype, logits.device)
+    probabilities, member, own = _column_major(logits, target, const)
+    zero, one, two = _numbers(logits, 0.0, 1.0, 2.0)
+    if weight is None:
+        others, n_taking, bound = ~member, *_numbers(logits, n, math.floor(rho * n))
+    else:
+        present = weight > zero
+        member = member & present
+        others = ~member & present
+        n_taking = torch.where(present, one, zero).sum()
+        bound = (n_taking.double() * scalar(rho, torch.float64, logits.device)).floor()
+    counts = torch.where(member, one, zero).sum(1)
+    # SPEC §1: the classes of each task in (count, class) order; a class is a
+    # minority while the counts up to it stay within rho * n
+    key = torch.add(const.column_class, counts, alpha=n_classes)
+    earlier = key.view(1, -1) <= key.view(-1, 1)
+    if n_tasks > 1:
+        earlier &= const.same_task
+    cumulative = torch.where(earlier, counts, zero).sum(1)
+    mined = (cumulative <= bound) & (counts >= two)
+    lists = mine_class_lists(probabilities, member, others, width)
+    listed = torch.where(mined, counts, zero).view(-1, 1)
+    negatives = torch.where(mined, n_taking - counts, zero).view(-1, 1)
+    valid = (const.slots < listed, const.slots < negatives)
 
-    n_slots = n_anchor_slots(n, rho)
-    if (
-        comparison == "relative"
-        and weight is None
-        and class_by_class(n_classes, min(k, n), n_slots)
-    ):
-        loss, grad_pos, grad_neg = _relative(lists, counts * mined, margin)
+    if comparison == "relative" and class_by_class(n_tasks * n_classes, width, n):
+        list_weight = None
+        total = counts
+        if weight is not None:
+            total = torch.where(member, weight, zero).sum(1)
+            list_weight = torch.where(valid[0], weight.take(lists[0]), zero)
+        sizes = (listed.view(-1).clamp_max(width), negatives.view(-1).clamp_max(width))
+        loss, grad_pos, grad_lowered = _relative_by_class(
+            lists, valid, sizes, total, list_weight, margin, const
+        )
         if not with_gradient:
             return loss, None
-        grad = torch.zeros_like(probabilities).scatter_add_(
-            2,
-            torch.cat((lists.pos_index, lists.neg_index), dim=2),
-            torch.cat((grad_pos, grad_neg), dim=2),
+        grad = torch.zeros(
+            probabilities.shape, dtype=logits.dtype, device=logits.device
         )
     else:
-        anchors = select_anchors(labels, mined_or_void, grouped, n_slots)
-        loss, grad = _per_anchor(
-            probabilities, own, anchors, lists, comparison, margin, n_bins, weight
+        row_weight = weight
+        if weight is not None and n_tasks > 1:
+            row_weight = weight.repeat_interleave(n_tasks)
+        by_sample = probabilities.transpose(0, 1)
+        loss, grad_own, grad_pos, grad_lowered = _by_sample(
+            by_sample,
+            own,
+            lists,
+            (listed, negatives),
+            (comparison, margin, n_bins, row_weight),
+            const,
         )
         if not with_gradient:
             return loss, None
+        grad = torch.zeros(by_sample.shape, dtype=logits.dtype, device=logits.device)
+        grad = grad.scatter_add_(1, own, grad_own).transpose(0, 1)
+    # a lowered score -s_q passes its gradient to s_q with the sign turned
+    grad.scatter_add_(1, lists[0], grad_pos).scatter_add_(
+        1, lists[2], grad_lowered.neg_()
+    )
     return loss, _logit_gradient(probabilities, grad, multi_label)
+
+
+def _logit_gradient(probabilities: Tensor, grad: Tensor, multi_label: bool) -> Tensor:
+    """Chain ``d loss / d probabilities`` ``(K, n)`` through softmax or sigmoid,
+    to ``d loss / d logits`` ``(n, C or J)``."""
+    if multi_label:
+        p0, p1 = probabilities.chunk(2)
+        g0, g1 = grad.chunk(2)
+        return (p0 * p1 * (g1 - g0)).transpose(0, 1)
+    grad = probabilities * (grad - (grad * probabilities).sum(0, keepdim=True))
+    return grad.transpose(0, 1)

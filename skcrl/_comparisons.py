@@ -14,13 +14,22 @@ weight (SPEC §10); every mean becomes a weighted mean.
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
+
+from ._cached import scalar, zeros
 
 __all__ = ["absolute", "compare", "distribution", "relative", "sum_of_hinges"]
 
 #: Range of the histogram nodes of the distribution comparison, per level.
 HISTOGRAM_RANGE = {"class": (-1.0, 1.0), "instance": (0.0, 2.0)}
+
+
+def _numbers(like: Tensor, *values: float) -> list[Tensor]:
+    """``values`` as cached 0-dim tensors of ``like``'s dtype and device."""
+    return [scalar(float(value), like.dtype, like.device) for value in values]
 
 
 def sum_of_hinges(
@@ -34,19 +43,44 @@ def sum_of_hinges(
     ``m * u - (sum of the m values below u)``, read off prefix sums. Returns the
     sum and its gradients with respect to ``upper`` and ``ascending``.
     """
-    boundaries = ascending.masked_fill(~valid, torch.inf)
-    prefix = torch.nn.functional.pad(
-        ascending.masked_fill(~valid, 0).cumsum(-1), (1, 0)
+    zero, infinity = _numbers(upper, 0.0, math.inf)
+    boundaries = torch.where(valid, ascending, infinity)
+    prefix = torch.cat(
+        (
+            zeros((*ascending.shape[:-1], 1), upper.dtype, upper.device),
+            torch.where(valid, ascending, zero).cumsum(-1),
+        ),
+        dim=-1,
     )
     below = torch.searchsorted(boundaries, upper)
-    hinge = below.to(upper.dtype) * upper - prefix.gather(-1, below)
-    total = (weight * hinge).sum()
-    grad_upper = weight * below.to(upper.dtype)
+    count = below.to(upper.dtype)
+    grad_upper = weight * count
+    total = (
+        torch.addcmul(prefix.gather(-1, below).neg_(), count, upper) * weight
+    ).sum()
     # Value q is below the queries whose count `below` exceeds its position: the
     # weights of those, from a histogram of the counts.
-    histogram = torch.zeros_like(prefix).scatter_add_(-1, below, weight)
-    grad_ascending = histogram.cumsum(-1)[..., :-1] - weight.sum(-1, keepdim=True)
+    histogram = torch.zeros(prefix.shape, dtype=prefix.dtype, device=prefix.device)
+    histogram = histogram.scatter_add_(-1, below, weight).cumsum(-1)
+    grad_ascending = histogram[..., :-1] - weight.sum(-1, keepdim=True)
     return total, grad_upper, grad_ascending
+
+
+def mean_divisor(total: Tensor, weighted: bool) -> Tensor:
+    """``total`` as a mean's divisor: a count at least 1; a total weight, which
+    may lie below 1, replaced by 1 only when it is 0."""
+    if not weighted:
+        return total.clamp_min(1)
+    zero, one = _numbers(total, 0.0, 1.0)
+    return torch.where(total > zero, total, one)
+
+
+def _entry_weight(mask: Tensor, row_weight: Tensor | None, like: Tensor) -> Tensor:
+    """Each entry's weight: 1 (or its row's weight) where ``mask``, else 0."""
+    zero, one = _numbers(like, 0.0, 1.0)
+    if row_weight is None:
+        return torch.where(mask, one, zero)
+    return torch.where(mask, row_weight.view(-1, 1), zero)
 
 
 def relative(
@@ -63,37 +97,28 @@ def relative(
     ``negatives_sorted`` skips the sort when the valid ``d-`` of each row already
     increase and come first.
     """
-    per_row = pos_valid.sum(dim=1) * neg_valid.sum(dim=1)
-    upper, weight = margin + d_pos, pos_valid.to(d_pos.dtype)
-    if row_weight is None:
-        n_triplets = per_row.sum().clamp(min=1)
-    else:
-        # a weighted count; a total weight below 1 is still a mean's divisor
-        n_triplets = (per_row * row_weight).sum()
-        n_triplets = torch.where(n_triplets > 0, n_triplets, 1)
-        weight = weight * row_weight.unsqueeze(1)
+    (margin_tensor, infinity) = _numbers(d_pos, margin, math.inf)
+    weight = _entry_weight(pos_valid, row_weight, d_pos)
+    n_negatives = _entry_weight(neg_valid, None, d_pos).sum(1)
+    n_triplets = mean_divisor(
+        torch.dot(weight.sum(1), n_negatives), row_weight is not None
+    )
+    upper = d_pos + margin_tensor
     if negatives_sorted:
         total, grad_pos, grad_neg = sum_of_hinges(d_neg, neg_valid, upper, weight)
     else:
-        ascending, order = torch.sort(d_neg.masked_fill(~neg_valid, torch.inf), dim=1)
+        ascending, order = torch.sort(torch.where(neg_valid, d_neg, infinity), dim=1)
         total, grad_pos, grad_sorted = sum_of_hinges(
-            ascending, ascending < torch.inf, upper, weight
+            ascending, ascending != infinity, upper, weight
         )
         grad_neg = torch.empty_like(grad_sorted).scatter_(1, order, grad_sorted)
     return total / n_triplets, grad_pos / n_triplets, grad_neg / n_triplets
 
 
-def _entry_weight(mask: Tensor, row_weight: Tensor | None, dtype) -> Tensor:
-    """Each entry's weight: 1 (or its row's weight) where ``mask``, else 0."""
-    weight = mask.to(dtype)
-    return weight if row_weight is None else weight * row_weight.unsqueeze(1)
-
-
 def _masked_mean(values: Tensor, weight: Tensor) -> tuple[Tensor, Tensor]:
     """Weighted mean of ``values`` (0 for no weight at all), and each entry's
     share ``weight / total``."""
-    total = weight.sum()
-    share = weight / torch.where(total > 0, total, 1)
+    share = weight / mean_divisor(weight.sum(), weighted=True)
     return (values * share).sum(), share
 
 
@@ -106,15 +131,16 @@ def absolute(
     row_weight: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Contrastive: ``0.5 * (mean d+^2 + mean max(0, margin - d-)^2)``."""
-    d_pos = d_pos.masked_fill(~pos_valid, 0)
-    short = torch.relu(margin - d_neg.masked_fill(~neg_valid, margin))
+    zero, margin_tensor, half = _numbers(d_pos, 0.0, margin, 0.5)
+    d_pos = torch.where(pos_valid, d_pos, zero)
+    short = (margin_tensor - torch.where(neg_valid, d_neg, margin_tensor)).clamp_min(0)
     pulled, pos_share = _masked_mean(
-        d_pos.square(), _entry_weight(pos_valid, row_weight, d_pos.dtype)
+        d_pos * d_pos, _entry_weight(pos_valid, row_weight, d_pos)
     )
     pushed, neg_share = _masked_mean(
-        short.square(), _entry_weight(neg_valid, row_weight, d_pos.dtype)
+        short * short, _entry_weight(neg_valid, row_weight, d_pos)
     )
-    return 0.5 * (pulled + pushed), pos_share * d_pos, -neg_share * short
+    return (pulled + pushed) * half, pos_share * d_pos, (neg_share * short).neg_()
 
 
 def _soft_histogram(
@@ -125,17 +151,19 @@ def _soft_histogram(
     needs: each value's lower node, the derivative of its upper node's share (0
     where clamped or masked), and the normaliser."""
     step = (hi - lo) / (n_bins - 1)
-    position = (values.clamp(lo, hi) - lo) / step
-    lower = position.floor().clamp(max=n_bins - 2).long()
-    upper_share = (position - lower.to(position.dtype)) * weight
-    total = weight.sum()
-    total = torch.where(total > 0, total, 1)
-    histogram = values.new_zeros(n_bins)
-    histogram.scatter_add_(0, lower.flatten(), (weight - upper_share).flatten())
-    histogram.scatter_add_(0, (lower + 1).flatten(), upper_share.flatten())
-    inside = (values >= lo) & (values <= hi)
-    slope = inside.to(values.dtype) * weight / (step * total)
-    return histogram / total, lower, slope
+    lo_tensor, hi_tensor, step_tensor, zero = _numbers(values, lo, hi, step, 0.0)
+    position = (values.clamp(lo, hi) - lo_tensor) / step_tensor
+    lower = position.floor().clamp_max(n_bins - 2)
+    upper_share = (position - lower) * weight
+    lower = lower.long().view(-1)
+    total = mean_divisor(weight.sum(), weighted=True)
+    histogram = zeros((n_bins,), values.dtype, values.device).clone()
+    histogram.scatter_add_(0, lower, (weight - upper_share).view(-1))
+    # the upper node of each value, one above its lower node
+    histogram[1:].scatter_add_(0, lower, upper_share.view(-1))
+    inside = (values >= lo_tensor) & (values <= hi_tensor)
+    slope = torch.where(inside, weight, zero) / (step_tensor * total)
+    return histogram / total, lower, slope.view(-1)
 
 
 def distribution(
@@ -155,23 +183,26 @@ def distribution(
     taking_part = pos_valid.any(dim=1, keepdim=True) & neg_valid.any(
         dim=1, keepdim=True
     )
-    dtype = d_pos.dtype
     positives, pos_lower, pos_slope = _soft_histogram(
-        d_pos, _entry_weight(pos_valid & taking_part, row_weight, dtype), lo, hi, n_bins
+        d_pos, _entry_weight(pos_valid & taking_part, row_weight, d_pos), lo, hi, n_bins
     )
     negatives, neg_lower, neg_slope = _soft_histogram(
-        d_neg, _entry_weight(neg_valid & taking_part, row_weight, dtype), lo, hi, n_bins
+        d_neg, _entry_weight(neg_valid & taking_part, row_weight, d_pos), lo, hi, n_bins
     )
     below = negatives.cumsum(dim=0)
-    loss = (positives * below).sum()
+    loss = torch.dot(positives, below)
     # d loss / d H+[t] = sum_{s<=t} H-[s]; d loss / d H-[s] = sum_{t>=s} H+[t]; a
     # value moves its share from its lower node to the next one.
-    above = positives.flip(0).cumsum(0).flip(0)
+    above = positives.sum() - positives.cumsum(0) + positives
 
-    def chain(node_grad: Tensor, lower: Tensor, slope: Tensor) -> Tensor:
-        return (node_grad.take(lower + 1) - node_grad.take(lower)) * slope
+    def chain(node_grad: Tensor, lower: Tensor, slope: Tensor, like: Tensor) -> Tensor:
+        return (node_grad.diff().take(lower) * slope).view_as(like)
 
-    return loss, chain(below, pos_lower, pos_slope), chain(above, neg_lower, neg_slope)
+    return (
+        loss,
+        chain(below, pos_lower, pos_slope, d_pos),
+        chain(above, neg_lower, neg_slope, d_neg),
+    )
 
 
 def compare(

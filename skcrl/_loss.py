@@ -460,7 +460,9 @@ def _crl_loss(
             )
         if not with_gradient:
             return loss
-        return KnownGradient.apply(loss, batch_logits, grad[: batch_logits.shape[0]])
+        if grad.shape[0] != batch_logits.shape[0]:  # the memory's rows get none
+            grad = grad[: batch_logits.shape[0]]
+        return KnownGradient.apply(loss, batch_logits, grad)
 
     with_gradient = embeddings.requires_grad and torch.is_grad_enabled()
     with torch.no_grad():

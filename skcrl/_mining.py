@@ -16,11 +16,9 @@ import torch
 from torch import Tensor
 
 __all__ = [
-    "ClassLists",
     "MinedPairs",
     "class_counts",
     "group_by_class",
-    "mine_class_lists",
     "mine_instance_level",
     "minority_classes",
     "n_anchor_slots",
@@ -46,17 +44,6 @@ class MinedPairs(NamedTuple):
     neg_valid: Tensor  # (T, A, Q) bool
     pos_cosine: Tensor  # (T, A, P) cosine similarity of each pair
     neg_cosine: Tensor  # (T, A, Q)
-
-
-class ClassLists(NamedTuple):
-    """Hard samples that every anchor of a class shares, ``(T, C, W)`` each."""
-
-    pos_index: Tensor  # the class's members of lowest p_c, ascending
-    pos_valid: Tensor  # bool; all False for a class that is not mined
-    pos_score: Tensor  # their p_c
-    neg_index: Tensor  # the other samples of highest p_c, descending
-    neg_valid: Tensor
-    neg_score: Tensor
 
 
 def class_counts(labels: Tensor, n_classes: int) -> Tensor:
@@ -168,56 +155,6 @@ def top_k(values: Tensor, k: int) -> tuple[Tensor, Tensor]:
     return top, candidates.gather(-1, at).clamp_(max=n - 1)
 
 
-def mine_class_lists(
-    probabilities: Tensor,
-    labels: Tensor,
-    counts: Tensor,
-    mined: Tensor,
-    grouped: Tensor,
-    k: int,
-    present: Tensor | None = None,
-) -> ClassLists:
-    """SPEC §2, class level: one list of hard samples per minority class.
-
-    ``probabilities`` is ``(T, C, n)``, the probability of every class for every
-    sample, class-major; ``grouped`` comes from :func:`group_by_class` on each
-    sample's own-class probability. Hard positives of class ``c`` are its
-    ``min(k, h_c)`` members with the lowest ``p_c``, hard negatives the
-    ``min(k, n - h_c)`` other samples with the highest ``p_c``, both in that
-    order, ``W = min(k, n)`` slots each. Every anchor of ``c`` shares them, less
-    itself as a positive. ``present`` ``(n,)``, when given, marks the samples that
-    take part (SPEC §10: weight > 0); the others carry label ``C`` in ``labels``
-    and are no one's negative.
-    """
-    n_tasks, n_classes, n = probabilities.shape
-    width = min(k, n)
-    slots = torch.arange(width, device=probabilities.device)
-    # The members of a mined class start in `grouped` after those of the mined
-    # classes of smaller id.
-    mined_counts = counts * mined
-    first = mined_counts.cumsum(dim=1) - mined_counts
-    at = (first.unsqueeze(-1) + slots).clamp(max=n - 1)
-    pos_index = grouped.gather(1, at.flatten(1)).view(n_tasks, n_classes, width)
-    # Negatives: each class's top scores once every sample's own class is struck
-    # out; one top-k along the batch for all classes.
-    n_taking = n
-    if present is not None:
-        labels = labels.clamp(max=n_classes - 1)
-        n_taking = present.sum()
-    others = probabilities.scatter(1, labels.unsqueeze(1), -math.inf)
-    if present is not None:
-        others.masked_fill_(~present, -math.inf)
-    neg_score, neg_index = top_k(others, width)
-    return ClassLists(
-        pos_index,
-        slots < mined_counts.unsqueeze(-1),
-        probabilities.gather(2, pos_index),
-        neg_index,
-        slots < ((n_taking - counts) * mined).unsqueeze(-1),
-        neg_score,
-    )
-
-
 def mine_instance_level(
     unit_embeddings: Tensor,
     labels: Tensor,
@@ -232,7 +169,8 @@ def mine_instance_level(
     L2-normalised, so that ``d^2 = 2 - 2 cos`` and ranking by cosine similarity ranks
     by distance. Positives: the ``min(k, h_c - 1)`` *other* members of the anchor's
     class farthest from it; negatives: the ``min(k, n - h_c)`` non-members nearest.
-    ``present`` as in :func:`mine_class_lists`.
+    ``present`` ``(n,)``, when given, marks the samples that take part (SPEC §10:
+    weight > 0); the others carry the void label ``C`` and are no one's negative.
     """
     anchor_index, anchor_class, anchor_valid = anchors
     n_tasks, n_slots = anchor_index.shape

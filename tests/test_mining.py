@@ -5,10 +5,10 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from skcrl._class_level import mine_class_lists
 from skcrl._mining import (
     class_counts,
     group_by_class,
-    mine_class_lists,
     mine_instance_level,
     minority_classes,
     n_anchor_slots,
@@ -92,48 +92,45 @@ def test_select_anchors_in_batch_order_then_empty_slots():
     assert valid[0].tolist() == [True, True, False]
 
 
-def _class_lists(labels, p, mined, k):
-    """The class lists of one task with classes (1 - p, p) for labels 0/1."""
-    probabilities = torch.stack([1 - p, p]).unsqueeze(0)  # (1, C, n)
-    counts = class_counts(labels, 2)
-    own = probabilities.gather(1, labels.unsqueeze(1)).squeeze(1)
-    grouped = group_by_class(labels, mined, own)
-    return grouped, mine_class_lists(probabilities, labels, counts, mined, grouped, k)
+def _class_lists(labels, p, k):
+    """The lists of one task with classes (1 - p, p) for labels 0/1: columns
+    (class 0, class 1), as index and score pairs."""
+    probabilities = torch.stack([1 - p, p])  # (K, n)
+    member = torch.stack([labels == 0, labels == 1])
+    return mine_class_lists(probabilities, member, ~member, min(k, len(labels)))
 
 
 def test_class_level_mining_by_hand():
     # Counts (5, 3) with n = 8, rho = 0.5: class 1 (samples 1, 3, 4) is the minority.
-    labels = torch.tensor([[0, 1, 0, 1, 1, 0, 0, 0]])
+    labels = torch.tensor([0, 1, 0, 1, 1, 0, 0, 0])
     p1 = torch.tensor([0.1, 0.7, 0.5, 0.2, 0.9, 0.3, 0.05, 0.6], dtype=torch.float64)
-    counts = class_counts(labels, 2)
+    counts = class_counts(labels.view(1, -1), 2)
     mined = minority_classes(counts, 0.5, 8) & (counts >= 2)
     assert mined.tolist() == [[False, True]]
-    grouped, lists = _class_lists(labels, p1, mined, k=2)
-    # Anchors: the class's members, lowest score first.
-    anchor_index, _, anchor_valid = select_anchors(labels, mined, grouped, 4)
-    assert anchor_index[0, :3].tolist() == [3, 1, 4]
-    assert anchor_valid[0].tolist() == [True, True, True, False]
-    # Hard positives: the 2 members with the lowest p1 (3: 0.2, then 1: 0.7); hard
-    # negatives: the 2 others with highest p1 (7: 0.6, then 2: 0.5).
-    assert lists.pos_index[0, 1].tolist() == [3, 1]
-    assert lists.pos_score[0, 1].tolist() == [0.2, 0.7]
-    assert lists.neg_index[0, 1].tolist() == [7, 2]
-    assert lists.neg_score[0, 1].tolist() == [0.6, 0.5]
-    # Class 0 is not mined: no list.
-    assert lists.pos_valid[0].tolist() == [[False, False], [True, True]]
-    assert lists.neg_valid[0].tolist() == [[False, False], [True, True]]
+    pos_index, pos_score, neg_index, neg_lowered = _class_lists(labels, p1, k=2)
+    # Hard positives of class 1: the 2 members with the lowest p1 (3: 0.2, then
+    # 1: 0.7); hard negatives: the 2 others with highest p1 (7: 0.6, then 2: 0.5),
+    # kept as -p1, ascending.
+    assert pos_index[1].tolist() == [3, 1]
+    assert pos_score[1].tolist() == [0.2, 0.7]
+    assert neg_index[1].tolist() == [7, 2]
+    assert neg_lowered[1].tolist() == [-0.6, -0.5]
+    # Class 0 gets lists too (masks then ignore them): its members of lowest
+    # p0 = 1 - p1 are 7 (0.4) and 2 (0.5)
+    assert pos_index[0].tolist() == [7, 2]
 
 
 def test_class_level_k_larger_than_candidates():
-    labels = torch.tensor([[0, 0, 1, 1, 1]])
+    labels = torch.tensor([0, 0, 1, 1, 1])
     p1 = 1 - torch.tensor([0.8, 0.4, 0.3, 0.6, 0.1], dtype=torch.float64)
-    _, lists = _class_lists(labels, p1, _mined([0], 2), k=25)
-    # width min(k, n) = 5, of which h_c = 2 positives and n - h_c = 3 negatives.
-    assert lists.pos_index.shape[-1] == 5
-    assert lists.pos_valid[0, 0].sum().item() == 2
-    assert lists.pos_index[0, 0, :2].tolist() == [1, 0]
-    assert lists.neg_valid[0, 0].sum().item() == 3
-    assert lists.neg_index[0, 0, :3].tolist() == [3, 2, 4]
+    pos_index, pos_score, neg_index, neg_lowered = _class_lists(labels, p1, k=25)
+    # width min(k, n) = 5: class 0's 2 members of lowest p0 (1: 0.4, 0: 0.8), then
+    # empty slots (inf); its 3 negatives of highest p0 (3: 0.6, 2: 0.3, 4: 0.1)
+    assert pos_index.shape[-1] == 5
+    assert pos_index[0, :2].tolist() == [1, 0]
+    assert pos_score[0, 2:].isinf().all()
+    assert neg_index[0, :3].tolist() == [3, 2, 4]
+    assert neg_lowered[0, 3:].isinf().all()
 
 
 def test_instance_level_mining_by_hand():

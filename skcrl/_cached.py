@@ -1,0 +1,36 @@
+"""Constant tensors the loss reuses from batch to batch, built once per value,
+shape, dtype and device.
+
+A Python number in a tensor expression (``x + 0.5``, ``x >= 2``) is wrapped into
+a tensor and converted at every call: four extra operations for one addition.
+On the CPU a small batch's loss is mostly the dispatch of its operations, so the
+loss takes its numbers and index ranges from here instead. Every tensor returned
+is shared: read it, never write to it.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+from torch import Tensor
+
+__all__ = ["arange", "scalar", "zeros"]
+
+
+@functools.lru_cache(maxsize=256)
+def scalar(value: float, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """A 0-dim tensor holding ``value``."""
+    return torch.tensor(value, dtype=dtype, device=device)
+
+
+@functools.lru_cache(maxsize=128)
+def arange(size: int, device: torch.device, dtype: torch.dtype = torch.int64) -> Tensor:
+    """``torch.arange(size)``."""
+    return torch.arange(size, device=device).to(dtype)
+
+
+@functools.lru_cache(maxsize=128)
+def zeros(shape: tuple, dtype: torch.dtype, device: torch.device) -> Tensor:
+    """``torch.zeros(shape)``, to concatenate with or compare against."""
+    return torch.zeros(shape, dtype=dtype, device=device)
