@@ -8,6 +8,9 @@ by side in one process by ``torch.utils.benchmark``; the ratio is the figure to 
     python benchmarks/bench_loss.py --quick         # class level, relative only
     python benchmarks/bench_loss.py --device cuda
 
+Beside each time it counts the aten operations one forward + backward dispatches
+(nested ones included), with torch's profiler.
+
 Peak memory of one forward + backward at (65536, 2), k = 25, is measured in a fresh
 subprocess per variant: on the CPU as the rise of the resident set (Linux), on CUDA
 with ``torch.cuda.max_memory_allocated``.
@@ -34,7 +37,10 @@ from torch.utils import benchmark
 
 from skcrl import crl_loss
 
-SIZES = [(64, 2), (256, 10), (1024, 100), (4096, 10)]
+#: (batch size, classes): a small binary batch, the default estimator's batch of
+#: 128 with 10 classes, 100 classes in batches of 512, a batch of 128 mined with
+#: a memory of 1024 rows, and a large batch
+SIZES = [(64, 2), (128, 10), (512, 100), (1152, 10), (4096, 10)]
 MEMORY_SIZE = (65536, 2)
 LEVELS = ["class", "instance"]
 COMPARISONS = ["relative", "absolute", "distribution"]
@@ -75,11 +81,25 @@ def _batch_hard_triplet():
     return lambda e, y: loss(e, y, miner(e, y))
 
 
+def aten_calls(stmt, env):
+    """The aten operations one run of ``stmt`` dispatches, nested ones included
+    (a ``.to()`` counts with the copy it makes): the dispatch overhead that
+    dominates a small batch's time on the CPU."""
+    exec(stmt, env)  # warm: caches, lazy initialisation
+    with torch.profiler.profile(
+        activities=[torch.profiler.ProfilerActivity.CPU]
+    ) as run:
+        exec(stmt, env)
+    return sum(event.name.startswith("aten::") for event in run.events())
+
+
 def time_size(n, n_classes, variants, device):
     logits, labels, embeddings = long_tailed_batch(n, n_classes, device=device)
     env = dict(F=F, crl_loss=crl_loss, logits=logits, y=labels, e=embeddings)
-    ce = _median_seconds("F.cross_entropy(logits, y).backward()", env, device)
+    ce_stmt = "F.cross_entropy(logits, y).backward()"
+    ce = _median_seconds(ce_stmt, env, device)
     row = {"n": n, "C": n_classes, "cross_entropy_us": ce * 1e6}
+    row["aten_calls"] = {"cross_entropy": aten_calls(ce_stmt, env)}
     triplet = _batch_hard_triplet()
     if triplet is not None and any(level == "instance" for level, _ in variants):
         env["triplet"] = triplet
@@ -90,6 +110,7 @@ def time_size(n, n_classes, variants, device):
             f"level={level!r}, comparison={comparison!r}).backward()"
         )
         row[f"{level}/{comparison}"] = _median_seconds(stmt, env, device) / ce
+        row["aten_calls"][f"{level}/{comparison}"] = aten_calls(stmt, env)
     return row
 
 
@@ -169,6 +190,13 @@ def main(argv=None):
         names.append(PML)
     for name in names:
         print(f"| {name} | " + " | ".join(f"{r[name]:.1f}×" for r in rows) + " |")
+    print("\naten calls of one forward + backward (nested ones included):")
+    print("| variant | " + " | ".join(f"({r['n']}, {r['C']})" for r in rows) + " |")
+    print("|---|" + "---:|" * len(rows))
+    for name in rows[0]["aten_calls"]:
+        print(
+            f"| {name} | " + " | ".join(str(r["aten_calls"][name]) for r in rows) + " |"
+        )
 
     memory = {}
     print(f"\npeak memory of one forward + backward at {MEMORY_SIZE}, k = 25:")

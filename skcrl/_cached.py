@@ -20,8 +20,9 @@ __all__ = ["arange", "scalar", "zeros"]
 
 @functools.lru_cache(maxsize=256)
 def scalar(value: float, dtype: torch.dtype, device: torch.device) -> Tensor:
-    """A 0-dim tensor holding ``value``."""
-    return torch.tensor(value, dtype=dtype, device=device)
+    """A 0-dim tensor holding ``value`` (filled on the device: no copy from the
+    host, which would wait for it)."""
+    return torch.full((), value, dtype=dtype, device=device)
 
 
 @functools.lru_cache(maxsize=128)

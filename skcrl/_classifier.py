@@ -785,8 +785,11 @@ class _CRLNet:
             prefix = "train" if training else "valid"
             if is_distributed():
                 terms = self._averaged_over_processes(prefix, terms, kwargs.get("loss"))
-            self.history.record_batch(f"{prefix}_ce", terms[0].item())
-            self.history.record_batch(f"{prefix}_crl", terms[1].item())
+            # one read of the device for both terms (of one dtype, as under
+            # autocast they may not be)
+            ce, crl = torch.stack((terms[0], terms[1].to(terms[0].dtype))).tolist()
+            self.history.record_batch(f"{prefix}_ce", ce)
+            self.history.record_batch(f"{prefix}_crl", crl)
             self._batch_terms_ = None
         super().on_batch_end(net, batch=batch, training=training, **kwargs)
 
