@@ -27,8 +27,8 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from . import _comparisons
-from ._cached import scalar
-from ._mining import class_counts
+from ._cached import arange, scalar
+from ._mining import class_counts, top_k
 
 __all__ = [
     "KnownGradient",
@@ -85,6 +85,7 @@ class _Constants(NamedTuple):
     slots_index: Tensor  # (1, W) int64: 0..W-1
     pair_anchor: Tensor  # (K, P) int64: flat (K * W) slot of each pair's anchor i
     pair_positive: Tensor  # (K, P) int64: ... and of its positive j > i
+    pair_slots: tuple  # (P,) int64 each: the slots i and j of each pair
     samples: Tensor  # (n T, 1) int64: the sample of each row of (sample, task)
 
 
@@ -107,6 +108,7 @@ def _constants(n_tasks, n_classes, width, n, dtype, device) -> _Constants:
         slots_index=slots.view(1, -1),
         pair_anchor=pairs[0],
         pair_positive=pairs[1],
+        pair_slots=(first, second),
         samples=torch.arange(n, device=device).repeat_interleave(n_tasks).view(-1, 1),
     )
 
@@ -141,25 +143,66 @@ def _column_major(logits: Tensor, target: Tensor, const: _Constants):
     )
 
 
-def mine_class_lists(probabilities: Tensor, member: Tensor, others: Tensor, width: int):
+#: From this many columns on, a top-k per column costs more than a sort of the
+#: batch by (column, score) for the positives and a top-k of chunk maxima for
+#: the negatives (measured on the CPU: ``benchmarks/bench_loss.py``).
+MANY_COLUMNS = 32
+
+
+def mine_class_lists(
+    probabilities: Tensor,
+    member: Tensor,
+    others: Tensor,
+    width: int,
+    grouped: tuple | None = None,
+):
     """SPEC §2, class level: every column's hard positives and negatives.
 
     Hard positives of a class are its members of lowest probability ``s_p``;
     hard negatives the ``others`` (the samples of the task's other classes that
     take part) of highest probability ``s_q``. Returns ``(pos_index, pos_score,
     neg_index, neg_lowered)``, ``(K, W)`` each: the positives' ``s_p``, ascending,
-    and the negatives' ``-s_q``, ascending too (what the comparisons read). The
-    slots past a column's candidates hold ``inf``. Every column gets lists, mined
-    or not: fixed shapes, which masks then read.
+    and the negatives' ``-s_q``, ascending too (what the comparisons read). Slots
+    past a column's candidates hold ``inf`` (from ``grouped``'s sort: any score,
+    which masks then hide). Every column gets lists, mined or not: fixed shapes.
+
+    ``grouped`` ``(own, own_score, counts)``, for many columns: the positives come
+    from one sort of the (sample, task) entries by (own column, own score) instead
+    of a top-k per column.
     """
     (infinity,) = _numbers(probabilities, math.inf)
-    pos_score, pos_index = torch.topk(
-        torch.where(member, probabilities, infinity), width, dim=1, largest=False
+    if grouped is None:
+        pos_score, pos_index = torch.topk(
+            torch.where(member, probabilities, infinity), width, dim=1, largest=False
+        )
+        neg_lowered, neg_index = torch.topk(
+            torch.where(others, probabilities.neg(), infinity),
+            width,
+            dim=1,
+            largest=False,
+        )
+        return pos_index, pos_score, neg_index, neg_lowered
+    own, own_score, counts = grouped
+    n_tasks = own.shape[1]
+    # entries (sample i, task t) at i * T + t; a column's members in a run of
+    # the order, lowest score first (entries that take no part: column K, last)
+    key = torch.add(own_score.view(-1).double(), own.view(-1).double(), alpha=2)
+    order = key.argsort(stable=True)
+    starts = (counts.cumsum(0) - counts).long().view(-1, 1)
+    entries = order.take(
+        torch.add(starts, _arange_like(width, order)).clamp_(max=order.numel() - 1)
     )
-    neg_lowered, neg_index = torch.topk(
-        torch.where(others, probabilities.neg(), infinity), width, dim=1, largest=False
+    pos_index = entries // n_tasks if n_tasks > 1 else entries
+    pos_score = own_score.view(-1).take(entries)
+    (minus_infinity,) = _numbers(probabilities, -math.inf)
+    neg_score, neg_index = top_k(
+        torch.where(others, probabilities, minus_infinity), width
     )
-    return pos_index, pos_score, neg_index, neg_lowered
+    return pos_index, pos_score, neg_index, neg_score.neg_()
+
+
+def _arange_like(size: int, like: Tensor) -> Tensor:
+    return arange(size, like.device).view(1, -1)
 
 
 def class_by_class(n_columns: int, width: int, n: int) -> bool:
@@ -182,8 +225,10 @@ def _relative_by_class(lists, valid, sizes, total, list_weight, margin, const):
     below it (weighing the class's ``total`` weight less the list's weights up
     to ``j``), and only the pairs ``i < j`` inside the list
     (``margin + s_j - 2 s_i + s_q``, weighing anchor ``i``) depend on the
-    anchor: ``W + W (W - 1) / 2`` queries per class. ``list_weight`` ``(K, W)`` is each
-    positive's sample weight (0 where not valid; None without sample weights);
+    anchor: ``W + W (W - 1) / 2`` queries per class. ``total`` ``(K,)`` is each
+    mined class's total weight (its count without sample weights, and 0 for a
+    class that is not mined); ``list_weight`` ``(K, W)`` each positive's sample
+    weight (0 where not valid; None without sample weights);
     ``sizes`` the numbers of valid positives and negatives of each column.
     Returns the loss and its gradients with respect to the positives' scores and
     the negatives' lowered scores ``-s_q``.
@@ -191,23 +236,27 @@ def _relative_by_class(lists, valid, sizes, total, list_weight, margin, const):
     _, pos_score, _, neg_lowered = lists
     pos_valid, neg_valid = valid
     n_positives, n_negatives = sizes
-    n_columns, width = pos_score.shape
+    width = pos_score.shape[1]
     zero, one, margin = _numbers(pos_score, 0.0, 1.0, margin)
     s_pos = torch.where(pos_valid, pos_score, zero)
-    total = total.view(-1, 1)
     # pair (i, j), i < j, of a column: anchor i, positive j; valid with j
     positive_valid = pos_valid.take(const.pair_positive)
     if list_weight is None:
-        # every weight 1: the list's weights up to slot j add up to j + 1
-        single_weight = torch.where(pos_valid, total - const.slots - one, zero)
+        # every weight 1, and total the count of a mined class (0 otherwise): the
+        # list's weights up to slot j add up to j + 1, and past the valid slots
+        # (j >= the count) nothing is left
+        single_weight = (total.view(-1, 1) - const.slots - one).clamp_min(0)
         pair_weight = torch.where(positive_valid, one, zero)
-        list_total = n_positives
+        # each anchor with each positive but itself
+        anchor_pairs = (total - one) * n_positives
     else:
-        single_weight = torch.where(pos_valid, total - list_weight.cumsum(1), zero)
+        single_weight = torch.where(
+            pos_valid, total.view(-1, 1) - list_weight.cumsum(1), zero
+        )
         pair_weight = torch.where(
             positive_valid, list_weight.take(const.pair_anchor), zero
         )
-        list_total = list_weight.sum(1)
+        anchor_pairs = total * n_positives - list_weight.sum(1)
     pairs = torch.add(
         s_pos.take(const.pair_positive) + margin,
         s_pos.take(const.pair_anchor),
@@ -219,21 +268,21 @@ def _relative_by_class(lists, valid, sizes, total, list_weight, margin, const):
     total_hinge, grad_queries, grad_lowered = _comparisons.sum_of_hinges(
         neg_lowered, neg_valid, queries, weights
     )
-    # every anchor with every positive but itself, and every negative
+    # ... and every negative
     n_triplets = _comparisons.mean_divisor(
-        torch.dot(total.view(-1) * n_positives - list_total, n_negatives),
-        weighted=list_weight is not None,
+        torch.dot(anchor_pairs, n_negatives), weighted=list_weight is not None
     )
     grad_single, grad_pairs = grad_queries.split(
         (width, grad_queries.shape[1] - width), 1
     )
     # u_ij = margin + s_j - 2 s_i
-    grad_pos = grad_single.neg().view(-1)
-    grad_pos.index_add_(0, const.pair_positive.view(-1), grad_pairs.reshape(-1))
-    grad_pos.index_add_(0, const.pair_anchor.view(-1), grad_pairs.reshape(-1), alpha=-2)
+    anchor_slot, positive_slot = const.pair_slots
+    grad_pos = grad_single.neg()
+    grad_pos.index_add_(1, positive_slot, grad_pairs)
+    grad_pos.index_add_(1, anchor_slot, grad_pairs, alpha=-2)
     return (
         total_hinge / n_triplets,
-        grad_pos.view(n_columns, width) / n_triplets,
+        grad_pos / n_triplets,
         grad_lowered / n_triplets,
     )
 
@@ -251,8 +300,8 @@ def _by_sample(by_sample, own, lists, sizes, params, const):
     # row r's slot j of the (K, W) lists, flattened
     at = torch.add(const.slots_index, rows, alpha=width)
     s_anchor = by_sample.gather(1, own).view(-1, 1)
-    row_pos_valid = (const.slots < listed.take(rows)) & (
-        pos_index.take(at) != const.samples
+    row_pos_valid = torch.bitwise_and(
+        const.slots < listed.take(rows), pos_index.take(at) != const.samples
     )
     row_neg_valid = const.slots < negatives.take(rows)
     difference = s_anchor - torch.where(row_pos_valid, pos_score.take(at), s_anchor)
@@ -305,8 +354,8 @@ def class_level_crl(
         others, n_taking, bound = ~member, *_numbers(logits, n, math.floor(rho * n))
     else:
         present = weight > zero
-        member = member & present
-        others = ~member & present
+        member = torch.bitwise_and(member, present)
+        others = torch.bitwise_and(~member, present)
         n_taking = torch.where(present, one, zero).sum()
         bound = (n_taking.double() * scalar(rho, torch.float64, logits.device)).floor()
     counts = torch.where(member, one, zero).sum(1)
@@ -315,17 +364,25 @@ def class_level_crl(
     key = torch.add(const.column_class, counts, alpha=n_classes)
     earlier = key.view(1, -1) <= key.view(-1, 1)
     if n_tasks > 1:
-        earlier &= const.same_task
+        earlier.bitwise_and_(const.same_task)
     cumulative = torch.where(earlier, counts, zero).sum(1)
-    mined = (cumulative <= bound) & (counts >= two)
-    lists = mine_class_lists(probabilities, member, others, width)
+    mined = torch.bitwise_and(cumulative <= bound, counts >= two)
+    grouped = None
+    own_score = None
+    if n_tasks * n_classes >= MANY_COLUMNS:
+        own_score = probabilities.transpose(0, 1).gather(1, own)
+        own_for_sort = own
+        if weight is not None:  # entries that take no part sort after every column
+            own_for_sort = own.masked_fill(~present.view(-1, 1), n_tasks * n_classes)
+        grouped = (own_for_sort, own_score, counts)
+    lists = mine_class_lists(probabilities, member, others, width, grouped)
     listed = torch.where(mined, counts, zero).view(-1, 1)
     negatives = torch.where(mined, n_taking - counts, zero).view(-1, 1)
     valid = (const.slots < listed, const.slots < negatives)
 
     if comparison == "relative" and class_by_class(n_tasks * n_classes, width, n):
         list_weight = None
-        total = counts
+        total = listed.view(-1)
         if weight is not None:
             total = torch.where(member, weight, zero).sum(1)
             list_weight = torch.where(valid[0], weight.take(lists[0]), zero)
@@ -369,5 +426,9 @@ def _logit_gradient(probabilities: Tensor, grad: Tensor, multi_label: bool) -> T
         p0, p1 = probabilities.chunk(2)
         g0, g1 = grad.chunk(2)
         return (p0 * p1 * (g1 - g0)).transpose(0, 1)
-    grad = probabilities * (grad - (grad * probabilities).sum(0, keepdim=True))
+    # p * (g - sum(g p)), as g p - p sum(g p)
+    weighted = grad * probabilities
+    grad = torch.addcmul(
+        weighted, probabilities, weighted.sum(0, keepdim=True), value=-1
+    )
     return grad.transpose(0, 1)

@@ -161,7 +161,7 @@ def _soft_histogram(
     histogram.scatter_add_(0, lower, (weight - upper_share).view(-1))
     # the upper node of each value, one above its lower node
     histogram[1:].scatter_add_(0, lower, upper_share.view(-1))
-    inside = (values >= lo_tensor) & (values <= hi_tensor)
+    inside = torch.bitwise_and(values >= lo_tensor, values <= hi_tensor)
     slope = torch.where(inside, weight, zero) / (step_tensor * total)
     return histogram / total, lower, slope.view(-1)
 
@@ -180,14 +180,22 @@ def distribution(
 
     Only anchors with at least one positive and one negative take part.
     """
-    taking_part = pos_valid.any(dim=1, keepdim=True) & neg_valid.any(
-        dim=1, keepdim=True
+    taking_part = torch.bitwise_and(
+        pos_valid.any(dim=1, keepdim=True), neg_valid.any(dim=1, keepdim=True)
     )
     positives, pos_lower, pos_slope = _soft_histogram(
-        d_pos, _entry_weight(pos_valid & taking_part, row_weight, d_pos), lo, hi, n_bins
+        d_pos,
+        _entry_weight(torch.bitwise_and(pos_valid, taking_part), row_weight, d_pos),
+        lo,
+        hi,
+        n_bins,
     )
     negatives, neg_lower, neg_slope = _soft_histogram(
-        d_neg, _entry_weight(neg_valid & taking_part, row_weight, d_pos), lo, hi, n_bins
+        d_neg,
+        _entry_weight(torch.bitwise_and(neg_valid, taking_part), row_weight, d_pos),
+        lo,
+        hi,
+        n_bins,
     )
     below = negatives.cumsum(dim=0)
     loss = torch.dot(positives, below)

@@ -90,6 +90,36 @@ def test_both_class_level_relative_paths_match_reference(
     assert n_nonzero >= N_BATCHES // 3
 
 
+@pytest.mark.parametrize("comparison", COMPARISONS)
+@pytest.mark.parametrize("multi_label", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_many_columns_mining_matches_reference(
+    monkeypatch, comparison, multi_label, weighted
+):
+    # From MANY_COLUMNS (task, class) columns on, the positives come from one
+    # sort of the batch and the negatives from chunk maxima: forced here on the
+    # small batches of the reference
+    monkeypatch.setattr("skcrl._class_level.MANY_COLUMNS", 0)
+    n_nonzero = 0
+    for seed in range(N_BATCHES):
+        logits, target, embeddings, k, margin, rho = random_batch(
+            seed, multi_label=multi_label
+        )
+        params = dict(level="class", comparison=comparison, k=k, margin=margin, rho=rho)
+        if weighted:
+            generator = torch.Generator().manual_seed(seed)
+            weight = torch.rand(len(logits), generator=generator, dtype=logits.dtype)
+            params["sample_weight"] = torch.where(weight < 0.2, 0.0, weight)
+        got = _values_and_gradients(crl_loss, logits, target, embeddings, **params)
+        want = _values_and_gradients(
+            reference_crl_loss, logits, target, embeddings, **params
+        )
+        for g, w in zip(got[:2], want[:2], strict=True):
+            torch.testing.assert_close(g, w, rtol=1e-9, atol=1e-12)
+        n_nonzero += bool(want[0] != 0)
+    assert n_nonzero >= N_BATCHES // 3
+
+
 @pytest.mark.parametrize("n", [400, 401, 403, 1000, 1599])
 def test_top_k_by_chunks_matches_topk(n):
     # Rows of 16 k to 64 k values take the chunked route on the CPU; -inf marks
