@@ -115,7 +115,28 @@ BALANCE_PARAMETER_DOCS = """\
 
 def check_crl_parameters(caller: str, **values) -> None:
     """Raise ``InvalidParameterError`` (a ValueError and a TypeError) naming the
-    argument that breaks :data:`CRL_CONSTRAINTS` (or, if given, alpha's)."""
+    argument that breaks :data:`CRL_CONSTRAINTS` (or, if given, alpha's).
+
+    Settings that passed once are remembered: scikit-learn's validation costs
+    more than a small batch's loss, and ``crl_loss`` checks its arguments at
+    every call."""
+    try:
+        key = (caller, *((name, type(v), v) for name, v in sorted(values.items())))
+        hash(key)
+    except TypeError:  # an unhashable value: check it every time
+        _check(caller, values)
+        return
+    if key not in _PASSED:
+        _check(caller, values)
+        if len(_PASSED) < 1024:
+            _PASSED.add(key)
+
+
+#: The settings :func:`check_crl_parameters` has accepted (type and value).
+_PASSED: set = set()
+
+
+def _check(caller: str, values: dict) -> None:
     for name in ("k", "n_bins", "memory_size"):
         # bool is an Integral to Python, not a count to anyone.
         if isinstance(values.get(name), bool):
