@@ -73,9 +73,16 @@ def list_table(header, rows, widths=None):
         lines.append("   :widths: " + " ".join(map(str, widths)))
     lines.append("")
     for row in [header, *rows]:
+        row = [_literal_start(cell) for cell in row]
         lines.append(f"   * - {row[0]}")
         lines.extend(f"     - {cell}" for cell in row[1:])
     return "\n".join(lines) + "\n"
+
+
+def _literal_start(cell):
+    """A cell that starts as an RST list item ("+ logit shift") kept as text."""
+    cell = str(cell)
+    return "\\" + cell if cell[:2] in ("+ ", "- ", "* ") else cell
 
 
 def _pm(values):
@@ -481,17 +488,15 @@ def bench_fit_table(results=RESULTS):
     report = json.loads(path.read_text())
     configurations = list(report["results"])
     variants = list(report["results"][configurations[0]])
+
+    def cell(row):
+        step = f", {row['step_us']:.0f} µs/step" if "step_us" in row else ""
+        return f"{row['ratio']:.2f}x ({row['best_seconds']:.1f} s{step})"
+
     table = list_table(
         ["variant", *configurations],
         [
-            [name]
-            + [
-                "{:.2f}x ({:.1f} s)".format(
-                    report["results"][c][name]["ratio"],
-                    report["results"][c][name]["best_seconds"],
-                )
-                for c in configurations
-            ]
+            [name] + [cell(report["results"][c][name]) for c in configurations]
             for name in variants
         ],
     )
@@ -506,10 +511,15 @@ def bench_loss_tables(results=RESULTS):
     """The loss's time against cross-entropy per batch size, and its peak memory."""
     path = results / "bench_loss.json"
     if not path.exists():
-        return {"bench_loss": "(``benchmarks/bench_loss.py`` has not been run.)\n"}
+        not_run = "(``benchmarks/bench_loss.py`` has not been run.)\n"
+        return {
+            "bench_loss": not_run,
+            "bench_loss_memory": not_run,
+            "bench_loss_calls": not_run,
+        }
     report = json.loads(path.read_text())
     rows = report["timing"]
-    names = [key for key in rows[0] if "/" in key]
+    names = [key for key in rows[0] if "/" in key and key != "aten_calls"]
     pml = [key for key in rows[0] if key.startswith("pytorch-metric-learning")]
     sizes = [f"({r['n']}, {r['C']})" for r in rows]
     body = [["cross-entropy (µs)"] + [f"{r['cross_entropy_us']:.0f}" for r in rows]]
@@ -521,6 +531,18 @@ def bench_loss_tables(results=RESULTS):
             + [f"**{r['instance/relative'] / r[name]:.2f}**" for r in rows]
         )
     timing = list_table(["time of forward + backward", *sizes], body)
+    if "aten_calls" in rows[0]:
+        counted = list(rows[0]["aten_calls"])
+        calls = list_table(
+            ["aten calls of forward + backward", *sizes],
+            [
+                [name if name == "cross_entropy" else f"``{name}``"]
+                + [str(r["aten_calls"][name]) for r in rows]
+                for name in counted
+            ],
+        )
+    else:
+        calls = "(not counted in this run)\n"
     memory = list_table(
         ["variant", "peak memory (MiB)"],
         [
@@ -534,6 +556,7 @@ def bench_loss_tables(results=RESULTS):
         "and backward, as a multiple of cross-entropy's on the same logits "
         "(batch size, classes):\n\n" + timing,
         "bench_loss_memory": memory,
+        "bench_loss_calls": calls,
     }
 
 
