@@ -7,9 +7,10 @@ Rectification*, IEEE TPAMI 2018. The algorithm, to the number, is in SPEC.md.
 from . import metrics
 from ._callbacks import DivergenceError, DivergenceGuard
 from ._checkpoint import Checkpoint, CheckpointError
-from ._classifier import CRLClassifier, CRLMultiLabelClassifier
+from ._classifier import CRLClassifier
 from ._loss import ClassRectificationLoss, CRLTerms, crl_loss, imbalance_measure
 from ._modules import MLP, SmallCNN
+from ._multilabel import CRLMultiLabelClassifier
 from ._sampler import ClassAwareBatchSampler, ClassAwareDataLoader
 
 __version__ = "0.1.0.dev0"

@@ -6,7 +6,7 @@ import torch
 from skorch.dataset import Dataset, ValidSplit
 from torch.utils.data import default_collate
 
-import skcrl._classifier
+import skcrl._base
 from skcrl import ClassAwareDataLoader, CRLClassifier, CRLMultiLabelClassifier
 from skcrl._data import ArrayDataset
 
@@ -71,7 +71,7 @@ def test_alpha_zero_computes_no_crl(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the CRL term computed with alpha = 0")
 
-    monkeypatch.setattr(skcrl._classifier, "crl_with_memory", refuse)
+    monkeypatch.setattr(skcrl._base, "crl_with_memory", refuse)
     clf = CRLClassifier(
         alpha=0.0, logit_adjustment=0.0, memory_size=64, max_epochs=2
     ).fit(X, y)

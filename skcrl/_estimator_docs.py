@@ -1,0 +1,83 @@
+"""The shared parameters' documentation of both estimators, and their
+signature."""
+
+from __future__ import annotations
+
+import inspect
+
+from ._base import _CRLNet
+from ._checks import (
+    BALANCE_PARAMETER_DOCS,
+    CRL_PARAMETER_DOCS,
+)
+
+
+def with_shared_signature(cls):
+    """Show :class:`_CRLNet`'s keyword arguments in ``cls``'s own signature (for
+    ``help``, IDEs, Sphinx and scikit-learn's signature-reading checks) and its
+    shared parameters in ``cls``'s docstring."""
+    own = inspect.signature(cls.__init__)
+    shared = inspect.signature(_CRLNet.__init__).parameters.values()
+    head = [p for p in own.parameters.values() if p.kind != p.VAR_KEYWORD]
+    names = {p.name for p in head}
+    tail = [p for p in shared if p.kind == p.KEYWORD_ONLY and p.name not in names]
+    cls.__init__.__signature__ = own.replace(
+        parameters=[*head, *tail, own.parameters["kwargs"]]
+    )
+    crl_parameters_doc = _CRL_PARAMETERS
+    for parameter in shared:
+        placeholder = "{default_" + parameter.name + "}"
+        crl_parameters_doc = crl_parameters_doc.replace(
+            placeholder, str(parameter.default)
+        )
+    for placeholder, text in (
+        ("    %(crl_parameters)s\n", crl_parameters_doc),
+        ("    %(training_parameters)s\n", _TRAINING_PARAMETERS),
+    ):
+        cls.__doc__ = cls.__doc__.replace(placeholder, text)
+    return cls
+
+
+_CRL_PARAMETERS = (
+    """\
+    eta : float, default=0.5
+        ``alpha = min(1, eta * imbalance_)`` when ``alpha`` is None. This default,
+        ``logit_adjustment``'s and ``memory_size``'s were chosen together by a
+        written protocol on the training parts of fifteen offline tasks, with
+        class weights and sample weights on top of them checked too (user
+        guide, "How the defaults were chosen"; ``benchmarks/protocol_defaults.py``).
+    alpha : float in [0, 1], default=None
+        Fixed weight of the CRL term, overriding ``eta``.
+"""
+    + CRL_PARAMETER_DOCS
+    + BALANCE_PARAMETER_DOCS.format(
+        default_logit_adjustment="{default_logit_adjustment}",
+        default_memory_size="{default_memory_size}",
+    ).replace(
+        "in validation or prediction.",
+        "in validation or prediction. It lives in ``criterion_`` (as\n"
+        "        ``criterion_.crl_memory``), so that skorch's ``Checkpoint``\n"
+        "        saves it; ``fit`` empties it, ``partial_fit`` and a warm start\n"
+        "        keep it.",
+    )
+)
+
+_TRAINING_PARAMETERS = """\
+    random_state : int, RandomState instance or None, default=None
+        Seeds weight initialisation, batch shuffling and dropout of each ``fit``
+        without touching the global torch random state. None: the global state.
+    optimizer : torch optimizer class, default=torch.optim.Adam
+    lr : float, default=0.001
+    max_epochs : int, default=20
+    batch_size : int, default=128
+    train_split : callable or None, default=None
+        No internal validation split, as for scikit-learn estimators (inside
+        cross-validation a second split would take minority samples away).
+    verbose : int, default=0
+        Print skorch's epoch table when 1.
+    iterator_train__shuffle : bool, default=True
+        Shuffle training batches: resampled data arrive sorted by class.
+    **kwargs
+        Any other :class:`skorch.NeuralNet` argument (``device``, ``callbacks``,
+        ``warm_start``, ``module__*``, ``optimizer__*``, ``iterator_train__*``...).
+"""
