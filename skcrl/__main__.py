@@ -30,6 +30,21 @@ from .benchmark import (
 
 QUICK_METHODS = ("ce", "ce+balanced", "ce+ros", "crl")
 
+#: What the comparison runs by default: plain, class-weighted and logit-adjusted
+#: cross-entropy, imbalanced-learn's three resamplers (the best of them is the
+#: baseline to beat), CRL at its defaults and CRL tuned on the training part.
+#: ``--methods all`` runs every method of :data:`skcrl.benchmark.METHODS`.
+DEMO_METHODS = (
+    "ce",
+    "ce+balanced",
+    "ce+la",
+    "ce+ros",
+    "ce+smote",
+    "ce+rus",
+    "crl",
+    "crl-tuned",
+)
+
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
@@ -62,10 +77,10 @@ def parse_args(argv=None):
     parser.add_argument(
         "--methods",
         nargs="+",
-        choices=list(METHODS),
-        default=list(METHODS),
+        choices=[*METHODS, "all"],
+        default=list(DEMO_METHODS),
         metavar="METHOD",
-        help="any of: " + ", ".join(METHODS),
+        help="'all', or any of: " + ", ".join(METHODS),
     )
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument(
@@ -102,6 +117,8 @@ def parse_args(argv=None):
     args = parser.parse_args(argv)
     if (args.csv is None) != (args.target is None):
         parser.error("--csv and --target go together: --csv FILE --target COLUMN")
+    if "all" in args.methods:
+        args.methods = list(METHODS)
     if args.quick:
         args.methods, args.seeds, args.epochs = list(QUICK_METHODS), [0], 5
     return args

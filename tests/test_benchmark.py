@@ -14,7 +14,7 @@ from sklearn.model_selection import (
     TunedThresholdClassifierCV,
 )
 
-from skcrl.__main__ import main, parse_args
+from skcrl.__main__ import DEMO_METHODS, main, parse_args
 from skcrl.benchmark import (
     DATASETS,
     METHODS,
@@ -48,7 +48,8 @@ def test_quick_mode_end_to_end(tmp_path, capsys):
 def test_help_and_defaults():
     args = parse_args([])
     assert args.dataset == "digits" and args.seeds == [0, 1, 2]
-    assert args.methods == list(METHODS)
+    assert args.methods == list(DEMO_METHODS)
+    assert parse_args(["--methods", "all"]).methods == list(METHODS)
     with pytest.raises(SystemExit):
         parse_args(["--methods", "magic"])
 
