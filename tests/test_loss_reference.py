@@ -66,40 +66,9 @@ def test_matches_reference(level, multi_label, embedding, comparison):
     assert n_nonzero >= N_BATCHES // 3
 
 
-@pytest.mark.parametrize("class_by_class", [True, False])
-@pytest.mark.parametrize("multi_label", [False, True])
-def test_both_class_level_relative_paths_match_reference(
-    monkeypatch, class_by_class, multi_label
-):
-    # The relative comparison at class level is computed class by class or anchor
-    # by anchor, whichever needs fewer searches: each must be exact on its own.
-    monkeypatch.setattr("skcrl._class_level.class_by_class", lambda *_: class_by_class)
-    n_nonzero = 0
-    for seed in range(N_BATCHES):
-        logits, target, embeddings, k, margin, rho = random_batch(
-            seed, multi_label=multi_label
-        )
-        params = dict(level="class", k=k, margin=margin, rho=rho)
-        got = _values_and_gradients(crl_loss, logits, target, embeddings, **params)
-        want = _values_and_gradients(
-            reference_crl_loss, logits, target, embeddings, **params
-        )
-        for g, w in zip(got[:2], want[:2], strict=True):
-            torch.testing.assert_close(g, w, rtol=1e-9, atol=1e-12)
-        n_nonzero += bool(want[0] != 0)
-    assert n_nonzero >= N_BATCHES // 3
-
-
-@pytest.mark.parametrize("comparison", COMPARISONS)
-@pytest.mark.parametrize("multi_label", [False, True])
-@pytest.mark.parametrize("weighted", [False, True])
-def test_many_columns_mining_matches_reference(
-    monkeypatch, comparison, multi_label, weighted
-):
-    # From MANY_COLUMNS (task, class) columns on, the positives come from one
-    # sort of the batch and the negatives from chunk maxima: forced here on the
-    # small batches of the reference
-    monkeypatch.setattr("skcrl._class_level.MANY_COLUMNS", 0)
+def _class_level_matches_reference(multi_label, comparison="relative", weighted=False):
+    """Values and logit gradients of the class level against the reference on
+    N_BATCHES random batches, at 1e-9; enough of them with something to mine."""
     n_nonzero = 0
     for seed in range(N_BATCHES):
         logits, target, embeddings, k, margin, rho = random_batch(
@@ -118,6 +87,30 @@ def test_many_columns_mining_matches_reference(
             torch.testing.assert_close(g, w, rtol=1e-9, atol=1e-12)
         n_nonzero += bool(want[0] != 0)
     assert n_nonzero >= N_BATCHES // 3
+
+
+@pytest.mark.parametrize("class_by_class", [True, False])
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_both_class_level_relative_paths_match_reference(
+    monkeypatch, class_by_class, multi_label
+):
+    # The relative comparison at class level is computed class by class or anchor
+    # by anchor, whichever needs fewer searches: each must be exact on its own.
+    monkeypatch.setattr("skcrl._class_level.class_by_class", lambda *_: class_by_class)
+    _class_level_matches_reference(multi_label)
+
+
+@pytest.mark.parametrize("comparison", COMPARISONS)
+@pytest.mark.parametrize("multi_label", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_many_columns_mining_matches_reference(
+    monkeypatch, comparison, multi_label, weighted
+):
+    # From MANY_COLUMNS (task, class) columns on, the positives come from one
+    # sort of the batch and the negatives from chunk maxima: forced here on the
+    # small batches of the reference
+    monkeypatch.setattr("skcrl._class_level.MANY_COLUMNS", 0)
+    _class_level_matches_reference(multi_label, comparison, weighted)
 
 
 @pytest.mark.parametrize("n", [400, 401, 403, 1000, 1599])
