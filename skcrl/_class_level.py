@@ -87,6 +87,7 @@ class _Constants(NamedTuple):
     pair_positive: Tensor  # (K, P) int64: ... and of its positive j > i
     pair_slots: tuple  # (P,) int64 each: the slots i and j of each pair
     samples: Tensor  # (n T, 1) int64: the sample of each row of (sample, task)
+    list_columns: Tensor  # (K W,) int64: the column of each flattened list slot
 
 
 @functools.lru_cache(maxsize=32)
@@ -110,6 +111,7 @@ def _constants(n_tasks, n_classes, width, n, dtype, device) -> _Constants:
         pair_positive=pairs[1],
         pair_slots=(first, second),
         samples=torch.arange(n, device=device).repeat_interleave(n_tasks).view(-1, 1),
+        list_columns=columns.repeat_interleave(width),
     )
 
 
@@ -118,9 +120,17 @@ def _numbers(like: Tensor, *values: float) -> list[Tensor]:
     return [scalar(float(value), like.dtype, like.device) for value in values]
 
 
-def _column_major(logits: Tensor, target: Tensor, const: _Constants):
-    """Probabilities ``(K, n)``, membership ``(K, n)`` bool, and each sample's
-    own column in every task ``(n, T)``."""
+def _column_major(logits: Tensor, target: Tensor, const: _Constants, many: bool):
+    """Probabilities ``(K, n)``, membership ``(K, n)`` bool, each sample's own
+    column in every task ``(n, T)``, and, for many classes of one task, the
+    probabilities row by row ``(n, C)``.
+
+    With many classes the probabilities are computed row by row, contiguous, and
+    the ``(K, n)`` ones are a view of them: on the CPU an operation over the
+    whole batch costs several times more across two layouts, or on a boolean
+    mask, than on one contiguous float tensor, so that path builds no membership
+    (None) and reads the counts and the candidates off the labels instead.
+    """
     n = logits.shape[0]
     if target.dim() == 2:
         positive = torch.sigmoid(logits.transpose(0, 1))
@@ -133,13 +143,19 @@ def _column_major(logits: Tensor, target: Tensor, const: _Constants):
             torch.cat((one - positive, positive)),
             torch.cat((~member, member)),
             own,
+            None,
         )
+    own = target.view(n, 1).long()
+    if many:
+        rows = torch.softmax(logits, dim=1)
+        return rows.transpose(0, 1), None, own, rows
     # along the first dimension of the transposed logits: class-major and
     # contiguous, and on the CPU far faster for few classes than along the last
     return (
         torch.softmax(logits.transpose(0, 1), dim=0),
         const.classes == target.view(1, n),
-        target.view(n, 1).long(),
+        own,
+        None,
     )
 
 
@@ -166,9 +182,11 @@ def mine_class_lists(
     past a column's candidates hold ``inf`` (from ``grouped``'s sort: any score,
     which masks then hide). Every column gets lists, mined or not: fixed shapes.
 
-    ``grouped`` ``(own, own_score, counts)``, for many columns: the positives come
-    from one sort of the (sample, task) entries by (own column, own score) instead
-    of a top-k per column.
+    ``grouped`` ``(own, own_score, counts, candidates)``, for many columns: the
+    positives come from one sort of the (sample, task) entries by (own column, own
+    score) instead of a top-k per column, and the negatives from ``candidates``
+    ``(K, n)``, the probabilities with ``-inf`` wherever a sample is no negative
+    of a column (``others`` is then unused).
     """
     (infinity,) = _numbers(probabilities, math.inf)
     if grouped is None:
@@ -182,7 +200,7 @@ def mine_class_lists(
             largest=False,
         )
         return pos_index, pos_score, neg_index, neg_lowered
-    own, own_score, counts = grouped
+    own, own_score, counts, candidates = grouped
     n_tasks = own.shape[1]
     # entries (sample i, task t) at i * T + t; a column's members in a run of
     # the order, lowest score first (entries that take no part: column K, last)
@@ -194,10 +212,7 @@ def mine_class_lists(
     )
     pos_index = entries // n_tasks if n_tasks > 1 else entries
     pos_score = own_score.view(-1).take(entries)
-    (minus_infinity,) = _numbers(probabilities, -math.inf)
-    neg_score, neg_index = top_k(
-        torch.where(others, probabilities, minus_infinity), width
-    )
+    neg_score, neg_index = top_k(candidates, width)
     return pos_index, pos_score, neg_index, neg_score.neg_()
 
 
@@ -346,45 +361,74 @@ def class_level_crl(
     n, n_outputs = logits.shape
     multi_label = target.dim() == 2
     n_tasks, n_classes = (n_outputs, 2) if multi_label else (1, n_outputs)
+    n_columns = n_tasks * n_classes
     width = min(k, n)
+    many = n_columns >= MANY_COLUMNS
     const = _constants(n_tasks, n_classes, width, n, logits.dtype, logits.device)
-    probabilities, member, own = _column_major(logits, target, const)
-    zero, one, two = _numbers(logits, 0.0, 1.0, 2.0)
+    probabilities, member, own, rows = _column_major(logits, target, const, many)
+    zero, one, two, minus_infinity = _numbers(logits, 0.0, 1.0, 2.0, -math.inf)
+    present = None
     if weight is None:
-        others, n_taking, bound = ~member, *_numbers(logits, n, math.floor(rho * n))
+        n_taking, bound = _numbers(logits, n, math.floor(rho * n))
     else:
         present = weight > zero
-        member = torch.bitwise_and(member, present)
-        others = torch.bitwise_and(~member, present)
         n_taking = torch.where(present, one, zero).sum()
         bound = (n_taking.double() * scalar(rho, torch.float64, logits.device)).floor()
-    counts = torch.where(member, one, zero).sum(1)
+    candidates = None
+    if member is None:  # many classes of one task, row by row
+        taking = one.expand(n) if present is None else torch.where(present, one, zero)
+        counts = torch.zeros_like(probabilities[:, 0]).index_add_(0, own[:, 0], taking)
+        # no sample is a negative of its own class, nor of any if it takes no part
+        candidates = rows.scatter(1, own, -math.inf)
+        if present is not None:
+            candidates += torch.where(present, zero, minus_infinity).view(-1, 1)
+        candidates = candidates.transpose(0, 1)
+        others = None
+    else:
+        if present is not None:
+            member = torch.bitwise_and(member, present)
+        others = ~member if present is None else torch.bitwise_and(~member, present)
+        counts = torch.where(member, one, zero).sum(1)
+        if many:
+            candidates = torch.where(others, probabilities, minus_infinity)
     # SPEC §1: the classes of each task in (count, class) order; a class is a
     # minority while the counts up to it stay within rho * n
     key = torch.add(const.column_class, counts, alpha=n_classes)
-    earlier = key.view(1, -1) <= key.view(-1, 1)
-    if n_tasks > 1:
-        earlier.bitwise_and_(const.same_task)
-    cumulative = torch.where(earlier, counts, zero).sum(1)
+    if n_tasks == 1 and many:
+        order = key.argsort()
+        cumulative = torch.empty_like(counts).scatter_(
+            0, order, counts.take(order).cumsum(0)
+        )
+    else:
+        earlier = key.view(1, -1) <= key.view(-1, 1)
+        if n_tasks > 1:
+            earlier.bitwise_and_(const.same_task)
+        cumulative = torch.where(earlier, counts, zero).sum(1)
     mined = torch.bitwise_and(cumulative <= bound, counts >= two)
     grouped = None
-    own_score = None
-    if n_tasks * n_classes >= MANY_COLUMNS:
-        own_score = probabilities.transpose(0, 1).gather(1, own)
+    if many:
+        own_score = (probabilities.transpose(0, 1) if rows is None else rows).gather(
+            1, own
+        )
         own_for_sort = own
-        if weight is not None:  # entries that take no part sort after every column
-            own_for_sort = own.masked_fill(~present.view(-1, 1), n_tasks * n_classes)
-        grouped = (own_for_sort, own_score, counts)
+        if present is not None:  # entries that take no part sort after every column
+            own_for_sort = own.masked_fill(~present.view(-1, 1), n_columns)
+        grouped = (own_for_sort, own_score, counts, candidates)
     lists = mine_class_lists(probabilities, member, others, width, grouped)
     listed = torch.where(mined, counts, zero).view(-1, 1)
     negatives = torch.where(mined, n_taking - counts, zero).view(-1, 1)
     valid = (const.slots < listed, const.slots < negatives)
 
-    if comparison == "relative" and class_by_class(n_tasks * n_classes, width, n):
+    if comparison == "relative" and class_by_class(n_columns, width, n):
         list_weight = None
         total = listed.view(-1)
         if weight is not None:
-            total = torch.where(member, weight, zero).sum(1)
+            if member is None:
+                total = torch.zeros_like(counts).index_add_(
+                    0, own[:, 0], torch.where(present, weight, zero)
+                )
+            else:
+                total = torch.where(member, weight, zero).sum(1)
             list_weight = torch.where(valid[0], weight.take(lists[0]), zero)
         sizes = (listed.view(-1).clamp_max(width), negatives.view(-1).clamp_max(width))
         loss, grad_pos, grad_lowered = _relative_by_class(
@@ -392,6 +436,10 @@ def class_level_crl(
         )
         if not with_gradient:
             return loss, None
+        if rows is not None:
+            return loss, _sparse_softmax_gradient(
+                rows, lists, grad_pos, grad_lowered, None, const
+            )
         grad = torch.zeros(
             probabilities.shape, dtype=logits.dtype, device=logits.device
         )
@@ -399,7 +447,7 @@ def class_level_crl(
         row_weight = weight
         if weight is not None and n_tasks > 1:
             row_weight = weight.repeat_interleave(n_tasks)
-        by_sample = probabilities.transpose(0, 1)
+        by_sample = probabilities.transpose(0, 1) if rows is None else rows
         loss, grad_own, grad_pos, grad_lowered = _by_sample(
             by_sample,
             own,
@@ -410,6 +458,10 @@ def class_level_crl(
         )
         if not with_gradient:
             return loss, None
+        if rows is not None:
+            return loss, _sparse_softmax_gradient(
+                rows, lists, grad_pos, grad_lowered, (own, grad_own), const
+            )
         grad = torch.zeros(by_sample.shape, dtype=logits.dtype, device=logits.device)
         grad = grad.scatter_add_(1, own, grad_own).transpose(0, 1)
     # a lowered score -s_q passes its gradient to s_q with the sign turned
@@ -417,6 +469,41 @@ def class_level_crl(
         1, lists[2], grad_lowered.neg_()
     )
     return loss, _logit_gradient(probabilities, grad, multi_label)
+
+
+def _sparse_softmax_gradient(rows, lists, grad_pos, grad_lowered, own, const):
+    """``d loss / d logits`` ``(n, C)`` of one task's many classes, from the few
+    probabilities the loss reads: the listed positives and negatives of every
+    column and, sample by sample, each sample's own class (``own``: its column
+    ``(n, 1)`` with the gradient there, or None).
+
+    Through the softmax, ``d / d z_ic = p_ic (g_ic - sum_c' g_ic' p_ic')``: one
+    pass over the batch, ``-p_ic s_i``, and the few ``g_ic p_ic`` added where
+    ``g`` is not 0, instead of a dense ``g`` and three more passes over it (on
+    the CPU, large batches of many classes spend their time moving memory).
+    """
+    n, n_classes = rows.shape
+    samples = [lists[0].view(-1), lists[2].view(-1)]
+    # a lowered score -s_q passes its gradient to s_q with the sign turned
+    values = [grad_pos.view(-1), grad_lowered.neg().view(-1)]
+    if own is not None:
+        samples.append(const.samples.view(-1))
+        values.append(own[1].view(-1))
+    samples = torch.cat(samples)
+    # column c of the lists is class c
+    entries = [const.list_columns, const.list_columns]
+    if own is not None:
+        entries.append(own[0].view(-1))
+    entries = torch.cat(entries)
+    flat = torch.add(entries, samples, alpha=n_classes)
+    weighted = torch.cat(values) * rows.view(-1).take(flat)
+    row_sums = torch.zeros_like(rows[:, 0]).index_add_(0, samples, weighted)
+    return (
+        (rows * row_sums.neg().view(-1, 1))
+        .view(-1)
+        .index_add_(0, flat, weighted)
+        .view(n, n_classes)
+    )
 
 
 def _logit_gradient(probabilities: Tensor, grad: Tensor, multi_label: bool) -> Tensor:

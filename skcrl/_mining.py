@@ -145,7 +145,9 @@ def top_k(values: Tensor, k: int) -> tuple[Tensor, Tensor]:
     if values.device.type != "cpu" or not 16 * k <= n < 64 * k:
         return torch.topk(values, k, dim=-1)
     chunk = 4
-    padded = torch.nn.functional.pad(values, (0, -n % chunk), value=-torch.inf)
+    padded = values
+    if n % chunk:
+        padded = torch.nn.functional.pad(values, (0, -n % chunk), value=-torch.inf)
     maxima = padded.unflatten(-1, (-1, chunk)).amax(dim=-1)
     best = torch.topk(maxima, k, dim=-1, sorted=False).indices
     candidates = (best.unsqueeze(-1) * chunk + torch.arange(chunk)).flatten(-2)

@@ -89,15 +89,20 @@ def _class_level_matches_reference(multi_label, comparison="relative", weighted=
     assert n_nonzero >= N_BATCHES // 3
 
 
+@pytest.mark.parametrize("many_columns", [False, True])
 @pytest.mark.parametrize("class_by_class", [True, False])
 @pytest.mark.parametrize("multi_label", [False, True])
 def test_both_class_level_relative_paths_match_reference(
-    monkeypatch, class_by_class, multi_label
+    monkeypatch, class_by_class, multi_label, many_columns
 ):
     # The relative comparison at class level is computed class by class or anchor
-    # by anchor, whichever needs fewer searches: each must be exact on its own.
+    # by anchor, whichever needs fewer searches: each must be exact on its own,
+    # also on the layout of many columns (one task's probabilities row by row),
+    # there with sample weights, whose class totals it reads off the labels.
     monkeypatch.setattr("skcrl._class_level.class_by_class", lambda *_: class_by_class)
-    _class_level_matches_reference(multi_label)
+    if many_columns:
+        monkeypatch.setattr("skcrl._class_level.MANY_COLUMNS", 0)
+    _class_level_matches_reference(multi_label, weighted=many_columns)
 
 
 @pytest.mark.parametrize("comparison", COMPARISONS)
