@@ -132,17 +132,35 @@ def _anchor_class_counts(anchors, counts: Tensor) -> Tensor:
     return counts.gather(1, anchor_class) * anchor_valid
 
 
-def top_k(values: Tensor, k: int) -> tuple[Tensor, Tensor]:
+#: Values from which a top-k by chunk maxima beats ``torch.topk`` on the CPU,
+#: for rows of ``16 k`` to ``64 k`` (``benchmarks/bench_topk.py``: about twice
+#: as fast from 32 rows of 1,152 on, slower below about 20 rows of 1,152).
+CHUNKED_FROM = 1 << 15
+
+
+def uses_chunks(values: Tensor, k: int) -> bool:
+    """Whether :func:`top_k` takes the chunked route for ``values``."""
+    n = values.shape[-1]
+    return (
+        values.device.type == "cpu"
+        and 16 * k <= n < 64 * k
+        and values.numel() >= CHUNKED_FROM
+    )
+
+
+def top_k(values: Tensor, k: int, force_chunks: bool = False) -> tuple[Tensor, Tensor]:
     """``torch.topk`` along the last dimension, sorted, largest first.
 
     On the CPU, topk takes a slow selection path for rows shorter than ``64 k``.
     Between ``16 k`` and ``64 k``, the ``k`` largest lie in the ``k`` chunks of 4
     with the largest maxima (each of those values is some chunk's maximum or
     below it), so the top ``k`` of the rows's chunk maxima, then of the ``4 k``
-    values of those chunks, are found on far shorter rows.
+    values of those chunks, are found on far shorter rows: faster on many rows
+    (:func:`uses_chunks`), slower on a few. ``force_chunks`` takes that route
+    whatever the shape (for tests and benchmarks).
     """
     n = values.shape[-1]
-    if values.device.type != "cpu" or not 16 * k <= n < 64 * k:
+    if not (force_chunks or uses_chunks(values, k)):
         return torch.topk(values, k, dim=-1)
     chunk = 4
     padded = values

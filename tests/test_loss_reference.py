@@ -127,7 +127,7 @@ def test_top_k_by_chunks_matches_topk(n):
     generator = torch.Generator().manual_seed(n)
     values = torch.rand(3, 7, n, generator=generator, dtype=torch.float64)
     values[values < 0.3] = -torch.inf
-    top, index = top_k(values, 25)
+    top, index = top_k(values, 25, force_chunks=True)
     want = torch.topk(values, 25, dim=-1)
     torch.testing.assert_close(top, want.values, rtol=0, atol=0)
     torch.testing.assert_close(values.gather(-1, index), top, rtol=0, atol=0)
@@ -143,6 +143,6 @@ def test_top_k_by_chunks_stays_in_range_with_few_candidates(n):
 
     values = torch.full((1, n), -torch.inf, dtype=torch.float64)
     values[0, :21] = torch.linspace(0.1, 0.9, 21, dtype=torch.float64)
-    _, index = top_k(values, 25)
+    _, index = top_k(values, 25, force_chunks=True)
     assert bool((index < n).all())
     assert index[0, :21].tolist() == list(range(20, -1, -1))

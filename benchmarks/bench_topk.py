@@ -1,0 +1,61 @@
+"""``torch.topk`` against ``skcrl._mining.top_k`` (chunk maxima first), the choice
+behind the class level's hard negatives.
+
+Rows are the class-level candidates of one batch: the softmax probabilities of
+each class over ``n`` samples, its members struck out with ``-inf``; ``k = 25``.
+Both are timed side by side, interleaved, best of 15 blocks, one thread.
+
+    python benchmarks/bench_topk.py
+"""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+from skcrl._mining import top_k, uses_chunks
+
+SHAPES = [(2, 1088), (10, 512), (10, 1152), (20, 1152), (32, 512), (32, 1152)]
+SHAPES += [(50, 1152), (100, 512), (100, 1536)]
+
+
+def _block_us(function, repeats=50):
+    start = time.perf_counter()
+    for _ in range(repeats):
+        function()
+    return (time.perf_counter() - start) / repeats * 1e6
+
+
+def candidates(n_classes, n, seed=0):
+    generator = torch.Generator().manual_seed(seed)
+    logits = torch.randn(n, n_classes, generator=generator)
+    labels = torch.randint(0, n_classes, (n,), generator=generator)
+    probabilities = torch.softmax(logits.t(), dim=0)
+    member = torch.arange(n_classes).view(-1, 1) == labels
+    return torch.where(member, -torch.inf, probabilities)
+
+
+def main():
+    torch.set_num_threads(1)
+    print("| rows x n | torch.topk µs | chunked µs | chunked route taken |")
+    print("|---|---:|---:|---|")
+    for rows, n in SHAPES:
+        values = candidates(rows, n)
+        functions = {
+            "topk": lambda values=values: torch.topk(values, 25, dim=-1),
+            "chunked": lambda values=values: top_k(values, 25, force_chunks=True),
+        }
+        best = dict.fromkeys(functions, float("inf"))
+        for _ in range(15):
+            for name, function in functions.items():
+                best[name] = min(best[name], _block_us(function))
+        chunked = uses_chunks(values, 25)
+        print(
+            f"| {rows} x {n} | {best['topk']:.0f} | {best['chunked']:.0f} "
+            f"| {'yes' if chunked else 'no'} |"
+        )
+
+
+if __name__ == "__main__":
+    main()
