@@ -51,6 +51,7 @@ class CRLMemory(nn.Module):
         for name in _FIELDS:
             self.register_buffer(name, None)
         self._staged = None
+        self._stores = {}
 
     def extra_repr(self) -> str:
         return f"size={self.size}, rows={len(self)}"
@@ -86,13 +87,44 @@ class CRLMemory(nn.Module):
         for name, rows in zip(_FIELDS, fields, strict=True):
             if rows is None:
                 setattr(self, name, None)
+                self.__dict__.get("_stores", {}).pop(name, None)
                 continue
-            rows = rows.detach()
-            held = getattr(self, name)
-            if held is not None and held.shape[1:] == rows.shape[1:]:
-                rows = torch.cat((rows, held.to(rows.dtype)))
-            # a copy, so that the memory never keeps a whole batch's storage alive
-            setattr(self, name, rows[: self.size].clone())
+            setattr(self, name, self._in_front(name, rows.detach()[: self.size]))
+
+    def _in_front(self, name: str, rows: Tensor) -> Tensor:
+        """The new window of field ``name``: ``rows``, then the held rows that
+        still fit.
+
+        Each field's rows are a window of a store twice ``size`` long, which
+        moves towards its start as batches come: a batch is written once, just
+        in front of the window, and the window is copied only when it reaches
+        the start of the store (once every ``size / batch`` batches), instead of
+        the whole memory twice at every batch. The rows stay newest first, and a
+        window once handed out is never written to again.
+        """
+        held = getattr(self, name)
+        n = rows.shape[0]
+        if held is None or held.shape[1:] != rows.shape[1:]:
+            held = rows[:0]
+        keep = min(held.shape[0], self.size - n)
+        stores = self.__dict__.setdefault("_stores", {})
+        store, start = stores.get(name, (None, 0))
+        in_store = (
+            store is not None
+            and keep > 0
+            and held.dtype == rows.dtype == store.dtype
+            and held.device == rows.device
+            and held.untyped_storage().data_ptr() == store.untyped_storage().data_ptr()
+            and start >= n
+        )
+        if not in_store:
+            store = rows.new_empty((2 * self.size, *rows.shape[1:]))
+            start = store.shape[0] - keep
+            store[start:] = held[:keep]
+        start -= n
+        store[start : start + n] = rows
+        stores[name] = (store, start)
+        return store[start : start + n + keep]
 
     def stage(
         self,
@@ -134,6 +166,25 @@ class CRLMemory(nn.Module):
         """Forget every row."""
         for name in _FIELDS:
             setattr(self, name, None)
+        self._stores = {}
+
+    def __getstate__(self):
+        # pickled (as skorch pickles a whole net) without the stores: the rows
+        # alone, each field a tensor of its own
+        state = dict(super().__getstate__())
+        state["_stores"] = {}
+        state["_buffers"] = {
+            name: None if rows is None else rows.clone()
+            for name, rows in state["_buffers"].items()
+        }
+        return state
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        # the rows alone, not the store they are a window of
+        for name in _FIELDS:
+            rows = getattr(self, name)
+            if rows is not None:
+                destination[prefix + name] = rows if keep_vars else rows.clone()
 
     def _load_from_state_dict(
         self,

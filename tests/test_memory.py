@@ -324,3 +324,30 @@ def test_staged_rows_go_in_once_on_commit():
     memory.commit()
     memory.commit()  # nothing staged any more
     assert memory.contents()[1].tolist() == [2, 2]
+
+
+def test_window_matches_a_plain_first_in_first_out_list():
+    # Pushes of varying sizes (some past the size), a reload in the middle, and
+    # windows handed out earlier, against a plain list of rows, newest first.
+    generator = torch.Generator().manual_seed(0)
+    memory, size = CRLMemory(7), 7
+    expected = []
+    handed_out = []
+    for step, n in enumerate([3, 1, 4, 2, 2, 9, 1, 5, 3, 3, 6, 1, 2]):
+        logits = torch.randn(n, 2, generator=generator)
+        target = torch.randint(0, 2, (n,), generator=generator)
+        memory.push(logits, target)
+        expected = [(logits[i], target[i]) for i in range(n)][:size] + expected
+        expected = expected[:size]
+        held_logits, held_target = memory.contents()
+        torch.testing.assert_close(held_logits, torch.stack([e[0] for e in expected]))
+        assert held_target.tolist() == [int(e[1]) for e in expected]
+        handed_out.append((held_logits, held_logits.clone()))
+        if step == 6:  # a memory restored from its state continues the same
+            restored = CRLMemory(size)
+            restored.load_state_dict(memory.state_dict())
+            memory = restored
+    for window, copy in handed_out:
+        torch.testing.assert_close(window, copy, rtol=0, atol=0)
+    # what a checkpoint saves is the rows, not the store behind them
+    assert memory.state_dict()["logits"].untyped_storage().nbytes() == 7 * 2 * 4
