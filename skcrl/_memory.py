@@ -170,8 +170,8 @@ class CRLMemory(nn.Module):
 
     def __getstate__(self):
         # pickled (as skorch pickles a whole net) without the stores: the rows
-        # alone, each field a tensor of its own
-        state = dict(super().__getstate__())
+        # alone, each field a tensor of its own (object.__getstate__ is 3.11+)
+        state = dict(self.__dict__)
         state["_stores"] = {}
         state["_buffers"] = {
             name: None if rows is None else rows.clone()

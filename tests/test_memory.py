@@ -1,5 +1,7 @@
 """The memory across batches (SPEC.md §11): the loss, the module and the estimators."""
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -349,5 +351,10 @@ def test_window_matches_a_plain_first_in_first_out_list():
             memory = restored
     for window, copy in handed_out:
         torch.testing.assert_close(window, copy, rtol=0, atol=0)
-    # what a checkpoint saves is the rows, not the store behind them
+    # what a checkpoint saves, or a pickle holds, is the rows, not the store
+    # behind them
     assert memory.state_dict()["logits"].untyped_storage().nbytes() == 7 * 2 * 4
+    unpickled = pickle.loads(pickle.dumps(memory))
+    assert unpickled.logits.untyped_storage().nbytes() == 7 * 2 * 4
+    for a, b in zip(unpickled.contents(), memory.contents(), strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
