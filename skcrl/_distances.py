@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from ._cached import arange
 from ._mining import _SIMILARITY_BLOCK, MinedPairs
 
 __all__ = ["embedding_gradient", "instance_distances", "unit_embeddings"]
@@ -58,12 +59,56 @@ def embedding_gradient(
     each receive the other, weighted, and the normalisation
     ``u = e / |e|`` projects: ``de = (du - u (u . du)) / |e|``.
     """
-    n_tasks, n_slots = pairs.anchor_index.shape
+    n_tasks = pairs.anchor_index.shape[0]
     index = torch.cat((pairs.pos_index, pairs.neg_index), dim=2)
     distance = torch.cat(distances, dim=2)
     grad = torch.cat(grads, dim=2)
     coefficient = torch.where(distance > 0, -grad / distance.clamp(min=1e-30), 0)
     shared = units.shape[0] == 1 and n_tasks > 1
+    n = units.shape[1]
+    if n_tasks * n * n <= _DENSE_PAIRS:
+        grad_units = _pair_matrix_gradient(units, pairs, index, coefficient)
+    else:
+        grad_units = _blocked_gradient(units, pairs, index, coefficient)
+    if shared:
+        grad_units = grad_units.sum(dim=0, keepdim=True)
+    along = (grad_units * units).sum(dim=-1, keepdim=True)
+    norm = torch.linalg.vector_norm(
+        _task_major(embeddings.detach()), dim=-1, keepdim=True
+    ).clamp(min=1e-12)
+    # Back from the task-major layout: (J, n, D) -> (n, J, D), (1, n, D) -> (n, D).
+    grad_embeddings = (grad_units - units * along) / norm
+    if embeddings.dim() == 3:
+        return grad_embeddings.transpose(0, 1)
+    return grad_embeddings.squeeze(0)
+
+
+#: Up to this many (task, sample, sample) entries, the pairs' weights go into one
+#: dense matrix per task and the gradient is one batched product: a few
+#: operations, where gathering the rows pair by pair takes some twenty.
+_DENSE_PAIRS = 1 << 18
+
+
+def _pair_matrix_gradient(units, pairs, index, coefficient):
+    """``d loss / d units`` ``(T, n, D)``: ``(W + W^T) u`` with ``W[t, a, j]`` the
+    weight of pair (anchor a, sample j) of task t (u_a receives ``w u_j``, and
+    u_j ``w u_a``)."""
+    n_tasks = coefficient.shape[0]
+    n = units.shape[1]
+    # flat (task, anchor, other) entry of each pair
+    anchor = pairs.anchor_index
+    if n_tasks > 1:
+        anchor = torch.add(anchor, arange(n_tasks, units.device).view(-1, 1), alpha=n)
+    entry = torch.add(index, anchor.unsqueeze(-1), alpha=n)
+    weights = torch.zeros((n_tasks, n, n), dtype=units.dtype, device=units.device)
+    weights.put_(entry, coefficient, accumulate=True)
+    return torch.bmm(weights + weights.transpose(1, 2), units.expand(n_tasks, -1, -1))
+
+
+def _blocked_gradient(units, pairs, index, coefficient):
+    """``d loss / d units`` ``(T, n, D)`` gathered pair by pair, in blocks of
+    anchors, so that memory stays linear in ``n``."""
+    n_tasks, n_slots = pairs.anchor_index.shape
     n, dim = units.shape[1:]
     # Rows of every task in one (T n, D) table, so that whole rows are copied.
     table = units.expand(n_tasks, -1, -1).reshape(-1, dim)
@@ -83,15 +128,4 @@ def embedding_gradient(
         grad_units.index_add_(0, anchor, torch.bmm(weight, others).squeeze(1))
         to_others = weight.transpose(1, 2) * table.index_select(0, anchor).unsqueeze(1)
         grad_units.index_add_(0, other, to_others.view(-1, dim))
-    grad_units = grad_units.view(n_tasks, n, dim)
-    if shared:
-        grad_units = grad_units.sum(dim=0, keepdim=True)
-    along = (grad_units * units).sum(dim=-1, keepdim=True)
-    norm = torch.linalg.vector_norm(
-        _task_major(embeddings.detach()), dim=-1, keepdim=True
-    ).clamp(min=1e-12)
-    # Back from the task-major layout: (J, n, D) -> (n, J, D), (1, n, D) -> (n, D).
-    grad_embeddings = (grad_units - units * along) / norm
-    if embeddings.dim() == 3:
-        return grad_embeddings.transpose(0, 1)
-    return grad_embeddings.squeeze(0)
+    return grad_units.view(n_tasks, n, dim)

@@ -48,6 +48,23 @@ def assert_matches(got, want, seed):
 
 
 @pytest.mark.parametrize("comparison", COMPARISONS)
+@pytest.mark.parametrize(
+    ("multi_label", "embedding"),
+    [(False, "shared"), (True, "shared"), (True, "per_attribute")],
+)
+def test_instance_gradient_gathered_in_blocks_matches_reference(
+    monkeypatch, multi_label, embedding, comparison
+):
+    # Small batches chain the instance-level gradient through one dense matrix
+    # of pair weights per task; large ones gather it pair by pair, in blocks of
+    # anchors. Forced here, with blocks of a few anchors, on the reference's
+    # batches.
+    monkeypatch.setattr("skcrl._distances._DENSE_PAIRS", 0)
+    monkeypatch.setattr("skcrl._distances._SIMILARITY_BLOCK", 64)
+    test_matches_reference("instance", multi_label, embedding, comparison)
+
+
+@pytest.mark.parametrize("comparison", COMPARISONS)
 @pytest.mark.parametrize(("level", "multi_label", "embedding"), SETTINGS)
 def test_matches_reference(level, multi_label, embedding, comparison):
     n_nonzero = 0
