@@ -377,7 +377,7 @@ def class_level_crl(
     candidates = None
     if member is None:  # many classes of one task, row by row
         taking = one.expand(n) if present is None else torch.where(present, one, zero)
-        counts = torch.zeros_like(probabilities[:, 0]).index_add_(0, own[:, 0], taking)
+        counts = _per_class(own, taking, n_classes)
         # no sample is a negative of its own class, nor of any if it takes no part
         candidates = rows.scatter(1, own, -math.inf)
         if present is not None:
@@ -424,9 +424,7 @@ def class_level_crl(
         total = listed.view(-1)
         if weight is not None:
             if member is None:
-                total = torch.zeros_like(counts).index_add_(
-                    0, own[:, 0], torch.where(present, weight, zero)
-                )
+                total = _per_class(own, torch.where(present, weight, zero), n_classes)
             else:
                 total = torch.where(member, weight, zero).sum(1)
             list_weight = torch.where(valid[0], weight.take(lists[0]), zero)
@@ -483,20 +481,19 @@ def _sparse_softmax_gradient(rows, lists, grad_pos, grad_lowered, own, const):
     the CPU, large batches of many classes spend their time moving memory).
     """
     n, n_classes = rows.shape
-    samples = [lists[0].view(-1), lists[2].view(-1)]
-    # a lowered score -s_q passes its gradient to s_q with the sign turned
-    values = [grad_pos.view(-1), grad_lowered.neg().view(-1)]
+    # (class, sample, d loss / d p) of each entry read; column c of the lists is
+    # class c, and a lowered score -s_q passes its gradient to s_q sign turned
+    parts = [
+        (const.list_columns, lists[0], grad_pos),
+        (const.list_columns, lists[2], grad_lowered.neg()),
+    ]
     if own is not None:
-        samples.append(const.samples.view(-1))
-        values.append(own[1].view(-1))
-    samples = torch.cat(samples)
-    # column c of the lists is class c
-    entries = [const.list_columns, const.list_columns]
-    if own is not None:
-        entries.append(own[0].view(-1))
-    entries = torch.cat(entries)
-    flat = torch.add(entries, samples, alpha=n_classes)
-    weighted = torch.cat(values) * rows.view(-1).take(flat)
+        parts.append((own[0], const.samples, own[1]))
+    classes, samples, values = (
+        torch.cat([part[i].reshape(-1) for part in parts]) for i in range(3)
+    )
+    flat = torch.add(classes, samples, alpha=n_classes)
+    weighted = values * rows.view(-1).take(flat)
     row_sums = torch.zeros_like(rows[:, 0]).index_add_(0, samples, weighted)
     return (
         (rows * row_sums.neg().view(-1, 1))
@@ -504,6 +501,13 @@ def _sparse_softmax_gradient(rows, lists, grad_pos, grad_lowered, own, const):
         .index_add_(0, flat, weighted)
         .view(n, n_classes)
     )
+
+
+def _per_class(own: Tensor, values: Tensor, n_classes: int) -> Tensor:
+    """The sums of ``values`` ``(n,)`` over the samples of each class of one
+    task (``own`` ``(n, 1)``: each sample's class)."""
+    sums = torch.zeros(n_classes, dtype=values.dtype, device=values.device)
+    return sums.index_add_(0, own[:, 0], values)
 
 
 def _logit_gradient(probabilities: Tensor, grad: Tensor, multi_label: bool) -> Tensor:
