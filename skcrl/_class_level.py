@@ -88,6 +88,10 @@ class _Constants(NamedTuple):
     pair_slots: tuple  # (P,) int64 each: the slots i and j of each pair
     samples: Tensor  # (n T, 1) int64: the sample of each row of (sample, task)
     list_columns: Tensor  # (K W,) int64: the column of each flattened list slot
+    queries: Tensor  # (W, W + P) float: the relative queries, linear in the positives
+    queries_t: Tensor  # (W + P, W) float: its transpose, contiguous
+    query_offset: Tensor  # (1, W + P) float: j + 1 of each single query, j of a pair
+    query_cap: Tensor  # (1, W + P) float: inf for a single query, 1 for a pair
 
 
 @functools.lru_cache(maxsize=32)
@@ -100,6 +104,20 @@ def _constants(n_tasks, n_classes, width, n, dtype, device) -> _Constants:
     first, second = torch.triu_indices(width, width, offset=1, device=device)
     offsets = torch.arange(0, n_tasks * n_classes * width, width, device=device)
     pairs = (offsets.view(-1, 1) + first, offsets.view(-1, 1) + second)
+    # query j: margin - s_j; query (i, j), i < j: margin + s_j - 2 s_i
+    n_pairs = first.numel()
+    queries = torch.zeros(width, width + n_pairs, dtype=dtype, device=device)
+    queries[slots, slots] = -1.0
+    pair_columns = torch.arange(width, width + n_pairs, device=device)
+    queries[second, pair_columns] = 1.0
+    queries[first, pair_columns] = -2.0
+    query_slot = torch.cat((slots + 1, second)).to(dtype)
+    query_cap = torch.cat(
+        (
+            torch.full((width,), math.inf, dtype=dtype, device=device),
+            torch.ones(n_pairs, dtype=dtype, device=device),
+        )
+    )
     return _Constants(
         column_class=(columns // n_tasks).to(dtype),
         same_task=column_task.view(-1, 1) == column_task,
@@ -112,6 +130,10 @@ def _constants(n_tasks, n_classes, width, n, dtype, device) -> _Constants:
         pair_slots=(first, second),
         samples=torch.arange(n, device=device).repeat_interleave(n_tasks).view(-1, 1),
         list_columns=columns.repeat_interleave(width),
+        queries=queries,
+        queries_t=queries.t().contiguous(),
+        query_offset=query_slot.view(1, -1),
+        query_cap=query_cap.view(1, -1),
     )
 
 
@@ -179,8 +201,10 @@ def mine_class_lists(
     take part) of highest probability ``s_q``. Returns ``(pos_index, pos_score,
     neg_index, neg_lowered)``, ``(K, W)`` each: the positives' ``s_p``, ascending,
     and the negatives' ``-s_q``, ascending too (what the comparisons read). Slots
-    past a column's candidates hold ``inf`` (from ``grouped``'s sort: any score,
-    which masks then hide). Every column gets lists, mined or not: fixed shapes.
+    past a column's negative candidates hold ``inf``; past its members, a finite
+    score that masks or zero weights hide (2, above every probability, or, from
+    ``grouped``'s sort, another sample's). Every column gets lists, mined or not:
+    fixed shapes.
 
     ``grouped`` ``(own, own_score, counts, candidates)``, for many columns: the
     positives come from one sort of the (sample, task) entries by (own column, own
@@ -188,10 +212,10 @@ def mine_class_lists(
     ``(K, n)``, the probabilities with ``-inf`` wherever a sample is no negative
     of a column (``others`` is then unused).
     """
-    (infinity,) = _numbers(probabilities, math.inf)
+    two, infinity = _numbers(probabilities, 2.0, math.inf)
     if grouped is None:
         pos_score, pos_index = torch.topk(
-            torch.where(member, probabilities, infinity), width, dim=1, largest=False
+            torch.where(member, probabilities, two), width, dim=1, largest=False
         )
         neg_lowered, neg_index = torch.topk(
             torch.where(others, probabilities.neg(), infinity),
@@ -228,7 +252,7 @@ def class_by_class(n_columns: int, width: int, n: int) -> bool:
     return n_columns * (width + 1) < 4 * n
 
 
-def _relative_by_class(lists, valid, sizes, total, list_weight, margin, const):
+def _relative_by_class(lists, counts, total, list_weight, margin, const):
     """The relative comparison class by class, from the shared lists alone.
 
     Every anchor ``a`` of class ``c`` meets the same positives, ``c``'s lowest
@@ -240,73 +264,63 @@ def _relative_by_class(lists, valid, sizes, total, list_weight, margin, const):
     below it (weighing the class's ``total`` weight less the list's weights up
     to ``j``), and only the pairs ``i < j`` inside the list
     (``margin + s_j - 2 s_i + s_q``, weighing anchor ``i``) depend on the
-    anchor: ``W + W (W - 1) / 2`` queries per class. ``total`` ``(K,)`` is each
-    mined class's total weight (its count without sample weights, and 0 for a
-    class that is not mined); ``list_weight`` ``(K, W)`` each positive's sample
-    weight (0 where not valid; None without sample weights);
-    ``sizes`` the numbers of valid positives and negatives of each column.
-    Returns the loss and its gradients with respect to the positives' scores and
-    the negatives' lowered scores ``-s_q``.
+    anchor: ``W + W (W - 1) / 2`` queries per class, linear in the positives'
+    scores (one product with :attr:`_Constants.queries`).
+
+    ``counts`` ``(K, 1)`` are the numbers of members and of negative candidates
+    of each mined column (0 for a column that is not mined); ``total`` ``(K,)``
+    each mined class's total weight (its count without sample weights);
+    ``list_weight`` ``(K, W)`` each positive's sample weight (0 past the valid
+    ones; None without sample weights). Slots past a column's positives may hold
+    any finite score: their queries weigh 0. Returns the loss and its gradients
+    with respect to the positives' scores and the negatives' scores ``s_q``.
     """
     _, pos_score, _, neg_lowered = lists
-    pos_valid, neg_valid = valid
-    n_positives, n_negatives = sizes
+    listed, negatives = counts
     width = pos_score.shape[1]
     zero, one, margin = _numbers(pos_score, 0.0, 1.0, margin)
-    s_pos = torch.where(pos_valid, pos_score, zero)
-    # pair (i, j), i < j, of a column: anchor i, positive j; valid with j
-    positive_valid = pos_valid.take(const.pair_positive)
+    n_positives = listed.view(-1).clamp_max(width)
     if list_weight is None:
-        # every weight 1, and total the count of a mined class (0 otherwise): the
-        # list's weights up to slot j add up to j + 1, and past the valid slots
-        # (j >= the count) nothing is left
-        single_weight = (total.view(-1, 1) - const.slots - one).clamp_min(0)
-        pair_weight = torch.where(positive_valid, one, zero)
+        # every weight 1, and total the count of a mined class (0 otherwise):
+        # single query j weighs the anchors past slot j, total - j - 1, and a
+        # pair (i, j) 1 while j is a valid slot, j < total
+        weights = torch.minimum(
+            (total.view(-1, 1) - const.query_offset).clamp_min_(0), const.query_cap
+        )
         # each anchor with each positive but itself
         anchor_pairs = (total - one) * n_positives
     else:
-        single_weight = torch.where(
-            pos_valid, total.view(-1, 1) - list_weight.cumsum(1), zero
-        )
-        pair_weight = torch.where(
-            positive_valid, list_weight.take(const.pair_anchor), zero
+        pos_valid = const.slots < listed
+        positive_valid = pos_valid.take(const.pair_positive)
+        weights = torch.cat(
+            (
+                torch.where(pos_valid, total.view(-1, 1) - list_weight.cumsum(1), zero),
+                torch.where(positive_valid, list_weight.take(const.pair_anchor), zero),
+            ),
+            dim=1,
         )
         anchor_pairs = total * n_positives - list_weight.sum(1)
-    pairs = torch.add(
-        s_pos.take(const.pair_positive) + margin,
-        s_pos.take(const.pair_anchor),
-        alpha=-2,
-    )
-    queries = torch.cat((margin - s_pos, pairs), dim=1)
-    weights = torch.cat((single_weight, pair_weight), dim=1)
-    # hinge(u + s_q) = hinge(u - (-s_q)) against the ascending -s_q
-    total_hinge, grad_queries, grad_lowered = _comparisons.sum_of_hinges(
-        neg_lowered, neg_valid, queries, weights
-    )
     # ... and every negative
     n_triplets = _comparisons.mean_divisor(
-        torch.dot(anchor_pairs, n_negatives), weighted=list_weight is not None
+        torch.dot(anchor_pairs, negatives.view(-1).clamp_max(width)),
+        weighted=list_weight is not None,
     )
-    grad_single, grad_pairs = grad_queries.split(
-        (width, grad_queries.shape[1] - width), 1
+    # hinge(u + s_q) = hinge(u - (-s_q)) against the ascending -s_q, the means'
+    # divisor folded into the weights (the sums and gradients are linear in them)
+    total_hinge, grad_queries, grad_lowered = _comparisons.sum_of_hinges(
+        neg_lowered,
+        None,
+        torch.addmm(margin, pos_score, const.queries),
+        weights / n_triplets,
     )
-    # u_ij = margin + s_j - 2 s_i
-    anchor_slot, positive_slot = const.pair_slots
-    grad_pos = grad_single.neg()
-    grad_pos.index_add_(1, positive_slot, grad_pairs)
-    grad_pos.index_add_(1, anchor_slot, grad_pairs, alpha=-2)
-    return (
-        total_hinge / n_triplets,
-        grad_pos / n_triplets,
-        grad_lowered / n_triplets,
-    )
+    return total_hinge, grad_queries.mm(const.queries_t), grad_lowered.neg_()
 
 
 def _by_sample(by_sample, own, lists, sizes, params, const):
     """Every sample with its own class's lists, one row per sample and task, the
     rows of samples that are no anchor masked; the loss and its gradients with
     respect to the samples' own scores, the positives' scores and the negatives'
-    lowered scores."""
+    scores ``s_q``."""
     pos_index, pos_score, _, neg_lowered = lists
     listed, negatives = sizes
     comparison, margin, n_bins, row_weight = params
@@ -337,8 +351,8 @@ def _by_sample(by_sample, own, lists, sizes, params, const):
     grad_own = grad_pos.sum(1) + grad_neg.sum(1)
     # each column's list slots gather the gradients of its members' rows
     grad_lists = torch.zeros_like(pos_score).put_(at, grad_pos, accumulate=True)
-    grad_lowered = torch.zeros_like(neg_lowered).put_(at, grad_neg, accumulate=True)
-    return loss, grad_own.view_as(own), grad_lists.neg_(), grad_lowered
+    grad_negatives = torch.zeros_like(neg_lowered).put_(at, grad_neg, accumulate=True)
+    return loss, grad_own.view_as(own), grad_lists.neg_(), grad_negatives.neg_()
 
 
 def class_level_crl(
@@ -417,7 +431,6 @@ def class_level_crl(
     lists = mine_class_lists(probabilities, member, others, width, grouped)
     listed = torch.where(mined, counts, zero).view(-1, 1)
     negatives = torch.where(mined, n_taking - counts, zero).view(-1, 1)
-    valid = (const.slots < listed, const.slots < negatives)
 
     if comparison == "relative" and class_by_class(n_columns, width, n):
         list_weight = None
@@ -427,16 +440,15 @@ def class_level_crl(
                 total = _per_class(own, torch.where(present, weight, zero), n_classes)
             else:
                 total = torch.where(member, weight, zero).sum(1)
-            list_weight = torch.where(valid[0], weight.take(lists[0]), zero)
-        sizes = (listed.view(-1).clamp_max(width), negatives.view(-1).clamp_max(width))
-        loss, grad_pos, grad_lowered = _relative_by_class(
-            lists, valid, sizes, total, list_weight, margin, const
+            list_weight = torch.where(const.slots < listed, weight.take(lists[0]), zero)
+        loss, grad_pos, grad_neg = _relative_by_class(
+            lists, (listed, negatives), total, list_weight, margin, const
         )
         if not with_gradient:
             return loss, None
         if rows is not None:
             return loss, _sparse_softmax_gradient(
-                rows, lists, grad_pos, grad_lowered, None, const
+                rows, lists, grad_pos, grad_neg, None, const
             )
         grad = torch.zeros(
             probabilities.shape, dtype=logits.dtype, device=logits.device
@@ -446,7 +458,7 @@ def class_level_crl(
         if weight is not None and n_tasks > 1:
             row_weight = weight.repeat_interleave(n_tasks)
         by_sample = probabilities.transpose(0, 1) if rows is None else rows
-        loss, grad_own, grad_pos, grad_lowered = _by_sample(
+        loss, grad_own, grad_pos, grad_neg = _by_sample(
             by_sample,
             own,
             lists,
@@ -458,18 +470,15 @@ def class_level_crl(
             return loss, None
         if rows is not None:
             return loss, _sparse_softmax_gradient(
-                rows, lists, grad_pos, grad_lowered, (own, grad_own), const
+                rows, lists, grad_pos, grad_neg, (own, grad_own), const
             )
         grad = torch.zeros(by_sample.shape, dtype=logits.dtype, device=logits.device)
         grad = grad.scatter_add_(1, own, grad_own).transpose(0, 1)
-    # a lowered score -s_q passes its gradient to s_q with the sign turned
-    grad.scatter_add_(1, lists[0], grad_pos).scatter_add_(
-        1, lists[2], grad_lowered.neg_()
-    )
+    grad.scatter_add_(1, lists[0], grad_pos).scatter_add_(1, lists[2], grad_neg)
     return loss, _logit_gradient(probabilities, grad, multi_label)
 
 
-def _sparse_softmax_gradient(rows, lists, grad_pos, grad_lowered, own, const):
+def _sparse_softmax_gradient(rows, lists, grad_pos, grad_neg, own, const):
     """``d loss / d logits`` ``(n, C)`` of one task's many classes, from the few
     probabilities the loss reads: the listed positives and negatives of every
     column and, sample by sample, each sample's own class (``own``: its column
@@ -482,10 +491,10 @@ def _sparse_softmax_gradient(rows, lists, grad_pos, grad_lowered, own, const):
     """
     n, n_classes = rows.shape
     # (class, sample, d loss / d p) of each entry read; column c of the lists is
-    # class c, and a lowered score -s_q passes its gradient to s_q sign turned
+    # class c
     parts = [
         (const.list_columns, lists[0], grad_pos),
-        (const.list_columns, lists[2], grad_lowered.neg()),
+        (const.list_columns, lists[2], grad_neg),
     ]
     if own is not None:
         parts.append((own[0], const.samples, own[1]))

@@ -33,36 +33,41 @@ def _numbers(like: Tensor, *values: float) -> list[Tensor]:
 
 
 def sum_of_hinges(
-    ascending: Tensor, valid: Tensor, upper: Tensor, weight: Tensor
+    ascending: Tensor, valid: Tensor | None, upper: Tensor, weight: Tensor
 ) -> tuple[Tensor, Tensor, Tensor]:
     """``sum weight[..., i] * sum_q max(0, upper[..., i] - ascending[..., q])``.
 
-    ``ascending`` ``(..., Q)`` holds its valid values first, in increasing order;
-    ``upper`` and ``weight`` ``(..., U)`` are queries against the same rows. Never
-    builds the ``U * Q`` pairs: for one query, ``sum_q max(0, u - d_q)`` is
-    ``m * u - (sum of the m values below u)``, read off prefix sums. Returns the
-    sum and its gradients with respect to ``upper`` and ``ascending``.
+    ``ascending`` ``(..., Q)`` holds its valid values first, in increasing order,
+    the others masked by ``valid`` or, when ``valid`` is None, already ``+inf``;
+    ``upper`` and ``weight`` ``(..., U)`` are queries against the same rows, of
+    finite value. Never builds the ``U * Q`` pairs: for one query,
+    ``sum_q max(0, u - d_q)`` is ``m * u - (sum of the m values below u)``, read
+    off prefix sums. Returns the sum and its gradients with respect to ``upper``
+    and ``ascending``.
     """
-    zero, infinity = _numbers(upper, 0.0, math.inf)
-    boundaries = torch.where(valid, ascending, infinity)
+    if valid is not None:
+        (infinity,) = _numbers(upper, math.inf)
+        ascending = torch.where(valid, ascending, infinity)
+    shape = (*ascending.shape[:-1], 1)
+    # a query counts only values below it, all finite: the infinite sums past
+    # the valid values are never read
     prefix = torch.cat(
-        (
-            zeros((*ascending.shape[:-1], 1), upper.dtype, upper.device),
-            torch.where(valid, ascending, zero).cumsum(-1),
-        ),
-        dim=-1,
+        (zeros(shape, upper.dtype, upper.device), ascending.cumsum(-1)), dim=-1
     )
-    below = torch.searchsorted(boundaries, upper)
-    count = below.to(upper.dtype)
-    grad_upper = weight * count
-    total = (
-        torch.addcmul(prefix.gather(-1, below).neg_(), count, upper) * weight
+    below = torch.searchsorted(ascending, upper)
+    grad_upper = weight * below.to(upper.dtype)
+    total = torch.addcmul(
+        grad_upper * upper, weight, prefix.gather(-1, below), value=-1
     ).sum()
     # Value q is below the queries whose count `below` exceeds its position: the
-    # weights of those, from a histogram of the counts.
-    histogram = torch.zeros(prefix.shape, dtype=prefix.dtype, device=prefix.device)
-    histogram = histogram.scatter_add_(-1, below, weight).cumsum(-1)
-    grad_ascending = histogram[..., :-1] - weight.sum(-1, keepdim=True)
+    # weights of those, from the cumulative histogram of the counts (whose last
+    # entry is every query's weight).
+    cumulative = (
+        zeros(prefix.shape, prefix.dtype, prefix.device)
+        .scatter_add(-1, below, weight)
+        .cumsum(-1)
+    )
+    grad_ascending = cumulative[..., :-1] - cumulative[..., -1:]
     return total, grad_upper, grad_ascending
 
 

@@ -125,10 +125,11 @@ def test_class_level_k_larger_than_candidates():
     p1 = 1 - torch.tensor([0.8, 0.4, 0.3, 0.6, 0.1], dtype=torch.float64)
     pos_index, pos_score, neg_index, neg_lowered = _class_lists(labels, p1, k=25)
     # width min(k, n) = 5: class 0's 2 members of lowest p0 (1: 0.4, 0: 0.8), then
-    # empty slots (inf); its 3 negatives of highest p0 (3: 0.6, 2: 0.3, 4: 0.1)
+    # empty slots (2, above every probability); its 3 negatives of highest p0
+    # (3: 0.6, 2: 0.3, 4: 0.1), then empty slots (inf)
     assert pos_index.shape[-1] == 5
     assert pos_index[0, :2].tolist() == [1, 0]
-    assert pos_score[0, 2:].isinf().all()
+    assert pos_score[0, 2:].tolist() == [2.0, 2.0, 2.0]
     assert neg_index[0, :3].tolist() == [3, 2, 4]
     assert neg_lowered[0, 3:].isinf().all()
 
