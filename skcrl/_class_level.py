@@ -5,9 +5,11 @@ with no autograd graph, and the gradient is handed to autograd by
 :class:`KnownGradient`. On the CPU a small batch's time is the dispatch of each
 tensor operation rather than its arithmetic, so the whole computation is a short,
 fixed sequence of batched operations over every task, class and sample at once:
-no work per class, no dtype conversions (masks become numbers through
-``torch.where`` with cached scalars), and the index tensors and constants it reuses
-built once per shape, dtype and device (:func:`_constants`).
+no work per class, no separate dtype conversions (masks become numbers inside
+the operation that reads them: a sum with a dtype, ``torch.where`` with cached
+scalars), and the index tensors and constants it reuses built once per shape,
+dtype and device (:func:`_constants`). Where a sum is linear in quantities whose
+gradients are computed anyway, it is read off them rather than computed again.
 
 Layout: the ``K`` *columns* are the (task, class) pairs: the ``C`` classes of a
 multi-class target; ``(class 0 of every attribute, class 1 of every
@@ -252,7 +254,7 @@ def class_by_class(n_columns: int, width: int, n: int) -> bool:
     return n_columns * (width + 1) < 4 * n
 
 
-def _relative_by_class(lists, counts, total, list_weight, margin, const):
+def _relative_by_class(lists, counts, total, list_weight, margin, const, with_gradient):
     """The relative comparison class by class, from the shared lists alone.
 
     Every anchor ``a`` of class ``c`` meets the same positives, ``c``'s lowest
@@ -273,13 +275,14 @@ def _relative_by_class(lists, counts, total, list_weight, margin, const):
     ``list_weight`` ``(K, W)`` each positive's sample weight (0 past the valid
     ones; None without sample weights). Slots past a column's positives may hold
     any finite score: their queries weigh 0. Returns the loss and its gradients
-    with respect to the positives' scores and the negatives' scores ``s_q``.
+    with respect to the positives' scores and the negatives' scores ``s_q``;
+    ``with_gradient``, the loss less the sum of each listed score times its
+    gradient (which the caller adds).
     """
     _, pos_score, _, neg_lowered = lists
     listed, negatives = counts
     width = pos_score.shape[1]
-    zero, one, margin = _numbers(pos_score, 0.0, 1.0, margin)
-    n_positives = listed.view(-1).clamp_max(width)
+    zero, margin_tensor = _numbers(pos_score, 0.0, margin)
     if list_weight is None:
         # every weight 1, and total the count of a mined class (0 otherwise):
         # single query j weighs the anchors past slot j, total - j - 1, and a
@@ -287,8 +290,6 @@ def _relative_by_class(lists, counts, total, list_weight, margin, const):
         weights = torch.minimum(
             (total.view(-1, 1) - const.query_offset).clamp_min_(0), const.query_cap
         )
-        # each anchor with each positive but itself
-        anchor_pairs = (total - one) * n_positives
     else:
         pos_valid = const.slots < listed
         positive_valid = pos_valid.take(const.pair_positive)
@@ -299,10 +300,10 @@ def _relative_by_class(lists, counts, total, list_weight, margin, const):
             ),
             dim=1,
         )
-        anchor_pairs = total * n_positives - list_weight.sum(1)
-    # ... and every negative
+    # A column's query weights add up to its (anchor, positive) pairs, each
+    # anchor with each positive but itself: the triplets, with every negative.
     n_triplets = _comparisons.mean_divisor(
-        torch.dot(anchor_pairs, negatives.view(-1).clamp_max(width)),
+        torch.dot(weights.sum(1), negatives.view(-1).clamp_max(width)),
         weighted=list_weight is not None,
     )
     # hinge(u + s_q) = hinge(u - (-s_q)) against the ascending -s_q, the means'
@@ -310,9 +311,16 @@ def _relative_by_class(lists, counts, total, list_weight, margin, const):
     total_hinge, grad_queries, grad_lowered = _comparisons.sum_of_hinges(
         neg_lowered,
         None,
-        torch.addmm(margin, pos_score, const.queries),
+        torch.addmm(margin_tensor, pos_score, const.queries),
         weights / n_triplets,
+        with_total=not with_gradient,
     )
+    if with_gradient:
+        # Each active hinge is linear in its query and its negative, so the sum
+        # is the queries and scores weighed by their gradients (Euler): margin
+        # times the queries' gradients here, plus every listed score times its
+        # gradient, which the caller reads off the gradient it builds anyway.
+        total_hinge = torch.mul(grad_queries.sum(), margin_tensor)
     return total_hinge, grad_queries.mm(const.queries_t), grad_lowered.neg_()
 
 
@@ -386,7 +394,7 @@ def class_level_crl(
         n_taking, bound = _numbers(logits, n, math.floor(rho * n))
     else:
         present = weight > zero
-        n_taking = torch.where(present, one, zero).sum()
+        n_taking = present.sum(dtype=logits.dtype)
         bound = (n_taking.double() * scalar(rho, torch.float64, logits.device)).floor()
     candidates = None
     if member is None:  # many classes of one task, row by row
@@ -402,7 +410,7 @@ def class_level_crl(
         if present is not None:
             member = torch.bitwise_and(member, present)
         others = ~member if present is None else torch.bitwise_and(~member, present)
-        counts = torch.where(member, one, zero).sum(1)
+        counts = member.sum(1, dtype=logits.dtype)
         if many:
             candidates = torch.where(others, probabilities, minus_infinity)
     # SPEC §1: the classes of each task in (count, class) order; a class is a
@@ -442,17 +450,27 @@ def class_level_crl(
                 total = torch.where(member, weight, zero).sum(1)
             list_weight = torch.where(const.slots < listed, weight.take(lists[0]), zero)
         loss, grad_pos, grad_neg = _relative_by_class(
-            lists, (listed, negatives), total, list_weight, margin, const
+            lists,
+            (listed, negatives),
+            total,
+            list_weight,
+            margin,
+            const,
+            with_gradient,
         )
         if not with_gradient:
             return loss, None
         if rows is not None:
-            return loss, _sparse_softmax_gradient(
+            grad, listed_sum = _sparse_softmax_gradient(
                 rows, lists, grad_pos, grad_neg, None, const
             )
+            return loss + listed_sum, grad
         grad = torch.zeros(
             probabilities.shape, dtype=logits.dtype, device=logits.device
         )
+        grad.scatter_add_(1, lists[0], grad_pos).scatter_add_(1, lists[2], grad_neg)
+        grad, listed_sum = _logit_gradient(probabilities, grad, multi_label, True)
+        return loss + listed_sum, grad
     else:
         row_weight = weight
         if weight is not None and n_tasks > 1:
@@ -469,13 +487,14 @@ def class_level_crl(
         if not with_gradient:
             return loss, None
         if rows is not None:
-            return loss, _sparse_softmax_gradient(
+            grad, _ = _sparse_softmax_gradient(
                 rows, lists, grad_pos, grad_neg, (own, grad_own), const
             )
+            return loss, grad
         grad = torch.zeros(by_sample.shape, dtype=logits.dtype, device=logits.device)
         grad = grad.scatter_add_(1, own, grad_own).transpose(0, 1)
     grad.scatter_add_(1, lists[0], grad_pos).scatter_add_(1, lists[2], grad_neg)
-    return loss, _logit_gradient(probabilities, grad, multi_label)
+    return loss, _logit_gradient(probabilities, grad, multi_label)[0]
 
 
 def _sparse_softmax_gradient(rows, lists, grad_pos, grad_neg, own, const):
@@ -488,6 +507,7 @@ def _sparse_softmax_gradient(rows, lists, grad_pos, grad_neg, own, const):
     pass over the batch, ``-p_ic s_i``, and the few ``g_ic p_ic`` added where
     ``g`` is not 0, instead of a dense ``g`` and three more passes over it (on
     the CPU, large batches of many classes spend their time moving memory).
+    Returns it with the sum of every entry read times its gradient.
     """
     n, n_classes = rows.shape
     # (class, sample, d loss / d p) of each entry read; column c of the lists is
@@ -504,12 +524,13 @@ def _sparse_softmax_gradient(rows, lists, grad_pos, grad_neg, own, const):
     flat = torch.add(classes, samples, alpha=n_classes)
     weighted = values * rows.view(-1).take(flat)
     row_sums = torch.zeros_like(rows[:, 0]).index_add_(0, samples, weighted)
-    return (
+    grad = (
         (rows * row_sums.neg().view(-1, 1))
         .view(-1)
         .index_add_(0, flat, weighted)
         .view(n, n_classes)
     )
+    return grad, row_sums.sum()
 
 
 def _per_class(own: Tensor, values: Tensor, n_classes: int) -> Tensor:
@@ -519,16 +540,19 @@ def _per_class(own: Tensor, values: Tensor, n_classes: int) -> Tensor:
     return sums.index_add_(0, own[:, 0], values)
 
 
-def _logit_gradient(probabilities: Tensor, grad: Tensor, multi_label: bool) -> Tensor:
+def _logit_gradient(
+    probabilities: Tensor, grad: Tensor, multi_label: bool, with_sum: bool = False
+) -> tuple[Tensor, Tensor | None]:
     """Chain ``d loss / d probabilities`` ``(K, n)`` through softmax or sigmoid,
-    to ``d loss / d logits`` ``(n, C or J)``."""
+    to ``d loss / d logits`` ``(n, C or J)``; ``with_sum``, also the sum of
+    ``grad * probabilities`` (else None)."""
     if multi_label:
         p0, p1 = probabilities.chunk(2)
         g0, g1 = grad.chunk(2)
-        return (p0 * p1 * (g1 - g0)).transpose(0, 1)
+        total = (grad * probabilities).sum() if with_sum else None
+        return (p0 * p1 * (g1 - g0)).transpose(0, 1), total
     # p * (g - sum(g p)), as g p - p sum(g p)
     weighted = grad * probabilities
-    grad = torch.addcmul(
-        weighted, probabilities, weighted.sum(0, keepdim=True), value=-1
-    )
-    return grad.transpose(0, 1)
+    per_sample = weighted.sum(0, keepdim=True)
+    grad = torch.addcmul(weighted, probabilities, per_sample, value=-1)
+    return grad.transpose(0, 1), per_sample.sum() if with_sum else None

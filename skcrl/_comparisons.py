@@ -33,8 +33,12 @@ def _numbers(like: Tensor, *values: float) -> list[Tensor]:
 
 
 def sum_of_hinges(
-    ascending: Tensor, valid: Tensor | None, upper: Tensor, weight: Tensor
-) -> tuple[Tensor, Tensor, Tensor]:
+    ascending: Tensor,
+    valid: Tensor | None,
+    upper: Tensor,
+    weight: Tensor,
+    with_total: bool = True,
+) -> tuple[Tensor | None, Tensor, Tensor]:
     """``sum weight[..., i] * sum_q max(0, upper[..., i] - ascending[..., q])``.
 
     ``ascending`` ``(..., Q)`` holds its valid values first, in increasing order,
@@ -42,28 +46,31 @@ def sum_of_hinges(
     ``upper`` and ``weight`` ``(..., U)`` are queries against the same rows, of
     finite value. Never builds the ``U * Q`` pairs: for one query,
     ``sum_q max(0, u - d_q)`` is ``m * u - (sum of the m values below u)``, read
-    off prefix sums. Returns the sum and its gradients with respect to ``upper``
-    and ``ascending``.
+    off prefix sums. Returns the sum (None unless ``with_total``) and its
+    gradients with respect to ``upper`` and ``ascending``.
     """
     if valid is not None:
         (infinity,) = _numbers(upper, math.inf)
         ascending = torch.where(valid, ascending, infinity)
-    shape = (*ascending.shape[:-1], 1)
-    # a query counts only values below it, all finite: the infinite sums past
-    # the valid values are never read
-    prefix = torch.cat(
-        (zeros(shape, upper.dtype, upper.device), ascending.cumsum(-1)), dim=-1
-    )
     below = torch.searchsorted(ascending, upper)
     grad_upper = weight * below.to(upper.dtype)
-    total = torch.addcmul(
-        grad_upper * upper, weight, prefix.gather(-1, below), value=-1
-    ).sum()
+    total = None
+    if with_total:
+        # a query counts only values below it, all finite: the infinite sums
+        # past the valid values are never read
+        shape = (*ascending.shape[:-1], 1)
+        prefix = torch.cat(
+            (zeros(shape, upper.dtype, upper.device), ascending.cumsum(-1)), dim=-1
+        )
+        total = torch.addcmul(
+            grad_upper * upper, weight, prefix.gather(-1, below), value=-1
+        ).sum()
     # Value q is below the queries whose count `below` exceeds its position: the
     # weights of those, from the cumulative histogram of the counts (whose last
     # entry is every query's weight).
+    n_values = ascending.shape[-1]
     cumulative = (
-        zeros(prefix.shape, prefix.dtype, prefix.device)
+        zeros((*below.shape[:-1], n_values + 1), weight.dtype, weight.device)
         .scatter_add(-1, below, weight)
         .cumsum(-1)
     )
