@@ -38,6 +38,7 @@ from ._inputs import (
     root_dataset,
 )
 from ._loss import (
+    balanced_loss,
     class_prior,
     crl_with_memory,
     imbalance_measure,
@@ -445,7 +446,7 @@ class _CRLNet(CheckedInputs, AtomicSaving):
         )
         # Read by on_batch_end, so that only batches of fit reach the history.
         self._batch_terms_ = (ce.detach(), crl.detach())
-        return self.alpha_ * crl + (1 - self.alpha_) * ce
+        return balanced_loss(ce, crl, self.alpha_)
 
     def _as_logits(self, output):
         """The logits in ``output`` (a module's first output)."""

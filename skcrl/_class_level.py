@@ -200,7 +200,8 @@ def mine_class_lists(
 
     Hard positives of a class are its members of lowest probability ``s_p``;
     hard negatives the ``others`` (the samples of the task's other classes that
-    take part) of highest probability ``s_q``. Returns ``(pos_index, pos_score,
+    take part; None: every sample but the members) of highest probability
+    ``s_q``. Returns ``(pos_index, pos_score,
     neg_index, neg_lowered)``, ``(K, W)`` each: the positives' ``s_p``, ascending,
     and the negatives' ``-s_q``, ascending too (what the comparisons read). Slots
     past a column's negative candidates hold ``inf``; past its members, a finite
@@ -214,18 +215,15 @@ def mine_class_lists(
     ``(K, n)``, the probabilities with ``-inf`` wherever a sample is no negative
     of a column (``others`` is then unused).
     """
-    two, infinity = _numbers(probabilities, 2.0, math.inf)
+    (two,) = _numbers(probabilities, 2.0)
     if grouped is None:
         pos_score, pos_index = torch.topk(
             torch.where(member, probabilities, two), width, dim=1, largest=False
         )
-        neg_lowered, neg_index = torch.topk(
-            torch.where(others, probabilities.neg(), infinity),
-            width,
-            dim=1,
-            largest=False,
+        neg_score, neg_index = torch.topk(
+            _negative_candidates(probabilities, member, others), width, dim=1
         )
-        return pos_index, pos_score, neg_index, neg_lowered
+        return pos_index, pos_score, neg_index, neg_score.neg_()
     own, own_score, counts, candidates = grouped
     n_tasks = own.shape[1]
     # entries (sample i, task t) at i * T + t; a column's members in a run of
@@ -240,6 +238,15 @@ def mine_class_lists(
     pos_score = own_score.view(-1).take(entries)
     neg_score, neg_index = top_k(candidates, width)
     return pos_index, pos_score, neg_index, neg_score.neg_()
+
+
+def _negative_candidates(probabilities: Tensor, member: Tensor, others) -> Tensor:
+    """The probabilities, ``-inf`` wherever a sample is no negative candidate of
+    a column: a member, or (``others`` given) no other sample that takes part."""
+    (minus_infinity,) = _numbers(probabilities, -math.inf)
+    if others is None:
+        return torch.where(member, minus_infinity, probabilities)
+    return torch.where(others, probabilities, minus_infinity)
 
 
 def _arange_like(size: int, like: Tensor) -> Tensor:
@@ -407,12 +414,13 @@ def class_level_crl(
         candidates = candidates.transpose(0, 1)
         others = None
     else:
+        others = None  # without weights: every sample but the members
         if present is not None:
             member = torch.bitwise_and(member, present)
-        others = ~member if present is None else torch.bitwise_and(~member, present)
+            others = torch.bitwise_and(~member, present)
         counts = member.sum(1, dtype=logits.dtype)
         if many:
-            candidates = torch.where(others, probabilities, minus_infinity)
+            candidates = _negative_candidates(probabilities, member, others)
     # SPEC §1: the classes of each task in (count, class) order; a class is a
     # minority while the counts up to it stay within rho * n
     key = torch.add(const.column_class, counts, alpha=n_classes)
