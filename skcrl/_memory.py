@@ -84,14 +84,23 @@ class CRLMemory(nn.Module):
             return
         weight = self._weights_for(logits, weight)
         fields = (logits, target, embeddings, weight)
+        buffers = self._buffers
+        stores = self.__dict__.setdefault("_stores", {})
+        # straight into the buffers: nn.Module.__setattr__ costs more than the
+        # copy of a batch, at every step
         for name, rows in zip(_FIELDS, fields, strict=True):
             if rows is None:
-                setattr(self, name, None)
-                self.__dict__.get("_stores", {}).pop(name, None)
+                if buffers[name] is not None:
+                    buffers[name] = None
+                    stores.pop(name, None)
                 continue
-            setattr(self, name, self._in_front(name, rows.detach()[: self.size]))
+            if rows.requires_grad:
+                rows = rows.detach()
+            if rows.shape[0] > self.size:
+                rows = rows[: self.size]
+            buffers[name] = self._in_front(stores, name, rows)
 
-    def _in_front(self, name: str, rows: Tensor) -> Tensor:
+    def _in_front(self, stores: dict, name: str, rows: Tensor) -> Tensor:
         """The new window of field ``name``: ``rows``, then the held rows that
         still fit.
 
@@ -100,31 +109,33 @@ class CRLMemory(nn.Module):
         in front of the window, and the window is copied only when it reaches
         the start of the store (once every ``size / batch`` batches), instead of
         the whole memory twice at every batch. The rows stay newest first, and a
-        window once handed out is never written to again.
+        window once handed out is never written to again. Rows that are not the
+        window last handed out (loaded, moved to another device, unpickled)
+        start a new store.
         """
-        held = getattr(self, name)
+        held = self._buffers[name]
         n = rows.shape[0]
-        if held is None or held.shape[1:] != rows.shape[1:]:
-            held = rows[:0]
-        keep = min(held.shape[0], self.size - n)
-        stores = self.__dict__.setdefault("_stores", {})
-        store, start = stores.get(name, (None, 0))
+        keep = 0
+        if held is not None and held.shape[1:] == rows.shape[1:]:
+            keep = min(held.shape[0], self.size - n)
+        store, start, window = stores.get(name, (None, 0, None))
         in_store = (
-            store is not None
+            held is window
             and keep > 0
-            and held.dtype == rows.dtype == store.dtype
-            and held.device == rows.device
-            and held.untyped_storage().data_ptr() == store.untyped_storage().data_ptr()
             and start >= n
+            and rows.dtype == store.dtype
+            and rows.device == store.device
         )
         if not in_store:
             store = rows.new_empty((2 * self.size, *rows.shape[1:]))
             start = store.shape[0] - keep
-            store[start:] = held[:keep]
+            if keep:
+                store[start:] = held[:keep]
         start -= n
         store[start : start + n] = rows
-        stores[name] = (store, start)
-        return store[start : start + n + keep]
+        window = store[start : start + n + keep]
+        stores[name] = (store, start, window)
+        return window
 
     def stage(
         self,
@@ -136,15 +147,16 @@ class CRLMemory(nn.Module):
         """Hold a batch's rows for :meth:`commit`, replacing any held before: an
         optimiser that evaluates the loss several times per step (LBFGS) must
         not put the batch in twice."""
-        self._staged = tuple(
+        self.__dict__["_staged"] = tuple(
             None if rows is None else rows.detach()
             for rows in (logits, target, embeddings, weight)
         )
 
     def commit(self) -> None:
         """:meth:`push` the staged rows, if any."""
-        staged, self._staged = getattr(self, "_staged", None), None
+        staged = self.__dict__.get("_staged")
         if staged is not None:
+            self.__dict__["_staged"] = None
             self.push(*staged)
 
     def _weights_for(self, rows: Tensor, weight: Tensor | None) -> Tensor | None:
