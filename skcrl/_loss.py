@@ -144,7 +144,9 @@ def _with_memory(logits, target, embeddings, weight, memory, level):
                 else held_weight.to(logits.dtype),
             )
         )
-    logits = torch.cat((logits, held_logits.detach().to(logits.dtype)))
+    # the union is mined as constants (the gradient reaches the batch's rows
+    # through their own tensors): no autograd graph for the concatenation
+    logits = torch.cat((logits.detach(), held_logits.detach().to(logits.dtype)))
     target = torch.cat((target, held_target.to(target.dtype)))
     if level != "instance":
         return logits, target, embeddings, weight
@@ -163,7 +165,9 @@ def _with_memory(logits, target, embeddings, weight, memory, level):
             f"memory's embeddings must have shape {(m, *embeddings.shape[1:])} on "
             f"{embeddings.device}, like the batch's."
         )
-    embeddings = torch.cat((embeddings, held_embeddings.detach().to(embeddings.dtype)))
+    embeddings = torch.cat(
+        (embeddings.detach(), held_embeddings.detach().to(embeddings.dtype))
+    )
     return logits, target, embeddings, weight
 
 
@@ -464,7 +468,7 @@ def _crl_loss(
             grad = grad[: batch_logits.shape[0]]
         return KnownGradient.apply(loss, batch_logits, grad)
 
-    with_gradient = embeddings.requires_grad and torch.is_grad_enabled()
+    with_gradient = batch_embeddings.requires_grad and torch.is_grad_enabled()
     with torch.no_grad():
         labels = target.long().t() if target.dim() == 2 else target.long()[None]
         n_classes = 2 if target.dim() == 2 else logits.shape[1]
