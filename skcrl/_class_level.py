@@ -29,7 +29,7 @@ from torch import Tensor
 from torch.autograd.function import once_differentiable
 
 from . import _comparisons
-from ._cached import arange, scalar
+from ._cached import arange, scalar, zeros
 from ._mining import class_counts, top_k
 
 __all__ = [
@@ -276,15 +276,16 @@ def _relative_by_class(lists, counts, total, list_weight, margin, const, with_gr
     anchor: ``W + W (W - 1) / 2`` queries per class, linear in the positives'
     scores (one product with :attr:`_Constants.queries`).
 
-    ``counts`` ``(K, 1)`` are the numbers of members and of negative candidates
-    of each mined column (0 for a column that is not mined); ``total`` ``(K,)``
+    ``counts`` ``(K, 1)`` are the numbers of members of each mined column (0 for
+    a column that is not mined) and of negative candidates; ``total`` ``(K,)``
     each mined class's total weight (its count without sample weights);
     ``list_weight`` ``(K, W)`` each positive's sample weight (0 past the valid
     ones; None without sample weights). Slots past a column's positives may hold
     any finite score: their queries weigh 0. Returns the loss and its gradients
     with respect to the positives' scores and the negatives' scores ``s_q``;
-    ``with_gradient``, the loss less the sum of each listed score times its
-    gradient (which the caller adds).
+    ``with_gradient``, instead of the loss, the sum of the queries' gradients,
+    which the caller weighs by the margin and adds to the sum of each listed
+    score times its gradient.
     """
     _, pos_score, _, neg_lowered = lists
     listed, negatives = counts
@@ -315,20 +316,21 @@ def _relative_by_class(lists, counts, total, list_weight, margin, const, with_gr
     )
     # hinge(u + s_q) = hinge(u - (-s_q)) against the ascending -s_q, the means'
     # divisor folded into the weights (the sums and gradients are linear in them)
-    total_hinge, grad_queries, grad_lowered = _comparisons.sum_of_hinges(
+    total_hinge, grad_queries, grad_scores = _comparisons.sum_of_hinges(
         neg_lowered,
         None,
         torch.addmm(margin_tensor, pos_score, const.queries),
         weights / n_triplets,
         with_total=not with_gradient,
+        negated=True,
     )
     if with_gradient:
         # Each active hinge is linear in its query and its negative, so the sum
         # is the queries and scores weighed by their gradients (Euler): margin
-        # times the queries' gradients here, plus every listed score times its
+        # times the queries' gradients, plus every listed score times its
         # gradient, which the caller reads off the gradient it builds anyway.
-        total_hinge = torch.mul(grad_queries.sum(), margin_tensor)
-    return total_hinge, grad_queries.mm(const.queries_t), grad_lowered.neg_()
+        total_hinge = grad_queries.sum()
+    return total_hinge, grad_queries.mm(const.queries_t), grad_scores
 
 
 def _by_sample(by_sample, own, lists, sizes, params, const):
@@ -434,7 +436,7 @@ def class_level_crl(
         if n_tasks > 1:
             earlier.bitwise_and_(const.same_task)
         cumulative = torch.where(earlier, counts, zero).sum(1)
-    mined = torch.bitwise_and(cumulative <= bound, counts >= two)
+    within = cumulative <= bound
     grouped = None
     if many:
         own_score = (probabilities.transpose(0, 1) if rows is None else rows).gather(
@@ -445,10 +447,13 @@ def class_level_crl(
             own_for_sort = own.masked_fill(~present.view(-1, 1), n_columns)
         grouped = (own_for_sort, own_score, counts, candidates)
     lists = mine_class_lists(probabilities, member, others, width, grouped)
-    listed = torch.where(mined, counts, zero).view(-1, 1)
-    negatives = torch.where(mined, n_taking - counts, zero).view(-1, 1)
 
     if comparison == "relative" and class_by_class(n_columns, width, n):
+        # A minority class of one member (SPEC §1 step 4) gets query weights of
+        # 0 all the same (no anchor but itself), so none is struck out here; a
+        # column that is not mined has none either, whatever its negatives.
+        listed = torch.where(within, counts, zero).view(-1, 1)
+        negatives = (n_taking - counts).view(-1, 1)
         list_weight = None
         total = listed.view(-1)
         if weight is not None:
@@ -472,14 +477,17 @@ def class_level_crl(
             grad, listed_sum = _sparse_softmax_gradient(
                 rows, lists, grad_pos, grad_neg, None, const
             )
-            return loss + listed_sum, grad
-        grad = torch.zeros(
-            probabilities.shape, dtype=logits.dtype, device=logits.device
+            return torch.add(listed_sum, loss, alpha=margin), grad
+        grad = zeros(probabilities.shape, logits.dtype, logits.device)
+        grad = grad.scatter_add(1, lists[0], grad_pos).scatter_add_(
+            1, lists[2], grad_neg
         )
-        grad.scatter_add_(1, lists[0], grad_pos).scatter_add_(1, lists[2], grad_neg)
         grad, listed_sum = _logit_gradient(probabilities, grad, multi_label, True)
-        return loss + listed_sum, grad
+        return torch.add(listed_sum, loss, alpha=margin), grad
     else:
+        mined = torch.bitwise_and(within, counts >= two)
+        listed = torch.where(mined, counts, zero).view(-1, 1)
+        negatives = torch.where(mined, n_taking - counts, zero).view(-1, 1)
         row_weight = weight
         if weight is not None and n_tasks > 1:
             row_weight = weight.repeat_interleave(n_tasks)

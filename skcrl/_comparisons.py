@@ -38,6 +38,7 @@ def sum_of_hinges(
     upper: Tensor,
     weight: Tensor,
     with_total: bool = True,
+    negated: bool = False,
 ) -> tuple[Tensor | None, Tensor, Tensor]:
     """``sum weight[..., i] * sum_q max(0, upper[..., i] - ascending[..., q])``.
 
@@ -47,13 +48,14 @@ def sum_of_hinges(
     finite value. Never builds the ``U * Q`` pairs: for one query,
     ``sum_q max(0, u - d_q)`` is ``m * u - (sum of the m values below u)``, read
     off prefix sums. Returns the sum (None unless ``with_total``) and its
-    gradients with respect to ``upper`` and ``ascending``.
+    gradients with respect to ``upper`` and ``ascending`` (``negated``: to
+    ``-ascending``).
     """
     if valid is not None:
         (infinity,) = _numbers(upper, math.inf)
         ascending = torch.where(valid, ascending, infinity)
     below = torch.searchsorted(ascending, upper)
-    grad_upper = weight * below.to(upper.dtype)
+    grad_upper = weight * below
     total = None
     if with_total:
         # a query counts only values below it, all finite: the infinite sums
@@ -74,8 +76,9 @@ def sum_of_hinges(
         .scatter_add(-1, below, weight)
         .cumsum(-1)
     )
-    grad_ascending = cumulative[..., :-1] - cumulative[..., -1:]
-    return total, grad_upper, grad_ascending
+    if negated:
+        return total, grad_upper, cumulative[..., -1:] - cumulative[..., :-1]
+    return total, grad_upper, cumulative[..., :-1] - cumulative[..., -1:]
 
 
 def mean_divisor(total: Tensor, weighted: bool) -> Tensor:
