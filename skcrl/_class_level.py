@@ -504,7 +504,7 @@ def class_level_crl(
             return loss, None
         if rows is not None:
             grad, _ = _sparse_softmax_gradient(
-                rows, lists, grad_pos, grad_neg, (own, grad_own), const
+                rows, lists, grad_pos, grad_neg, (own, grad_own), const, False
             )
             return loss, grad
         grad = torch.zeros(by_sample.shape, dtype=logits.dtype, device=logits.device)
@@ -513,7 +513,9 @@ def class_level_crl(
     return loss, _logit_gradient(probabilities, grad, multi_label)[0]
 
 
-def _sparse_softmax_gradient(rows, lists, grad_pos, grad_neg, own, const):
+def _sparse_softmax_gradient(
+    rows, lists, grad_pos, grad_neg, own, const, with_sum=True
+):
     """``d loss / d logits`` ``(n, C)`` of one task's many classes, from the few
     probabilities the loss reads: the listed positives and negatives of every
     column and, sample by sample, each sample's own class (``own``: its column
@@ -523,7 +525,8 @@ def _sparse_softmax_gradient(rows, lists, grad_pos, grad_neg, own, const):
     pass over the batch, ``-p_ic s_i``, and the few ``g_ic p_ic`` added where
     ``g`` is not 0, instead of a dense ``g`` and three more passes over it (on
     the CPU, large batches of many classes spend their time moving memory).
-    Returns it with the sum of every entry read times its gradient.
+    Returns it with the sum of every entry read times its gradient (None
+    unless ``with_sum``).
     """
     n, n_classes = rows.shape
     # (class, sample, d loss / d p) of each entry read; column c of the lists is
@@ -546,7 +549,7 @@ def _sparse_softmax_gradient(rows, lists, grad_pos, grad_neg, own, const):
         .index_add_(0, flat, weighted)
         .view(n, n_classes)
     )
-    return grad, row_sums.sum()
+    return grad, row_sums.sum() if with_sum else None
 
 
 def _per_class(own: Tensor, values: Tensor, n_classes: int) -> Tensor:
