@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from numbers import Integral
 from typing import NamedTuple
 
@@ -414,6 +415,23 @@ def crl_loss(
     )
 
 
+def _in_own_dtype(device: torch.device):
+    """A context without autocast, if it is on: the closed-form loss and
+    gradients compute in the dtype of their inputs (autocast would run its
+    products in half precision)."""
+    try:
+        enabled = torch.is_autocast_enabled(device.type)
+    except TypeError:  # torch < 2.4
+        enabled = (
+            torch.is_autocast_cpu_enabled()
+            if device.type == "cpu"
+            else torch.is_autocast_enabled()
+        )
+    if enabled:
+        return torch.autocast(device.type, enabled=False)
+    return contextlib.nullcontext()
+
+
 def _crl_loss(
     logits,
     target,
@@ -450,7 +468,7 @@ def _crl_loss(
         return _zero(batch_logits)
     if level == "class":
         with_gradient = batch_logits.requires_grad and torch.is_grad_enabled()
-        with torch.no_grad():
+        with torch.no_grad(), _in_own_dtype(logits.device):
             loss, grad = class_level_crl(
                 logits.detach(),
                 target,
@@ -469,7 +487,7 @@ def _crl_loss(
         return KnownGradient.apply(loss, batch_logits, grad)
 
     with_gradient = batch_embeddings.requires_grad and torch.is_grad_enabled()
-    with torch.no_grad():
+    with torch.no_grad(), _in_own_dtype(embeddings.device):
         labels = target.long().t() if target.dim() == 2 else target.long()[None]
         n_classes = 2 if target.dim() == 2 else logits.shape[1]
         present, labels, counts, n_taking = taking_part(labels, n_classes, weight)

@@ -249,6 +249,35 @@ def test_float32_and_float64(level, comparison):
     torch.testing.assert_close(single.double(), double, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.parametrize("level", LEVELS)
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_autocast_leaves_the_loss_in_the_inputs_dtype(level, multi_label):
+    # Under CPU autocast the closed-form loss would run its matrix products in
+    # bfloat16; it must compute as without autocast, to the last bit.
+    rng = np.random.default_rng(3)
+    n = 40
+    if multi_label:
+        target = torch.as_tensor((rng.random((n, 3)) < [0.1, 0.3, 0.5]).astype(int))
+    else:
+        target = torch.as_tensor(rng.choice(4, size=n, p=[0.6, 0.25, 0.1, 0.05]))
+    logits = torch.as_tensor(
+        rng.normal(size=(n, target.shape[-1] if multi_label else 4))
+    )
+    embeddings = torch.as_tensor(rng.normal(size=(n, 5)))
+    results = []
+    for autocast in (False, True):
+        leaves = [t.float().requires_grad_() for t in (logits, embeddings)]
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=autocast):
+            loss = crl_loss(leaves[0], target, embeddings=leaves[1], level=level, k=6)
+        loss.backward()
+        gradient = leaves[0 if level == "class" else 1].grad
+        assert loss.dtype == gradient.dtype == torch.float32
+        results.append((loss.detach(), gradient))
+    assert results[0][0] > 0
+    assert torch.equal(results[0][0], results[1][0])
+    assert torch.equal(results[0][1], results[1][1])
+
+
 def test_inputs_are_not_modified():
     logits, target, embeddings, *_ = random_batch(2, multi_label=True)
     copies = [t.clone() for t in (logits, target, embeddings)]
