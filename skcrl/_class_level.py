@@ -333,6 +333,113 @@ def _relative_by_class(lists, counts, total, list_weight, margin, const, with_gr
     return total_hinge, grad_queries.mm(const.queries_t), grad_scores
 
 
+def _absolute_by_class(
+    probabilities, member, weight, mined, sizes, lists, margin, with_gradient
+):
+    """The absolute comparison class by class, with every (column, sample) an
+    anchor query at once (few columns: ``(K, n)`` is then no larger than the
+    ``(n, W)`` rows of the sample-by-sample path).
+
+    Pulled pairs: anchor ``a`` of class ``c`` with each of ``c``'s listed
+    positives ``p`` but itself (its own pair is 0), so ``sum w_a (s_a - s_p)^2``
+    over a class is ``m S2 - 2 S1 P1 + W P2`` from the anchors' weighted sums
+    (``W``, ``S1``, ``S2``: of 1, ``s``, ``s^2``) and the list's (``m`` entries,
+    ``P1``, ``P2``), over ``m W - (the listed anchors' weights)`` pairs. Pushed
+    pairs: anchor ``a`` with each listed negative, ``max(0, t_a - l)^2`` with
+    ``t_a = margin - s_a`` against the ascending ``l = -s_q``: the ``b`` values
+    below ``t_a`` give ``b t^2 - 2 t L1 + L2`` from prefix sums, and each
+    negative's gradient comes from the anchors above it, by cumulative
+    histograms of their counts. ``sizes``: the numbers of members of each mined
+    column (0 if not mined) ``(K, 1)`` and of negative candidates ``(K, 1)``.
+
+    Returns the loss, the gradient with respect to the anchors' scores ``(K,
+    n)`` and the lists' gradients with respect to the positives' and the
+    negatives' scores; ``with_gradient``, instead of the loss, half the
+    margin times its derivative: the loss is homogeneous of degree 2 in the
+    scores and the margin, so (Euler) it is that plus half the sum of every
+    score times its gradient, which the caller reads off the softmax chain.
+    """
+    pos_index, pos_score, _, neg_lowered = lists
+    listed, negatives = sizes
+    width = pos_score.shape[1]
+    zero, one, half, margin_tensor = _numbers(probabilities, 0.0, 1.0, 0.5, margin)
+    weighted = weight is not None
+    pos_valid = _arange_like(width, pos_score) < listed
+    positives = torch.where(pos_valid, pos_score, zero)
+    in_list = listed.clamp_max(width)
+    anchor = torch.bitwise_and(member, mined)
+    if not weighted:
+        anchor_weight = torch.where(anchor, one, zero)
+        total, list_total = listed, in_list
+    else:
+        anchor_weight = torch.where(anchor, weight.view(1, -1), zero)
+        total = anchor_weight.sum(1, keepdim=True)
+        list_total = torch.where(pos_valid, weight.take(pos_index), zero).sum(
+            1, keepdim=True
+        )
+    pulled_pairs = _comparisons.mean_divisor(
+        torch.sub(in_list * total, list_total).sum(), weighted
+    )
+    pushed_pairs = _comparisons.mean_divisor(
+        torch.dot(total.view(-1), negatives.view(-1).clamp_max(width)), weighted
+    )
+    # the anchors' weights, each pair's share of its mean
+    pulling = anchor_weight / pulled_pairs
+    pushing = anchor_weight / pushed_pairs
+    p1 = positives.sum(1, keepdim=True)
+    # pushed: the listed negatives below each anchor's t = margin - s_a
+    t = margin_tensor - probabilities
+    below = torch.searchsorted(neg_lowered, t)
+    start = zeros((neg_lowered.shape[0], 1), t.dtype, t.device)
+    lowered_sums = torch.cat((start, neg_lowered.cumsum(1)), 1)
+    sum_below = lowered_sums.gather(1, below)
+    hinges = torch.sub(below * t, sum_below)  # sum of t - l over those below
+    pushed = pushing * hinges
+    if not with_gradient:
+        squares = torch.cat((start, (neg_lowered * neg_lowered).cumsum(1)), 1)
+        pushed_sum = (
+            torch.addcmul(squares.gather(1, below) - t * sum_below, t, hinges) * pushing
+        ).sum()
+        pulled_sum = torch.addcmul(
+            torch.sub(
+                in_list * (pulling * probabilities * probabilities).sum(1, True),
+                (pulling * probabilities).sum(1, keepdim=True) * p1,
+                alpha=2,
+            ),
+            total / pulled_pairs,
+            (positives * positives).sum(1, keepdim=True),
+        ).sum()
+        return (pulled_sum + pushed_sum) * half, None, None, None
+    # d/ds_a: w_a (m s_a - P1) / pairs+ - w_a (b t - L1) / pairs-
+    grad = torch.addcmul(pushed.neg(), pulling, in_list * probabilities - p1)
+    # d/ds_p: (W s_p - S1) / pairs+, on the valid slots
+    grad_pos = torch.where(
+        pos_valid,
+        torch.sub(
+            total / pulled_pairs * positives,
+            (pulling * probabilities).sum(1, keepdim=True),
+        ),
+        zero,
+    )
+    # d/ds_q: sum over the anchors above l of w_a (t_a - l) / pairs-
+    shape = lowered_sums.shape
+    weight_above = (
+        zeros(shape, t.dtype, t.device).scatter_add(1, below, pushing).cumsum(1)
+    )
+    t_above = (
+        zeros(shape, t.dtype, t.device).scatter_add(1, below, pushing * t).cumsum(1)
+    )
+    # past the valid negatives (l = inf) no anchor is above: 0, not inf * 0
+    grad_neg = torch.addcmul(
+        t_above[:, -1:] - t_above[:, :-1],
+        neg_lowered.clamp_max(1),
+        weight_above[:, -1:] - weight_above[:, :-1],
+        value=-1,
+    )
+    (half_margin,) = _numbers(probabilities, 0.5 * margin)
+    return torch.mul(pushed.sum(), half_margin), grad, grad_pos, grad_neg
+
+
 def _by_sample(by_sample, own, lists, sizes, params, const):
     """Every sample with its own class's lists, one row per sample and task, the
     rows of samples that are no anchor masked; the loss and its gradients with
@@ -447,6 +554,27 @@ def class_level_crl(
             own_for_sort = own.masked_fill(~present.view(-1, 1), n_columns)
         grouped = (own_for_sort, own_score, counts, candidates)
     lists = mine_class_lists(probabilities, member, others, width, grouped)
+
+    if comparison == "absolute" and member is not None and not many:
+        mined = torch.bitwise_and(within, counts >= two).view(-1, 1)
+        listed = torch.where(mined, counts.view(-1, 1), zero)
+        loss, grad, grad_pos, grad_neg = _absolute_by_class(
+            probabilities,
+            member,
+            weight,
+            mined,
+            (listed, (n_taking - counts).view(-1, 1)),
+            lists,
+            margin,
+            with_gradient,
+        )
+        if not with_gradient:
+            return loss, None
+        grad = grad.scatter_add_(1, lists[0], grad_pos).scatter_add_(
+            1, lists[2], grad_neg
+        )
+        grad, score_sum = _logit_gradient(probabilities, grad, multi_label, True)
+        return torch.add(loss, score_sum, alpha=0.5), grad
 
     if comparison == "relative" and class_by_class(n_columns, width, n):
         # A minority class of one member (SPEC §1 step 4) gets query weights of

@@ -106,6 +106,33 @@ def _class_level_matches_reference(multi_label, comparison="relative", weighted=
     assert n_nonzero >= N_BATCHES // 3
 
 
+@pytest.mark.parametrize("comparison", COMPARISONS)
+@pytest.mark.parametrize("multi_label", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_class_level_value_without_gradient_matches_reference(
+    comparison, multi_label, weighted
+):
+    # With a gradient to compute, the class level reads its value off the
+    # gradient (Euler's identity for its hinges); without one (validation,
+    # torch.no_grad) it takes the loss's own formulas: both must be exact.
+    n_nonzero = 0
+    for seed in range(N_BATCHES):
+        logits, target, embeddings, k, margin, rho = random_batch(
+            seed, multi_label=multi_label
+        )
+        params = dict(level="class", comparison=comparison, k=k, margin=margin, rho=rho)
+        if weighted:
+            generator = torch.Generator().manual_seed(seed)
+            weight = torch.rand(len(logits), generator=generator, dtype=logits.dtype)
+            params["sample_weight"] = torch.where(weight < 0.2, 0.0, weight)
+        assert not logits.requires_grad
+        got = crl_loss(logits, target, **params)
+        want = reference_crl_loss(logits, target, embeddings=embeddings, **params)
+        torch.testing.assert_close(got, want, rtol=1e-9, atol=1e-12)
+        n_nonzero += bool(want != 0)
+    assert n_nonzero >= N_BATCHES // 3
+
+
 @pytest.mark.parametrize("many_columns", [False, True])
 @pytest.mark.parametrize("class_by_class", [True, False])
 @pytest.mark.parametrize("multi_label", [False, True])
