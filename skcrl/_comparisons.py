@@ -114,20 +114,21 @@ def relative(
     """
     (margin_tensor, infinity) = _numbers(d_pos, margin, math.inf)
     weight = _entry_weight(pos_valid, row_weight, d_pos)
-    n_negatives = _entry_weight(neg_valid, None, d_pos).sum(1)
+    n_negatives = neg_valid.sum(1, dtype=d_pos.dtype)
     n_triplets = mean_divisor(
         torch.dot(weight.sum(1), n_negatives), row_weight is not None
     )
     upper = d_pos + margin_tensor
+    # the mean's divisor folded into the weights: the sums and the gradients
+    # are linear in them
+    weight = weight / n_triplets
     if negatives_sorted:
-        total, grad_pos, grad_neg = sum_of_hinges(d_neg, neg_valid, upper, weight)
-    else:
-        ascending, order = torch.sort(torch.where(neg_valid, d_neg, infinity), dim=1)
-        total, grad_pos, grad_sorted = sum_of_hinges(
-            ascending, ascending != infinity, upper, weight
-        )
-        grad_neg = torch.empty_like(grad_sorted).scatter_(1, order, grad_sorted)
-    return total / n_triplets, grad_pos / n_triplets, grad_neg / n_triplets
+        return sum_of_hinges(d_neg, neg_valid, upper, weight)
+    # sorted with the invalid ones last, as +inf
+    ascending, order = torch.sort(torch.where(neg_valid, d_neg, infinity), dim=1)
+    total, grad_pos, grad_sorted = sum_of_hinges(ascending, None, upper, weight)
+    grad_neg = torch.empty_like(grad_sorted).scatter_(1, order, grad_sorted)
+    return total, grad_pos, grad_neg
 
 
 def _masked_mean(values: Tensor, weight: Tensor) -> tuple[Tensor, Tensor]:
@@ -240,12 +241,11 @@ def compare(
     n_bins: int,
     row_weight: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """``comparison``'s loss and gradients; class-level negatives come sorted."""
+    """``comparison``'s loss and gradients. Mined negatives come sorted, valid
+    ones first: at class level by ascending ``s_a - s_q``, at instance level by
+    descending cosine, so ascending distance."""
     if comparison == "relative":
-        negatives_sorted = level == "class"
-        return relative(
-            d_pos, pos_valid, d_neg, neg_valid, margin, negatives_sorted, row_weight
-        )
+        return relative(d_pos, pos_valid, d_neg, neg_valid, margin, True, row_weight)
     if comparison == "absolute":
         return absolute(d_pos, pos_valid, d_neg, neg_valid, margin, row_weight)
     return distribution(

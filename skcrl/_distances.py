@@ -11,10 +11,9 @@ multi-label), as :mod:`skcrl._mining` does.
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-from ._cached import arange
+from ._cached import arange, scalar
 from ._mining import _SIMILARITY_BLOCK, MinedPairs
 
 __all__ = ["embedding_gradient", "instance_distances", "unit_embeddings"]
@@ -27,13 +26,20 @@ def _task_major(embeddings: Tensor) -> Tensor:
     return embeddings.unsqueeze(0)
 
 
-def unit_embeddings(embeddings: Tensor) -> Tensor:
-    """``(T, n, D)`` unit vectors; ``(1, n, D)`` when all tasks share them."""
-    return F.normalize(_task_major(embeddings), dim=-1)
+def unit_embeddings(embeddings: Tensor) -> tuple[Tensor, Tensor]:
+    """``(T, n, D)`` unit vectors (``(1, n, D)`` when all tasks share them), as
+    ``F.normalize`` makes them, and the norms ``(T, n, 1)`` they were divided by
+    (which the gradient needs again)."""
+    embeddings = _task_major(embeddings)
+    norms = torch.linalg.vector_norm(embeddings, dim=-1, keepdim=True).clamp_min_(1e-12)
+    return embeddings / norms, norms
 
 
 def _distance(cosine: Tensor, valid: Tensor) -> Tensor:
-    return (2 - 2 * cosine.masked_fill(~valid, 1)).clamp(min=0).sqrt()
+    one, two = (scalar(value, cosine.dtype, cosine.device) for value in (1.0, 2.0))
+    return (
+        torch.sub(two, torch.where(valid, cosine, one), alpha=2).clamp_min_(0).sqrt_()
+    )
 
 
 def instance_distances(pairs: MinedPairs) -> tuple[Tensor, Tensor]:
@@ -47,7 +53,7 @@ def instance_distances(pairs: MinedPairs) -> tuple[Tensor, Tensor]:
 
 def embedding_gradient(
     embeddings: Tensor,
-    units: Tensor,
+    units: tuple[Tensor, Tensor],
     pairs: MinedPairs,
     distances: tuple[Tensor, Tensor],
     grads: tuple[Tensor, Tensor],
@@ -57,13 +63,16 @@ def embedding_gradient(
     ``d = sqrt(2 - 2 u_a . u_j)`` gives ``d loss / d cos = -g / d`` (0 at
     ``d = 0``, where the distance has no gradient), then ``u_a`` and ``u_j``
     each receive the other, weighted, and the normalisation
-    ``u = e / |e|`` projects: ``de = (du - u (u . du)) / |e|``.
+    ``u = e / |e|`` projects: ``de = (du - u (u . du)) / |e|``. ``units`` are
+    :func:`unit_embeddings`' unit vectors and norms.
     """
+    units, norm = units
     n_tasks = pairs.anchor_index.shape[0]
     index = torch.cat((pairs.pos_index, pairs.neg_index), dim=2)
     distance = torch.cat(distances, dim=2)
     grad = torch.cat(grads, dim=2)
-    coefficient = torch.where(distance > 0, -grad / distance.clamp(min=1e-30), 0)
+    zero = scalar(0.0, distance.dtype, distance.device)
+    coefficient = torch.where(distance > zero, grad / distance.neg(), zero)
     shared = units.shape[0] == 1 and n_tasks > 1
     n = units.shape[1]
     if n_tasks * n * n <= _DENSE_PAIRS:
@@ -73,9 +82,6 @@ def embedding_gradient(
     if shared:
         grad_units = grad_units.sum(dim=0, keepdim=True)
     along = (grad_units * units).sum(dim=-1, keepdim=True)
-    norm = torch.linalg.vector_norm(
-        _task_major(embeddings.detach()), dim=-1, keepdim=True
-    ).clamp(min=1e-12)
     # Back from the task-major layout: (J, n, D) -> (n, J, D), (1, n, D) -> (n, D).
     grad_embeddings = (grad_units - units * along) / norm
     if embeddings.dim() == 3:

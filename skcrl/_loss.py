@@ -12,6 +12,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from . import _comparisons
+from ._cached import scalar
 from ._checks import (
     BALANCE_PARAMETER_DOCS,
     check_crl_parameters,
@@ -25,7 +26,7 @@ from ._memory import CRLMemory
 from ._mining import (
     group_by_class,
     mine_instance_level,
-    minority_classes,
+    mined_classes,
     n_anchor_slots,
     select_anchors,
 )
@@ -491,11 +492,11 @@ def _crl_loss(
         labels = target.long().t() if target.dim() == 2 else target.long()[None]
         n_classes = 2 if target.dim() == 2 else logits.shape[1]
         present, labels, counts, n_taking = taking_part(labels, n_classes, weight)
-        mined = minority_classes(counts, rho, n_taking) & (counts >= 2)
+        mined = mined_classes(counts, rho, n_taking)
         if present is not None:
             mined = torch.nn.functional.pad(mined, (0, 1))  # the void class
         anchors = select_anchors(labels, mined, group_by_class(labels, mined), n_slots)
-        units = unit_embeddings(embeddings.detach())
+        units, norms = unit_embeddings(embeddings.detach())
         pairs = mine_instance_level(units, labels, counts, anchors, k, present)
         distances = instance_distances(pairs)
         rows = pairs.anchor_index.numel()
@@ -515,11 +516,21 @@ def _crl_loss(
         )
         if with_gradient:
             grads = (grad_pos.view_as(distances[0]), grad_neg.view_as(distances[1]))
-            grad = embedding_gradient(embeddings, units, pairs, distances, grads)
+            grad = embedding_gradient(
+                embeddings, (units, norms), pairs, distances, grads
+            )
+    # The loss stays in the graph of the logits, as at class level, with a
+    # zero gradient (a view of a cached 0 until the backward pass)
     if with_gradient:
         batch_rows = batch_logits.shape[0]
-        loss = KnownGradient.apply(loss, batch_embeddings, grad[:batch_rows])
-    # Keep the loss in the graph of the logits, as at class level.
+        zero = scalar(0.0, batch_logits.dtype, batch_logits.device)
+        return KnownGradient.apply(
+            loss,
+            batch_embeddings,
+            grad[:batch_rows],
+            batch_logits,
+            zero.expand_as(batch_logits),
+        )
     return loss + _zero(batch_logits)
 
 

@@ -15,11 +15,14 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from ._cached import arange, scalar
+
 __all__ = [
     "MinedPairs",
     "class_counts",
     "group_by_class",
     "mine_instance_level",
+    "mined_classes",
     "minority_classes",
     "n_anchor_slots",
     "select_anchors",
@@ -78,6 +81,34 @@ def minority_classes(counts: Tensor, rho: float, n: int | Tensor) -> Tensor:
     return minority & present
 
 
+#: Up to this many classes, :func:`mined_classes` compares every pair of
+#: (count, class) keys at once instead of sorting them.
+_PAIRWISE_CLASSES = 64
+
+
+def mined_classes(counts: Tensor, rho: float, n: int | Tensor) -> Tensor:
+    """SPEC §1: the minority classes of each task that are mined, ``(T, C)``
+    bool: :func:`minority_classes` with at least two members (step 4).
+
+    Up to ``_PAIRWISE_CLASSES`` classes, each class's cumulative count in
+    (count, class) order is the sum of the counts of the classes whose key
+    ``count * C + class`` is no larger: a ``(T, C, C)`` comparison in a few
+    operations, where a sort, a gather, a cumsum and a scatter take more.
+    Absent classes add 0, and are not mined.
+    """
+    n_classes = counts.shape[1]
+    if n_classes > _PAIRWISE_CLASSES:
+        return minority_classes(counts, rho, n) & (counts >= 2)
+    if isinstance(n, Tensor):
+        bound = torch.floor(n.to(torch.float64) * rho).long()
+    else:
+        bound = math.floor(rho * n)
+    key = torch.add(arange(n_classes, counts.device), counts, alpha=n_classes)
+    earlier = key.unsqueeze(1) <= key.unsqueeze(2)
+    cumulative = torch.where(earlier, counts.unsqueeze(1), 0).sum(2)
+    return torch.bitwise_and(cumulative <= bound, counts >= 2)
+
+
 def n_anchor_slots(n: int, rho: float) -> int:
     """A static bound on the anchors of one task: all lie in minority classes,
     whose counts add up to at most ``floor(rho * n)``."""
@@ -93,7 +124,7 @@ def group_by_class(
     ``scores`` (in batch order without scores), then every other sample.
     """
     n_classes = mined.shape[1]
-    keys = labels + n_classes * (~mined).gather(1, labels).long()
+    keys = torch.where(mined.gather(1, labels), labels, labels + n_classes)
     if scores is None:
         return torch.sort(keys, dim=1, stable=True).indices
     if scores.dtype == torch.float32:
@@ -123,7 +154,7 @@ def select_anchors(
 
 def _leading(n_valid: Tensor, width: int) -> Tensor:
     """``(..., width)`` mask of the first ``n_valid`` slots of each row."""
-    return torch.arange(width, device=n_valid.device) < n_valid.unsqueeze(-1)
+    return arange(width, n_valid.device) < n_valid.unsqueeze(-1)
 
 
 def _anchor_class_counts(anchors, counts: Tensor) -> Tensor:
@@ -175,6 +206,26 @@ def top_k(values: Tensor, k: int, force_chunks: bool = False) -> tuple[Tensor, T
     return top, candidates.gather(-1, at).clamp_(max=n - 1)
 
 
+def _mine_block(units, labels, index, anchor_class, present, widths):
+    """The hard positives and negatives of the anchors ``index`` ``(T, b)``:
+    ``(pos_cosine, pos_index, neg_cosine, neg_index)``, ``(T, b, width)`` each,
+    from the cosines of those anchors with every sample."""
+    n = labels.shape[1]
+    anchor_units = units.gather(1, index.unsqueeze(-1).expand(-1, -1, units.shape[-1]))
+    cosine = anchor_units @ units.transpose(1, 2)  # (T, b, n)
+    member = labels.unsqueeze(1) == anchor_class.unsqueeze(-1)
+    # the other members of the anchor's class (an anchor is one of its members)
+    others = torch.bitwise_xor(member, arange(n, labels.device) == index.unsqueeze(-1))
+    minus_infinity = scalar(-math.inf, cosine.dtype, cosine.device)
+    farthest = torch.where(others, cosine.neg(), minus_infinity)
+    if present is not None:
+        member |= ~present
+    nearest = cosine.masked_fill_(member, -math.inf)
+    pos_cosine, pos_index = torch.topk(farthest, widths[0], dim=2)
+    neg_cosine, neg_index = torch.topk(nearest, widths[1], dim=2)
+    return pos_cosine.neg_(), pos_index, neg_cosine, neg_index
+
+
 def mine_instance_level(
     unit_embeddings: Tensor,
     labels: Tensor,
@@ -197,42 +248,36 @@ def mine_instance_level(
     n = labels.shape[1]
     pos_width = min(k, n - 1)
     neg_width = min(k, n)
+    widths = (pos_width, neg_width)
     with torch.no_grad():
         units = unit_embeddings.detach().expand(n_tasks, -1, -1)
         block = max(1, _SIMILARITY_BLOCK // max(1, n_tasks * n))
-        # Filled in place, block by block: small results kept alive between the
-        # blocks' large temporaries would fragment the heap.
-        shape = (n_tasks, n_slots)
-        pos_index = anchor_index.new_empty(*shape, pos_width)
-        neg_index = anchor_index.new_empty(*shape, neg_width)
-        pos_cosine = units.new_empty(*shape, pos_width)
-        neg_cosine = units.new_empty(*shape, neg_width)
-        for start in range(0, n_slots, block):
-            stop = min(start + block, n_slots)
-            index = anchor_index[:, start:stop]
-            anchor_units = units.gather(
-                1, index.unsqueeze(-1).expand(-1, -1, units.shape[-1])
+        if block >= n_slots:  # one block: the results as topk returns them
+            pos_cosine, pos_index, neg_cosine, neg_index = _mine_block(
+                units, labels, anchor_index, anchor_class, present, widths
             )
-            cosine = anchor_units @ units.transpose(1, 2)  # (T, b, n)
-            member = labels.unsqueeze(1) == anchor_class[:, start:stop].unsqueeze(-1)
-            itself = torch.arange(n, device=labels.device) == index.unsqueeze(-1)
-            farthest = cosine.neg().masked_fill_(~member | itself, -math.inf)
-            if present is not None:
-                member |= ~present
-            nearest = cosine.masked_fill_(member, -math.inf)
-            torch.topk(
-                farthest,
-                pos_width,
-                dim=2,
-                out=(pos_cosine[:, start:stop], pos_index[:, start:stop]),
-            )
-            torch.topk(
-                nearest,
-                neg_width,
-                dim=2,
-                out=(neg_cosine[:, start:stop], neg_index[:, start:stop]),
-            )
-        pos_cosine.neg_()
+        else:
+            # Filled in place, block by block: small results kept alive between
+            # the blocks' large temporaries would fragment the heap.
+            shape = (n_tasks, n_slots)
+            pos_index = anchor_index.new_empty(*shape, pos_width)
+            neg_index = anchor_index.new_empty(*shape, neg_width)
+            pos_cosine = units.new_empty(*shape, pos_width)
+            neg_cosine = units.new_empty(*shape, neg_width)
+            for start in range(0, n_slots, block):
+                stop = min(start + block, n_slots)
+                found = _mine_block(
+                    units,
+                    labels,
+                    anchor_index[:, start:stop],
+                    anchor_class[:, start:stop],
+                    present,
+                    widths,
+                )
+                for out, part in zip(
+                    (pos_cosine, pos_index, neg_cosine, neg_index), found, strict=True
+                ):
+                    out[:, start:stop] = part
     h = _anchor_class_counts(anchors, counts)
     n_taking = n if present is None else present.sum()
     return MinedPairs(

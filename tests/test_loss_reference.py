@@ -56,11 +56,12 @@ def test_instance_gradient_gathered_in_blocks_matches_reference(
     monkeypatch, multi_label, embedding, comparison
 ):
     # Small batches chain the instance-level gradient through one dense matrix
-    # of pair weights per task; large ones gather it pair by pair, in blocks of
-    # anchors. Forced here, with blocks of a few anchors, on the reference's
-    # batches.
+    # of pair weights per task, and mine all their anchors at once; large ones
+    # gather it pair by pair and mine in blocks of anchors. Forced here, with
+    # blocks of a few anchors, on the reference's batches.
     monkeypatch.setattr("skcrl._distances._DENSE_PAIRS", 0)
     monkeypatch.setattr("skcrl._distances._SIMILARITY_BLOCK", 64)
+    monkeypatch.setattr("skcrl._mining._SIMILARITY_BLOCK", 64)
     test_matches_reference("instance", multi_label, embedding, comparison)
 
 

@@ -10,6 +10,7 @@ from skcrl._mining import (
     class_counts,
     group_by_class,
     mine_instance_level,
+    mined_classes,
     minority_classes,
     n_anchor_slots,
     select_anchors,
@@ -53,6 +54,26 @@ def test_minority_rule_is_per_task():
     counts = torch.tensor([[1, 9], [9, 1], [5, 5]])
     got = minority_classes(counts, 0.5, 10)
     assert got.tolist() == [[True, False], [False, True], [True, False]]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    counts=st.lists(
+        st.lists(st.integers(0, 6), min_size=1, max_size=9), min_size=1, max_size=3
+    ).filter(lambda rows: len({len(row) for row in rows}) == 1),
+    rho=st.sampled_from([0.2, 0.5, 0.7, 1.0]),
+    weighted=st.booleans(),
+)
+def test_mined_classes_compares_keys_as_the_sort_orders_them(counts, rho, weighted):
+    # The pairwise (count, class) key comparison against the sorted prefix of
+    # minority_classes, with step 4 (at least two members) on top; n an int or,
+    # with sample weights, a tensor.
+    counts = torch.tensor(counts)
+    n = int(counts.sum(1).max()) + 1
+    if weighted:
+        n = torch.tensor(float(n))
+    want = minority_classes(counts, rho, n) & (counts >= 2)
+    assert torch.equal(mined_classes(counts, rho, n), want)
 
 
 def test_class_counts():
