@@ -105,7 +105,8 @@ def mined_classes(counts: Tensor, rho: float, n: int | Tensor) -> Tensor:
         bound = math.floor(rho * n)
     key = torch.add(arange(n_classes, counts.device), counts, alpha=n_classes)
     earlier = key.unsqueeze(1) <= key.unsqueeze(2)
-    cumulative = torch.where(earlier, counts.unsqueeze(1), 0).sum(2)
+    zero = scalar(0.0, counts.dtype, counts.device)
+    cumulative = torch.where(earlier, counts.unsqueeze(1), zero).sum(2)
     return torch.bitwise_and(cumulative <= bound, counts >= 2)
 
 
@@ -212,7 +213,7 @@ def _mine_block(units, labels, index, anchor_class, present, widths):
     from the cosines of those anchors with every sample."""
     n = labels.shape[1]
     anchor_units = units.gather(1, index.unsqueeze(-1).expand(-1, -1, units.shape[-1]))
-    cosine = anchor_units @ units.transpose(1, 2)  # (T, b, n)
+    cosine = torch.bmm(anchor_units, units.transpose(1, 2))  # (T, b, n)
     member = labels.unsqueeze(1) == anchor_class.unsqueeze(-1)
     # the other members of the anchor's class (an anchor is one of its members)
     others = torch.bitwise_xor(member, arange(n, labels.device) == index.unsqueeze(-1))
@@ -250,7 +251,7 @@ def mine_instance_level(
     neg_width = min(k, n)
     widths = (pos_width, neg_width)
     with torch.no_grad():
-        units = unit_embeddings.detach().expand(n_tasks, -1, -1)
+        units = unit_embeddings.expand(n_tasks, -1, -1)
         block = max(1, _SIMILARITY_BLOCK // max(1, n_tasks * n))
         if block >= n_slots:  # one block: the results as topk returns them
             pos_cosine, pos_index, neg_cosine, neg_index = _mine_block(
