@@ -334,7 +334,7 @@ def _relative_by_class(lists, counts, total, list_weight, margin, const, with_gr
 
 
 def _absolute_by_class(
-    probabilities, member, weight, mined, sizes, lists, margin, with_gradient
+    probabilities, member, weight, mined, sizes, lists, margin, const, with_gradient
 ):
     """The absolute comparison class by class, with every (column, sample) an
     anchor query at once (few columns: ``(K, n)`` is then no larger than the
@@ -364,7 +364,7 @@ def _absolute_by_class(
     width = pos_score.shape[1]
     zero, one, half, margin_tensor = _numbers(probabilities, 0.0, 1.0, 0.5, margin)
     weighted = weight is not None
-    pos_valid = _arange_like(width, pos_score) < listed
+    pos_valid = const.slots < listed
     positives = torch.where(pos_valid, pos_score, zero)
     in_list = listed.clamp_max(width)
     anchor = torch.bitwise_and(member, mined)
@@ -566,6 +566,7 @@ def class_level_crl(
             (listed, (n_taking - counts).view(-1, 1)),
             lists,
             margin,
+            const,
             with_gradient,
         )
         if not with_gradient:
