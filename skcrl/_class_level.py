@@ -390,13 +390,10 @@ def _absolute_by_class(
     # pushed: the listed negatives below each anchor's t = margin - s_a
     t = margin_tensor - probabilities
     below = torch.searchsorted(neg_lowered, t)
-    start = zeros((neg_lowered.shape[0], 1), t.dtype, t.device)
-    lowered_sums = torch.cat((start, neg_lowered.cumsum(1)), 1)
-    sum_below = lowered_sums.gather(1, below)
+    sum_below = _comparisons.prefix_sums(neg_lowered).gather(1, below)
     hinges = torch.sub(below * t, sum_below)  # sum of t - l over those below
-    pushed = pushing * hinges
     if not with_gradient:
-        squares = torch.cat((start, (neg_lowered * neg_lowered).cumsum(1)), 1)
+        squares = _comparisons.prefix_sums(neg_lowered * neg_lowered)
         pushed_sum = (
             torch.addcmul(squares.gather(1, below) - t * sum_below, t, hinges) * pushing
         ).sum()
@@ -410,6 +407,7 @@ def _absolute_by_class(
             (positives * positives).sum(1, keepdim=True),
         ).sum()
         return (pulled_sum + pushed_sum) * half, None, None, None
+    pushed = pushing * hinges
     # d/ds_a: w_a (m s_a - P1) / pairs+ - w_a (b t - L1) / pairs-
     grad = torch.addcmul(pushed.neg(), pulling, in_list * probabilities - p1)
     # d/ds_p: (W s_p - S1) / pairs+, on the valid slots
@@ -422,13 +420,9 @@ def _absolute_by_class(
         zero,
     )
     # d/ds_q: sum over the anchors above l of w_a (t_a - l) / pairs-
-    shape = lowered_sums.shape
-    weight_above = (
-        zeros(shape, t.dtype, t.device).scatter_add(1, below, pushing).cumsum(1)
-    )
-    t_above = (
-        zeros(shape, t.dtype, t.device).scatter_add(1, below, pushing * t).cumsum(1)
-    )
+    width_negatives = neg_lowered.shape[1]
+    weight_above = _comparisons.cumulative_histogram(below, pushing, width_negatives)
+    t_above = _comparisons.cumulative_histogram(below, pushing * t, width_negatives)
     # past the valid negatives (l = inf) no anchor is above: 0, not inf * 0
     grad_neg = torch.addcmul(
         t_above[:, -1:] - t_above[:, :-1],

@@ -21,7 +21,15 @@ from torch import Tensor
 
 from ._cached import scalar, zeros
 
-__all__ = ["absolute", "compare", "distribution", "relative", "sum_of_hinges"]
+__all__ = [
+    "absolute",
+    "compare",
+    "cumulative_histogram",
+    "distribution",
+    "prefix_sums",
+    "relative",
+    "sum_of_hinges",
+]
 
 #: Range of the histogram nodes of the distribution comparison, per level.
 HISTOGRAM_RANGE = {"class": (-1.0, 1.0), "instance": (0.0, 2.0)}
@@ -30,6 +38,23 @@ HISTOGRAM_RANGE = {"class": (-1.0, 1.0), "instance": (0.0, 2.0)}
 def _numbers(like: Tensor, *values: float) -> list[Tensor]:
     """``values`` as cached 0-dim tensors of ``like``'s dtype and device."""
     return [scalar(float(value), like.dtype, like.device) for value in values]
+
+
+def prefix_sums(values: Tensor) -> Tensor:
+    """``(..., Q + 1)``: the sums of the first ``0, 1, ..., Q`` values of each
+    row of ``values`` ``(..., Q)`` (read at a count, the sum of that many)."""
+    start = zeros((*values.shape[:-1], 1), values.dtype, values.device)
+    return torch.cat((start, values.cumsum(-1)), dim=-1)
+
+
+def cumulative_histogram(below: Tensor, weight: Tensor, n_values: int) -> Tensor:
+    """``(..., n_values + 1)``: at ``j``, the total ``weight`` of the queries
+    whose count ``below`` (``(..., U)``, each in ``0..n_values``) is at most
+    ``j``; the last entry is every query's weight, so that entry less the one
+    at ``j`` weighs the queries above value ``j``."""
+    shape = (*below.shape[:-1], n_values + 1)
+    histogram = zeros(shape, weight.dtype, weight.device)
+    return histogram.scatter_add(-1, below, weight).cumsum(-1)
 
 
 def sum_of_hinges(
@@ -60,22 +85,15 @@ def sum_of_hinges(
     if with_total:
         # a query counts only values below it, all finite: the infinite sums
         # past the valid values are never read
-        shape = (*ascending.shape[:-1], 1)
-        prefix = torch.cat(
-            (zeros(shape, upper.dtype, upper.device), ascending.cumsum(-1)), dim=-1
-        )
         total = torch.addcmul(
-            grad_upper * upper, weight, prefix.gather(-1, below), value=-1
+            grad_upper * upper,
+            weight,
+            prefix_sums(ascending).gather(-1, below),
+            value=-1,
         ).sum()
     # Value q is below the queries whose count `below` exceeds its position: the
-    # weights of those, from the cumulative histogram of the counts (whose last
-    # entry is every query's weight).
-    n_values = ascending.shape[-1]
-    cumulative = (
-        zeros((*below.shape[:-1], n_values + 1), weight.dtype, weight.device)
-        .scatter_add(-1, below, weight)
-        .cumsum(-1)
-    )
+    # weights of those, from the cumulative histogram of the counts.
+    cumulative = cumulative_histogram(below, weight, ascending.shape[-1])
     if negated:
         return total, grad_upper, cumulative[..., -1:] - cumulative[..., :-1]
     return total, grad_upper, cumulative[..., :-1] - cumulative[..., -1:]

@@ -57,6 +57,15 @@ def class_counts(labels: Tensor, n_classes: int) -> Tensor:
     return counts.scatter_add_(1, labels, torch.ones_like(labels))
 
 
+def _minority_bound(rho: float, n: int | Tensor) -> int | Tensor:
+    """``floor(rho * n)``, to compare integer counts with: int64 against a
+    Python float would be rounded to float32 first. ``n`` may be a 0-dim
+    tensor (the samples of positive weight, SPEC §10)."""
+    if isinstance(n, Tensor):
+        return torch.floor(n.to(torch.float64) * rho).long()
+    return math.floor(rho * n)
+
+
 def minority_classes(counts: Tensor, rho: float, n: int | Tensor) -> Tensor:
     """SPEC §1 steps 1-3: the minority classes of each task, ``(T, C)`` bool.
 
@@ -70,13 +79,7 @@ def minority_classes(counts: Tensor, rho: float, n: int | Tensor) -> Tensor:
     key = torch.where(present, counts, counts.sum(dim=1, keepdim=True) + 1)
     order = torch.sort(key, dim=1, stable=True).indices
     cumulative = counts.gather(1, order).cumsum(dim=1)
-    # Compare integers with floor(rho * n): int64 against a Python float would be
-    # rounded to float32 first.
-    if isinstance(n, Tensor):
-        bound = torch.floor(n.to(torch.float64) * rho).long()
-    else:
-        bound = math.floor(rho * n)
-    within = cumulative <= bound
+    within = cumulative <= _minority_bound(rho, n)
     minority = torch.zeros_like(present).scatter_(1, order, within)
     return minority & present
 
@@ -99,15 +102,11 @@ def mined_classes(counts: Tensor, rho: float, n: int | Tensor) -> Tensor:
     n_classes = counts.shape[1]
     if n_classes > _PAIRWISE_CLASSES:
         return minority_classes(counts, rho, n) & (counts >= 2)
-    if isinstance(n, Tensor):
-        bound = torch.floor(n.to(torch.float64) * rho).long()
-    else:
-        bound = math.floor(rho * n)
     key = torch.add(arange(n_classes, counts.device), counts, alpha=n_classes)
     earlier = key.unsqueeze(1) <= key.unsqueeze(2)
     zero = scalar(0.0, counts.dtype, counts.device)
     cumulative = torch.where(earlier, counts.unsqueeze(1), zero).sum(2)
-    return torch.bitwise_and(cumulative <= bound, counts >= 2)
+    return torch.bitwise_and(cumulative <= _minority_bound(rho, n), counts >= 2)
 
 
 def n_anchor_slots(n: int, rho: float) -> int:

@@ -84,10 +84,10 @@ def test_matches_reference(level, multi_label, embedding, comparison):
     assert n_nonzero >= N_BATCHES // 3
 
 
-def _class_level_matches_reference(multi_label, comparison="relative", weighted=False):
-    """Values and logit gradients of the class level against the reference on
-    N_BATCHES random batches, at 1e-9; enough of them with something to mine."""
-    n_nonzero = 0
+def _class_level_batches(multi_label, comparison, weighted):
+    """N_BATCHES random batches with the class level's parameters:
+    ``(logits, target, embeddings, params)``; with sample weights, a fifth of
+    them 0."""
     for seed in range(N_BATCHES):
         logits, target, embeddings, k, margin, rho = random_batch(
             seed, multi_label=multi_label
@@ -97,6 +97,15 @@ def _class_level_matches_reference(multi_label, comparison="relative", weighted=
             generator = torch.Generator().manual_seed(seed)
             weight = torch.rand(len(logits), generator=generator, dtype=logits.dtype)
             params["sample_weight"] = torch.where(weight < 0.2, 0.0, weight)
+        yield logits, target, embeddings, params
+
+
+def _class_level_matches_reference(multi_label, comparison="relative", weighted=False):
+    """Values and logit gradients of the class level against the reference on
+    N_BATCHES random batches, at 1e-9; enough of them with something to mine."""
+    n_nonzero = 0
+    batches = _class_level_batches(multi_label, comparison, weighted)
+    for logits, target, embeddings, params in batches:
         got = _values_and_gradients(crl_loss, logits, target, embeddings, **params)
         want = _values_and_gradients(
             reference_crl_loss, logits, target, embeddings, **params
@@ -117,15 +126,8 @@ def test_class_level_value_without_gradient_matches_reference(
     # gradient (Euler's identity for its hinges); without one (validation,
     # torch.no_grad) it takes the loss's own formulas: both must be exact.
     n_nonzero = 0
-    for seed in range(N_BATCHES):
-        logits, target, embeddings, k, margin, rho = random_batch(
-            seed, multi_label=multi_label
-        )
-        params = dict(level="class", comparison=comparison, k=k, margin=margin, rho=rho)
-        if weighted:
-            generator = torch.Generator().manual_seed(seed)
-            weight = torch.rand(len(logits), generator=generator, dtype=logits.dtype)
-            params["sample_weight"] = torch.where(weight < 0.2, 0.0, weight)
+    batches = _class_level_batches(multi_label, comparison, weighted)
+    for logits, target, embeddings, params in batches:
         assert not logits.requires_grad
         got = crl_loss(logits, target, **params)
         want = reference_crl_loss(logits, target, embeddings=embeddings, **params)
