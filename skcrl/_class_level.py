@@ -90,6 +90,7 @@ class _Constants(NamedTuple):
     pair_slots: tuple  # (P,) int64 each: the slots i and j of each pair
     samples: Tensor  # (n T, 1) int64: the sample of each row of (sample, task)
     list_columns: Tensor  # (K W,) int64: the column of each flattened list slot
+    column_index: Tensor  # (K, 1) int64: 0..K-1
     queries: Tensor  # (W, W + P) float: the relative queries, linear in the positives
     queries_t: Tensor  # (W + P, W) float: its transpose, contiguous
     query_offset: Tensor  # (1, W + P) float: j + 1 of each single query, j of a pair
@@ -132,6 +133,7 @@ def _constants(n_tasks, n_classes, width, n, dtype, device) -> _Constants:
         pair_slots=(first, second),
         samples=torch.arange(n, device=device).repeat_interleave(n_tasks).view(-1, 1),
         list_columns=columns.repeat_interleave(width),
+        column_index=columns.view(-1, 1),
         queries=queries,
         queries_t=queries.t().contiguous(),
         query_offset=query_slot.view(1, -1),
@@ -434,6 +436,141 @@ def _absolute_by_class(
     return torch.mul(pushed.sum(), half_margin), grad, grad_pos, grad_neg
 
 
+class _HistogramConstants(NamedTuple):
+    """What the distribution comparison of one list width and node count
+    reuses; the joined lists' slots are ``(2, W)``: the positives', the
+    negatives'."""
+
+    joined_slots: Tensor  # (1, 2, W) int64: 0..2W-1
+    slots: Tensor  # (1, 1, W) float: each slot's place in its half, 0..W-1
+    positive_half: Tensor  # (1, 2, 1) bool
+    negative_half: Tensor  # (1, 2, 1) bool
+    halves: Tensor  # (1, 2, 1) int64: 0, 1
+    needed: Tensor  # (1, 2, 1) float: 2 members (one besides the anchor), 1 negative
+    listed_sign: Tensor  # (1, 2, 1) float: 1 for a positive's s_p, -1 for -s_q
+    to_position: tuple  # (1, 2, 1) float -lo / step + the half's first node; 1 / step
+    last_node: Tensor  # (1, 2, 1) float: the half's last node
+    last_lower_node: Tensor  # (1, 2, 1) float: the one before
+    node_gradient: Tensor  # (4 n_bins - 1, 2 n_bins): see _histogram_constants
+    half_step: Tensor  # 0-dim: -step / 2
+
+
+@functools.lru_cache(maxsize=32)
+def _histogram_constants(width, n_bins, dtype, device) -> _HistogramConstants:
+    lo, hi = _comparisons.HISTOGRAM_RANGE["class"]
+    step = (hi - lo) / (n_bins - 1)
+    positive_half = torch.tensor([True, False], device=device).view(1, 2, 1)
+    negative_half = (~positive_half).to(dtype)
+    first_node = n_bins * negative_half
+    # L = sum_{s <= t} H+[t] H-[s] = h' A h / 2 for the joined histogram
+    # h = (H+, H-) and the symmetric A with A[t, n_bins + s] = [s <= t], so
+    # dL/dh = A h. A value's share moves from its lower node to the next at
+    # slope 1 / step: its gradient is a difference of consecutive entries of
+    # A h / step. One product with (the differences of A's rows; A), over
+    # -step, gives those differences first, then A h / step, negated: what the
+    # listed probabilities receive (d = s_a - s_listed).
+    nodes = torch.arange(n_bins, device=device)
+    lower = (nodes.view(1, -1) <= nodes.view(-1, 1)).to(dtype)
+    pairs = torch.zeros(2 * n_bins, 2 * n_bins, dtype=dtype, device=device)
+    pairs[:n_bins, n_bins:] = lower
+    pairs[n_bins:, :n_bins] = lower.t()
+    return _HistogramConstants(
+        joined_slots=torch.arange(2 * width, device=device).view(1, 2, width),
+        slots=torch.arange(width, device=device).to(dtype).view(1, 1, width),
+        positive_half=positive_half,
+        negative_half=~positive_half,
+        halves=torch.arange(2, device=device).view(1, 2, 1),
+        needed=torch.tensor([2.0, 1.0], dtype=dtype, device=device).view(1, 2, 1),
+        listed_sign=1 - 2 * negative_half,
+        # (n_bins - 1) / 2, a binary fraction: v / step - lo / step is exact at
+        # v = lo and v = hi, so no value of [lo, hi] leaves the nodes
+        to_position=(first_node - lo / step, 1 / step),
+        last_node=first_node + (n_bins - 1),
+        last_lower_node=first_node + (n_bins - 2),
+        node_gradient=torch.cat((pairs.diff(dim=0), pairs)) / -step,
+        half_step=scalar(-step / 2, dtype, device),
+    )
+
+
+def _distribution_by_sample(scores, own, lists, sizes, places, n_bins, row_weight):
+    """The histogram loss (SPEC §4) at class level: each sample and task a row
+    against its own class's joined lists, positives then negatives, ``(n T, 2,
+    W)`` values in one histogram of ``2 n_bins`` nodes (the positives' nodes,
+    then the negatives').
+
+    Class-level values lie in ``[-1, 1]``, inside the nodes' range, so no valid
+    value is clamped and each moves its share at slope ``1 / step``. ``own``
+    ``(n T, 1, 1)``: each row's column; ``places``: where each row's own
+    probability ``(n T, 1, 1)`` and each listed one ``(K, 2 W)`` lie in the
+    probabilities ``scores``, flattened (``(K, n)`` or ``(n, C)``); ``sizes``:
+    the valid positives and negatives of each column, ``(K, 1, 1)``. Returns the
+    loss, and the places read with ``d loss / d probability`` there: the rows'
+    own entries, then the rows' listed entries (an entry read by several rows
+    once per row).
+    """
+    _, pos_score, _, neg_lowered = lists
+    listed, negatives = sizes
+    width = pos_score.shape[1]
+    const = _histogram_constants(width, n_bins, scores.dtype, scores.device)
+    zero, one = _numbers(scores, 0.0, 1.0)
+    own_place, listed_place = places
+    shape = (own.shape[0], 2, width)
+    # row r's slots of the (K, 2 W) joined lists (index_select and scatter_add
+    # move large batches' entries several times faster than take and put)
+    at = torch.add(const.joined_slots, own, alpha=2 * width).view(-1)
+    s_anchor = scores.take(own_place)
+    # d = s_a - s_p for the positives, s_a - s_q = s_a + (-s_q) for the negatives
+    # (in place from here on where a value is read no more: each large batch's
+    # new tensor costs the allocator fresh pages)
+    listed_scores = torch.cat((pos_score, neg_lowered), dim=1).view(-1)
+    difference = listed_scores.index_select(0, at).view(shape)
+    difference = torch.addcmul(
+        s_anchor, difference, const.listed_sign, value=-1, out=difference
+    )
+    places = listed_place.view(-1).index_select(0, at)
+    # each row's numbers of positives and of negatives, (n T, 2, 1)
+    bounds = torch.where(const.positive_half, listed, negatives).take(
+        torch.add(const.halves, own, alpha=2)
+    )
+    valid = torch.bitwise_and(const.slots < bounds, places.view(shape) != own_place)
+    # only anchors with a positive and a negative take part: with two members
+    # listed, one is not the anchor (and with one slot, that one)
+    enough = bounds >= const.needed
+    if width == 1:
+        enough = torch.bitwise_and(enough, valid[:, :1])
+    valid = valid.bitwise_and_(enough.all(1, keepdim=True))
+    if row_weight is None:
+        weight = torch.where(valid, one, zero)
+        total = weight.sum((0, 2), keepdim=True).clamp_min(1)
+    else:
+        weight = torch.where(valid, row_weight.view(-1, 1, 1), zero)
+        total = _comparisons.mean_divisor(weight.sum((0, 2), keepdim=True), True)
+    # each value's weight, its histogram's normaliser folded in
+    weight = weight.div_(total)
+    sign = difference.sign().masked_fill_(const.negative_half, 1.0)
+    # each value's place among its half's nodes; invalid values (a negative of
+    # -s_q = inf) stop at the last node
+    position = difference.mul_(sign)
+    position = torch.add(
+        const.to_position[0], position, alpha=const.to_position[1], out=position
+    )
+    position = torch.minimum(position, const.last_node, out=position)
+    lower = torch.minimum(position, const.last_lower_node).floor_()
+    upper_share = position.sub_(lower).mul_(weight)
+    node = lower.long().view(-1)
+    # the gradient's weights, before the lower shares take their place
+    signed_weight = sign.mul_(weight)
+    histogram = zeros((2 * n_bins,), scores.dtype, scores.device).scatter_add(
+        0, node, weight.sub_(upper_share).view(-1)
+    )
+    histogram[1:].scatter_add_(0, node, upper_share.view(-1))
+    node_gradient = torch.mv(const.node_gradient, histogram)
+    loss = torch.dot(histogram, node_gradient[2 * n_bins - 1 :]) * const.half_step
+    # d/d s_listed of d (s_p or s_q), and minus it for s_a
+    grad = node_gradient.index_select(0, node).view(shape).mul_(signed_weight)
+    return loss, (own_place, grad.sum((1, 2)).neg_()), (places, grad)
+
+
 def _by_sample(by_sample, own, lists, sizes, params, const):
     """Every sample with its own class's lists, one row per sample and task, the
     rows of samples that are no anchor masked; the loss and its gradients with
@@ -607,13 +744,57 @@ def class_level_crl(
         )
         grad, listed_sum = _logit_gradient(probabilities, grad, multi_label, True)
         return torch.add(listed_sum, loss, alpha=margin), grad
+    row_weight = weight
+    if weight is not None and n_tasks > 1:
+        row_weight = weight.repeat_interleave(n_tasks)
+    if comparison == "distribution":
+        # A class of one member has no positive but itself, so none is struck
+        # out here: its anchor takes no part.
+        listed = torch.where(within, counts, zero).view(-1, 1, 1)
+        sizes = (listed, (n_taking - counts).view(-1, 1, 1))
+        listed_index = torch.cat((lists[0], lists[2]), dim=1)
+        own_rows, samples = own.view(-1, 1, 1), const.samples.view(-1, 1, 1)
+        if rows is None:  # places in the (K, n) probabilities
+            places = (
+                torch.add(samples, own_rows, alpha=n),
+                torch.add(listed_index, const.column_index, alpha=n),
+            )
+        else:  # in the (n, C) rows
+            places = (
+                torch.add(own_rows, samples, alpha=n_classes),
+                torch.add(const.column_index, listed_index, alpha=n_classes),
+            )
+        loss, (own_place, grad_own), (read, grad_read) = _distribution_by_sample(
+            probabilities if rows is None else rows,
+            own_rows,
+            lists,
+            sizes,
+            places,
+            n_bins,
+            row_weight,
+        )
+        if not with_gradient:
+            return loss, None
+        if rows is not None:
+            flat = torch.cat((own_place.view(-1), read))
+            grad, _ = _sparse_chain(
+                rows,
+                flat,
+                torch.div(flat, n_classes, rounding_mode="floor"),
+                torch.cat((grad_own, grad_read.view(-1))),
+                with_sum=False,
+            )
+            return loss, grad
+        grad = torch.zeros(
+            probabilities.shape, dtype=logits.dtype, device=logits.device
+        )
+        grad = grad.put_(own_place, grad_own, accumulate=True)
+        grad.view(-1).scatter_add_(0, read, grad_read.view(-1))
+        return loss, _logit_gradient(probabilities, grad, multi_label)[0]
     else:
         mined = torch.bitwise_and(within, counts >= two)
         listed = torch.where(mined, counts, zero).view(-1, 1)
         negatives = torch.where(mined, n_taking - counts, zero).view(-1, 1)
-        row_weight = weight
-        if weight is not None and n_tasks > 1:
-            row_weight = weight.repeat_interleave(n_tasks)
         by_sample = probabilities.transpose(0, 1) if rows is None else rows
         loss, grad_own, grad_pos, grad_neg = _by_sample(
             by_sample,
@@ -651,7 +832,7 @@ def _sparse_softmax_gradient(
     Returns it with the sum of every entry read times its gradient (None
     unless ``with_sum``).
     """
-    n, n_classes = rows.shape
+    n_classes = rows.shape[1]
     # (class, sample, d loss / d p) of each entry read; column c of the lists is
     # class c
     parts = [
@@ -664,6 +845,14 @@ def _sparse_softmax_gradient(
         torch.cat([part[i].reshape(-1) for part in parts]) for i in range(3)
     )
     flat = torch.add(classes, samples, alpha=n_classes)
+    return _sparse_chain(rows, flat, samples, values, with_sum)
+
+
+def _sparse_chain(rows, flat, samples, values, with_sum):
+    """:func:`_sparse_softmax_gradient` from the entries read, given as their
+    places ``flat`` in the flattened ``(n, C)`` rows, their samples and ``d loss
+    / d p`` there (an entry may come more than once: the values add up)."""
+    n, n_classes = rows.shape
     weighted = values * rows.view(-1).take(flat)
     row_sums = torch.zeros_like(rows[:, 0]).index_add_(0, samples, weighted)
     grad = (

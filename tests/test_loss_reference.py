@@ -193,3 +193,36 @@ def test_top_k_by_chunks_stays_in_range_with_few_candidates(n):
     _, index = top_k(values, 25, force_chunks=True)
     assert bool((index < n).all())
     assert index[0, :21].tolist() == list(range(20, -1, -1))
+
+
+@pytest.mark.parametrize("multi_label", [False, True])
+@pytest.mark.parametrize("k", [1, 25])
+def test_class_level_distribution_at_both_ends_of_its_range(multi_label, k):
+    # Saturated rows have probabilities of exactly 0 and 1, so some values lie
+    # on both ends of the nodes' range [-1, 1], where a value's share falls
+    # wholly on the first or the last node; the other rows are moderate, so
+    # that the gradient is not 0 everywhere.
+    generator = torch.Generator().manual_seed(k + multi_label)
+    n, n_outputs = 24, 3
+    logits = torch.randn(n, n_outputs, generator=generator, dtype=torch.float64)
+    if multi_label:
+        target = (torch.rand(n, n_outputs, generator=generator) < 0.3).long()
+        saturated = 800.0 * (2.0 * target[: n // 2] - 1.0)
+    else:
+        target = torch.randint(0, n_outputs, (n,), generator=generator)
+        saturated = 800.0 * torch.nn.functional.one_hot(target[: n // 2], n_outputs)
+    # the first half saturated: right in every even row, wrong in every odd one
+    saturated[1::2] = -saturated[1::2]
+    logits[: n // 2] = saturated
+    params = dict(level="class", comparison="distribution", k=k, rho=1.0)
+    probabilities = (
+        torch.sigmoid(logits) if multi_label else torch.softmax(logits, dim=1)
+    )
+    assert {0.0, 1.0} <= set(probabilities.unique().tolist())
+    empty = torch.zeros(n, 2, dtype=torch.float64)
+    got = _values_and_gradients(crl_loss, logits, target, empty, **params)
+    want = _values_and_gradients(reference_crl_loss, logits, target, empty, **params)
+    assert want[0] > 0
+    assert want[1].abs().sum() > 0
+    for g, w in zip(got[:2], want[:2], strict=True):
+        torch.testing.assert_close(g, w, rtol=1e-9, atol=1e-12)
