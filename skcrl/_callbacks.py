@@ -58,11 +58,12 @@ class DivergenceGuard(Callback):
             return
         terms = getattr(net, "_batch_terms_", None)
         gradients = _optimised_gradients(net) if self.check_gradients else []
-        parts = [] if terms is None else [term.float() for term in terms]
+        parts = [] if terms is None else list(terms)
         if gradients:
-            parts += [norm.float() for norm in torch._foreach_norm(gradients)]
+            parts += torch._foreach_norm(gradients)
         if not parts:
             return
+        # stack promotes mixed dtypes (a bfloat16 term, float32 norms) itself
         if torch.isfinite(torch.stack(parts)).all().item():  # the one synchronisation
             return
         finite = [bool(torch.isfinite(part)) for part in parts[:2]]

@@ -89,6 +89,7 @@ class _Constants(NamedTuple):
     pair_positive: Tensor  # (K, P) int64: ... and of its positive j > i
     pair_slots: tuple  # (P,) int64 each: the slots i and j of each pair
     samples: Tensor  # (n T, 1) int64: the sample of each row of (sample, task)
+    samples_3d: Tensor  # (n T, 1, 1) int64: the same
     list_columns: Tensor  # (K W,) int64: the column of each flattened list slot
     column_index: Tensor  # (K, 1) int64: 0..K-1
     queries: Tensor  # (W, W + P) float: the relative queries, linear in the positives
@@ -105,6 +106,7 @@ def _constants(n_tasks, n_classes, width, n, dtype, device) -> _Constants:
     attributes = torch.arange(n_tasks, device=device)
     # the slots i < j of each column's list, as flat indices of a (K, W) tensor
     first, second = torch.triu_indices(width, width, offset=1, device=device)
+    row_samples = torch.arange(n, device=device).repeat_interleave(n_tasks)
     offsets = torch.arange(0, n_tasks * n_classes * width, width, device=device)
     pairs = (offsets.view(-1, 1) + first, offsets.view(-1, 1) + second)
     # query j: margin - s_j; query (i, j), i < j: margin + s_j - 2 s_i
@@ -131,7 +133,8 @@ def _constants(n_tasks, n_classes, width, n, dtype, device) -> _Constants:
         pair_anchor=pairs[0],
         pair_positive=pairs[1],
         pair_slots=(first, second),
-        samples=torch.arange(n, device=device).repeat_interleave(n_tasks).view(-1, 1),
+        samples=row_samples.view(-1, 1),
+        samples_3d=row_samples.view(-1, 1, 1),
         list_columns=columns.repeat_interleave(width),
         column_index=columns.view(-1, 1),
         queries=queries,
@@ -448,9 +451,8 @@ class _HistogramConstants(NamedTuple):
     halves: Tensor  # (1, 2, 1) int64: 0, 1
     needed: Tensor  # (1, 2, 1) float: 2 members (one besides the anchor), 1 negative
     listed_sign: Tensor  # (1, 2, 1) float: 1 for a positive's s_p, -1 for -s_q
-    to_position: tuple  # (1, 2, 1) float -lo / step + the half's first node; 1 / step
-    last_node: Tensor  # (1, 2, 1) float: the half's last node
-    last_lower_node: Tensor  # (1, 2, 1) float: the one before
+    to_position: tuple  # -lo / step (cached 0-dim) and 1 / step (float)
+    first_node: Tensor  # (1, 2, 1) int64: each half's first node, 0 and n_bins
     node_gradient: Tensor  # (4 n_bins - 1, 2 n_bins): see _histogram_constants
     half_step: Tensor  # 0-dim: -step / 2
 
@@ -484,9 +486,8 @@ def _histogram_constants(width, n_bins, dtype, device) -> _HistogramConstants:
         listed_sign=1 - 2 * negative_half,
         # (n_bins - 1) / 2, a binary fraction: v / step - lo / step is exact at
         # v = lo and v = hi, so no value of [lo, hi] leaves the nodes
-        to_position=(first_node - lo / step, 1 / step),
-        last_node=first_node + (n_bins - 1),
-        last_lower_node=first_node + (n_bins - 2),
+        to_position=(scalar(-lo / step, dtype, device), 1 / step),
+        first_node=first_node.long(),
         node_gradient=torch.cat((pairs.diff(dim=0), pairs)) / -step,
         half_step=scalar(-step / 2, dtype, device),
     )
@@ -541,31 +542,39 @@ def _distribution_by_sample(scores, own, lists, sizes, places, n_bins, row_weigh
     valid = valid.bitwise_and_(enough.all(1, keepdim=True))
     if row_weight is None:
         weight = torch.where(valid, one, zero)
-        total = weight.sum((0, 2), keepdim=True).clamp_min(1)
+        total = weight.sum((0, 2)).clamp_min(1)
     else:
         weight = torch.where(valid, row_weight.view(-1, 1, 1), zero)
-        total = _comparisons.mean_divisor(weight.sum((0, 2), keepdim=True), True)
-    # each value's weight, its histogram's normaliser folded in
-    weight = weight.div_(total)
+        total = _comparisons.mean_divisor(weight.sum((0, 2)), True)
+    total = total.view(2, 1)  # each half's, against (.., 2, W) or (2, n_bins)
     sign = difference.sign().masked_fill_(const.negative_half, 1.0)
-    # each value's place among its half's nodes; invalid values (a negative of
-    # -s_q = inf) stop at the last node
+    # each value's place among the nodes, 0 to n_bins - 1 (its half's first
+    # node is added to the index only: in low precision the positions lose
+    # less); invalid values (a negative of -s_q = inf) stop at the last node
     position = difference.mul_(sign)
     position = torch.add(
         const.to_position[0], position, alpha=const.to_position[1], out=position
-    )
-    position = torch.minimum(position, const.last_node, out=position)
-    lower = torch.minimum(position, const.last_lower_node).floor_()
-    upper_share = position.sub_(lower).mul_(weight)
-    node = lower.long().view(-1)
-    # the gradient's weights, before the lower shares take their place
-    signed_weight = sign.mul_(weight)
+    ).clamp_max_(n_bins - 1)
+    # its lower node (positions are not negative: a cast floors them)
+    lower = position.clamp_max(n_bins - 2)
+    node = torch.empty(shape, dtype=torch.int64, device=scores.device).copy_(lower)
+    upper_share = position.sub_(lower.floor_()).mul_(weight)
+    node = node.add_(const.first_node).view(-1)
+    # the gradient's weights, each half's normaliser folded in, before the
+    # lower shares take the weights' place
+    signed_weight = sign.mul_(weight).div_(total)
+    # raw weights, then normalised: low precision loses less in the sums
     histogram = zeros((2 * n_bins,), scores.dtype, scores.device).scatter_add(
         0, node, weight.sub_(upper_share).view(-1)
     )
-    histogram[1:].scatter_add_(0, node, upper_share.view(-1))
+    # the upper nodes: one above, through a view (as_strided: one operation)
+    histogram.as_strided((2 * n_bins - 1,), (1,), 1).scatter_add_(
+        0, node, upper_share.view(-1)
+    )
+    histogram.view(2, n_bins).div_(total)
     node_gradient = torch.mv(const.node_gradient, histogram)
-    loss = torch.dot(histogram, node_gradient[2 * n_bins - 1 :]) * const.half_step
+    node_gradient_of_h = node_gradient.as_strided((2 * n_bins,), (1,), 2 * n_bins - 1)
+    loss = torch.dot(histogram, node_gradient_of_h) * const.half_step
     # d/d s_listed of d (s_p or s_q), and minus it for s_a
     grad = node_gradient.index_select(0, node).view(shape).mul_(signed_weight)
     return loss, (own_place, grad.sum((1, 2)).neg_()), (places, grad)
@@ -753,7 +762,7 @@ def class_level_crl(
         listed = torch.where(within, counts, zero).view(-1, 1, 1)
         sizes = (listed, (n_taking - counts).view(-1, 1, 1))
         listed_index = torch.cat((lists[0], lists[2]), dim=1)
-        own_rows, samples = own.view(-1, 1, 1), const.samples.view(-1, 1, 1)
+        own_rows, samples = own.view(-1, 1, 1), const.samples_3d
         if rows is None:  # places in the (K, n) probabilities
             places = (
                 torch.add(samples, own_rows, alpha=n),
