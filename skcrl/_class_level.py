@@ -461,7 +461,9 @@ class _HistogramConstants(NamedTuple):
 def _histogram_constants(width, n_bins, dtype, device) -> _HistogramConstants:
     lo, hi = _comparisons.HISTOGRAM_RANGE["class"]
     step = (hi - lo) / (n_bins - 1)
-    positive_half = torch.tensor([True, False], device=device).view(1, 2, 1)
+    # built on the device (no copy from the host, which would wait for it)
+    halves = torch.arange(2, device=device).view(1, 2, 1)
+    positive_half = halves == 0
     negative_half = (~positive_half).to(dtype)
     first_node = n_bins * negative_half
     # L = sum_{s <= t} H+[t] H-[s] = h' A h / 2 for the joined histogram
@@ -481,8 +483,8 @@ def _histogram_constants(width, n_bins, dtype, device) -> _HistogramConstants:
         slots=torch.arange(width, device=device).to(dtype).view(1, 1, width),
         positive_half=positive_half,
         negative_half=~positive_half,
-        halves=torch.arange(2, device=device).view(1, 2, 1),
-        needed=torch.tensor([2.0, 1.0], dtype=dtype, device=device).view(1, 2, 1),
+        halves=halves,
+        needed=(2 - halves).to(dtype),
         listed_sign=1 - 2 * negative_half,
         # (n_bins - 1) / 2, a binary fraction: v / step - lo / step is exact at
         # v = lo and v = hi, so no value of [lo, hi] leaves the nodes
