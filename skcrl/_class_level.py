@@ -96,6 +96,8 @@ class _Constants(NamedTuple):
     queries_t: Tensor  # (W + P, W) float: its transpose, contiguous
     query_offset: Tensor  # (1, W + P) float: j + 1 of each single query, j of a pair
     query_cap: Tensor  # (1, W + P) float: inf for a single query, 1 for a pair
+    t_and_s: Tensor  # (3, 1) float: 0, -1, 1
+    share_index: Tensor  # (3, 1) int64: 1, 1, 0
 
 
 @functools.lru_cache(maxsize=32)
@@ -111,6 +113,7 @@ def _constants(n_tasks, n_classes, width, n, dtype, device) -> _Constants:
     pairs = (offsets.view(-1, 1) + first, offsets.view(-1, 1) + second)
     # query j: margin - s_j; query (i, j), i < j: margin + s_j - 2 s_i
     n_pairs = first.numel()
+    slots_3 = torch.arange(3, device=device)
     queries = torch.zeros(width, width + n_pairs, dtype=dtype, device=device)
     queries[slots, slots] = -1.0
     pair_columns = torch.arange(width, width + n_pairs, device=device)
@@ -141,6 +144,8 @@ def _constants(n_tasks, n_classes, width, n, dtype, device) -> _Constants:
         queries_t=queries.t().contiguous(),
         query_offset=query_slot.view(1, -1),
         query_cap=query_cap.view(1, -1),
+        t_and_s=((slots_3 == 2).to(dtype) - (slots_3 == 1).to(dtype)).view(3, 1),
+        share_index=(slots_3 < 2).long().view(3, 1),
     )
 
 
@@ -339,11 +344,11 @@ def _relative_by_class(lists, counts, total, list_weight, margin, const, with_gr
 
 
 def _absolute_by_class(
-    probabilities, member, weight, mined, sizes, lists, margin, const, with_gradient
+    probabilities, own, weight, sizes, lists, margin, const, with_gradient
 ):
-    """The absolute comparison class by class, with every (column, sample) an
-    anchor query at once (few columns: ``(K, n)`` is then no larger than the
-    ``(n, W)`` rows of the sample-by-sample path).
+    """The absolute comparison class by class, from one row per sample and task:
+    its own column's anchor (the other columns of ``(K, n)`` hold no anchor, so
+    the work is ``n T`` entries, not ``K n``).
 
     Pulled pairs: anchor ``a`` of class ``c`` with each of ``c``'s listed
     positives ``p`` but itself (its own pair is 0), so ``sum w_a (s_a - s_p)^2``
@@ -353,90 +358,128 @@ def _absolute_by_class(
     pairs: anchor ``a`` with each listed negative, ``max(0, t_a - l)^2`` with
     ``t_a = margin - s_a`` against the ascending ``l = -s_q``: the ``b`` values
     below ``t_a`` give ``b t^2 - 2 t L1 + L2`` from prefix sums, and each
-    negative's gradient comes from the anchors above it, by cumulative
-    histograms of their counts. ``sizes``: the numbers of members of each mined
-    column (0 if not mined) ``(K, 1)`` and of negative candidates ``(K, 1)``.
+    negative's gradient comes from the anchors above it, by one cumulative
+    histogram of their weights and weighted ``t``. ``own`` ``(n, T)``: each
+    sample's column in each task; ``weight`` ``(n,)``, the sample weights
+    (None: 1); ``sizes``: the numbers of members of each mined column (0 if
+    not mined) and of negative candidates, ``(K, 1)``.
 
-    Returns the loss, the gradient with respect to the anchors' scores ``(K,
-    n)`` and the lists' gradients with respect to the positives' and the
-    negatives' scores; ``with_gradient``, instead of the loss, half the
-    margin times its derivative: the loss is homogeneous of degree 2 in the
-    scores and the margin, so (Euler) it is that plus half the sum of every
-    score times its gradient, which the caller reads off the softmax chain.
+    Returns the loss, the gradient with respect to each sample's own
+    probability in each task ``(T, n)``, and the lists' gradients with
+    respect to the positives' and the negatives' scores; ``with_gradient``,
+    instead of the loss, half the margin times its derivative: the loss is
+    homogeneous of degree 2 in the scores and the margin, so (Euler) it is that
+    plus half the sum of every score times its gradient, which the caller reads
+    off the softmax chain.
     """
     pos_index, pos_score, _, neg_lowered = lists
     listed, negatives = sizes
-    width = pos_score.shape[1]
-    zero, one, half, margin_tensor = _numbers(probabilities, 0.0, 1.0, 0.5, margin)
+    n_columns, width = pos_score.shape
+    n_tasks = own.shape[1]
+    zero, half = _numbers(probabilities, 0.0, 0.5)
     weighted = weight is not None
+    # rows (task, sample): each sample's own column and probability there
+    own = own.t()
+    score = probabilities.gather(0, own).view(-1)
+    column = own.reshape(-1)
     pos_valid = const.slots < listed
     positives = torch.where(pos_valid, pos_score, zero)
     in_list = listed.clamp_max(width)
-    anchor = torch.bitwise_and(member, mined)
+    row_in_list = in_list.view(-1).take(column)
+    # a mined column lists one member or more, the others none
+    anchor_weight = row_in_list.clamp_max(1)
     if not weighted:
-        anchor_weight = torch.where(anchor, one, zero)
         total, list_total = listed, in_list
     else:
-        anchor_weight = torch.where(anchor, weight.view(1, -1), zero)
-        total = anchor_weight.sum(1, keepdim=True)
+        row_weight = weight if n_tasks == 1 else weight.repeat(n_tasks)
+        anchor_weight = anchor_weight.mul_(row_weight)
+        total = _per_column(column, anchor_weight, n_columns).view(-1, 1)
         list_total = torch.where(pos_valid, weight.take(pos_index), zero).sum(
             1, keepdim=True
         )
-    pulled_pairs = _comparisons.mean_divisor(
-        torch.sub(in_list * total, list_total).sum(), weighted
+    # the pulled and the pushed pairs, each mean's divisor
+    pairs = torch.cat(
+        (
+            torch.sub(in_list * total, list_total),
+            total * negatives.clamp_max(width),
+        ),
+        dim=1,
     )
-    pushed_pairs = _comparisons.mean_divisor(
-        torch.dot(total.view(-1), negatives.view(-1).clamp_max(width)), weighted
+    pairs = _comparisons.mean_divisor(pairs.sum(0), weighted)
+    pulled_pairs = pairs[0]
+    # each row's (1, t, s), t = margin - s, and its shares of the means: of the
+    # pushed pairs for 1 and t, of the pulled ones for s
+    terms = torch.addcmul(
+        _row_terms(float(margin), score.dtype, score.device),
+        const.t_and_s,
+        score.view(1, -1),
     )
-    # the anchors' weights, each pair's share of its mean
-    pulling = anchor_weight / pulled_pairs
-    pushing = anchor_weight / pushed_pairs
-    p1 = positives.sum(1, keepdim=True)
-    # pushed: the listed negatives below each anchor's t = margin - s_a
-    t = margin_tensor - probabilities
-    below = torch.searchsorted(neg_lowered, t)
-    sum_below = _comparisons.prefix_sums(neg_lowered).gather(1, below)
+    shares = anchor_weight.view(1, -1) / pairs.take(const.share_index)
+    pushing, pulling = shares[0], shares[2]
+    p1 = positives.sum(1)
+    # pushed: the listed negatives below each anchor's t, in its own column's list
+    t = terms[1]
+    below = torch.searchsorted(neg_lowered.index_select(0, column), t.view(-1, 1))
+    below = below.view(-1)
+    at = torch.add(below, column, alpha=width + 1)
+    sum_below = _comparisons.prefix_sums(neg_lowered).view(-1).take(at)
     hinges = torch.sub(below * t, sum_below)  # sum of t - l over those below
     if not with_gradient:
-        squares = _comparisons.prefix_sums(neg_lowered * neg_lowered)
-        pushed_sum = (
-            torch.addcmul(squares.gather(1, below) - t * sum_below, t, hinges) * pushing
-        ).sum()
-        pulled_sum = torch.addcmul(
-            torch.sub(
-                in_list * (pulling * probabilities * probabilities).sum(1, True),
-                (pulling * probabilities).sum(1, keepdim=True) * p1,
-                alpha=2,
-            ),
-            total / pulled_pairs,
-            (positives * positives).sum(1, keepdim=True),
-        ).sum()
+        squares = _comparisons.prefix_sums(neg_lowered * neg_lowered).view(-1)
+        pushed_sum = torch.dot(
+            torch.addcmul(squares.take(at) - t * sum_below, t, hinges), pushing
+        )
+        pulled_sum = torch.dot(
+            torch.sub(row_in_list * score, p1.take(column), alpha=2) * score, pulling
+        ) + torch.dot((positives * positives).sum(1), total.view(-1) / pulled_pairs)
         return (pulled_sum + pushed_sum) * half, None, None, None
     pushed = pushing * hinges
     # d/ds_a: w_a (m s_a - P1) / pairs+ - w_a (b t - L1) / pairs-
-    grad = torch.addcmul(pushed.neg(), pulling, in_list * probabilities - p1)
-    # d/ds_p: (W s_p - S1) / pairs+, on the valid slots
+    grad = torch.addcmul(
+        pushed.neg_(), pulling, torch.sub(row_in_list * score, p1.take(column))
+    )
+    # One histogram of the counts below, by column, summing the rows' weighted
+    # (1, t, s): cumulated, the anchors above each negative (d/ds_q: the sum
+    # over them of w_a (t_a - l) / pairs-) and each column's sum of w_a s_a /
+    # pairs+ (d/ds_p: (W s_p - S1) / pairs+ on the valid slots)
+    histogram = torch.zeros(
+        (3, n_columns * (width + 1)), dtype=grad.dtype, device=grad.device
+    )
+    cumulative = (
+        histogram.index_add_(1, at, terms.mul_(shares))
+        .view(3, n_columns, width + 1)
+        .cumsum(2)
+    )
+    above = cumulative[:2, :, -1:] - cumulative[:2, :, :-1]
+    # past the valid negatives (l = inf) no anchor is above: 0, not inf * 0
+    grad_neg = torch.addcmul(above[1], neg_lowered.clamp_max(1), above[0], value=-1)
     grad_pos = torch.where(
         pos_valid,
-        torch.sub(
-            total / pulled_pairs * positives,
-            (pulling * probabilities).sum(1, keepdim=True),
-        ),
+        torch.sub(total / pulled_pairs * positives, cumulative[2, :, -1:]),
         zero,
     )
-    # d/ds_q: sum over the anchors above l of w_a (t_a - l) / pairs-
-    width_negatives = neg_lowered.shape[1]
-    weight_above = _comparisons.cumulative_histogram(below, pushing, width_negatives)
-    t_above = _comparisons.cumulative_histogram(below, pushing * t, width_negatives)
-    # past the valid negatives (l = inf) no anchor is above: 0, not inf * 0
-    grad_neg = torch.addcmul(
-        t_above[:, -1:] - t_above[:, :-1],
-        neg_lowered.clamp_max(1),
-        weight_above[:, -1:] - weight_above[:, :-1],
-        value=-1,
+    # pushed was negated in place
+    (half_margin,) = _numbers(probabilities, -0.5 * margin)
+    return (
+        torch.mul(pushed.sum(), half_margin),
+        grad.view(n_tasks, -1),
+        grad_pos,
+        grad_neg,
     )
-    (half_margin,) = _numbers(probabilities, 0.5 * margin)
-    return torch.mul(pushed.sum(), half_margin), grad, grad_pos, grad_neg
+
+
+@functools.lru_cache(maxsize=32)
+def _row_terms(margin: float, dtype, device) -> Tensor:
+    """``(3, 1)``: ``(1, margin, 0)``, built on the device (no copy from the
+    host, which would wait for it)."""
+    places = torch.arange(3, device=device).view(3, 1)
+    return (places == 0).to(dtype) + (places == 1).to(dtype) * margin
+
+
+def _per_column(column: Tensor, values: Tensor, n_columns: int) -> Tensor:
+    """The sums of ``values`` ``(R,)`` over the rows of each column."""
+    sums = zeros((n_columns,), values.dtype, values.device)
+    return sums.index_add(0, column, values)
 
 
 class _HistogramConstants(NamedTuple):
@@ -698,13 +741,12 @@ def class_level_crl(
     lists = mine_class_lists(probabilities, member, others, width, grouped)
 
     if comparison == "absolute" and member is not None and not many:
-        mined = torch.bitwise_and(within, counts >= two).view(-1, 1)
-        listed = torch.where(mined, counts.view(-1, 1), zero)
-        loss, grad, grad_pos, grad_neg = _absolute_by_class(
+        mined = torch.bitwise_and(within, counts >= two)
+        listed = torch.where(mined, counts, zero).view(-1, 1)
+        loss, grad_own, grad_pos, grad_neg = _absolute_by_class(
             probabilities,
-            member,
+            own,
             weight,
-            mined,
             (listed, (n_taking - counts).view(-1, 1)),
             lists,
             margin,
@@ -713,9 +755,11 @@ def class_level_crl(
         )
         if not with_gradient:
             return loss, None
-        grad = grad.scatter_add_(1, lists[0], grad_pos).scatter_add_(
-            1, lists[2], grad_neg
-        )
+        # each sample's gradient in its own columns, 0 in the others
+        if multi_label:
+            grad_own = grad_own.repeat(2, 1)
+        grad = torch.where(member, grad_own, zero)
+        grad.scatter_add_(1, lists[0], grad_pos).scatter_add_(1, lists[2], grad_neg)
         grad, score_sum = _logit_gradient(probabilities, grad, multi_label, True)
         return torch.add(loss, score_sum, alpha=0.5), grad
 
