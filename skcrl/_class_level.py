@@ -96,8 +96,6 @@ class _Constants(NamedTuple):
     queries_t: Tensor  # (W + P, W) float: its transpose, contiguous
     query_offset: Tensor  # (1, W + P) float: j + 1 of each single query, j of a pair
     query_cap: Tensor  # (1, W + P) float: inf for a single query, 1 for a pair
-    t_and_s: Tensor  # (3, 1) float: 0, -1, 1
-    share_index: Tensor  # (3, 1) int64: 1, 1, 0
 
 
 @functools.lru_cache(maxsize=32)
@@ -113,7 +111,6 @@ def _constants(n_tasks, n_classes, width, n, dtype, device) -> _Constants:
     pairs = (offsets.view(-1, 1) + first, offsets.view(-1, 1) + second)
     # query j: margin - s_j; query (i, j), i < j: margin + s_j - 2 s_i
     n_pairs = first.numel()
-    slots_3 = torch.arange(3, device=device)
     queries = torch.zeros(width, width + n_pairs, dtype=dtype, device=device)
     queries[slots, slots] = -1.0
     pair_columns = torch.arange(width, width + n_pairs, device=device)
@@ -144,8 +141,6 @@ def _constants(n_tasks, n_classes, width, n, dtype, device) -> _Constants:
         queries_t=queries.t().contiguous(),
         query_offset=query_slot.view(1, -1),
         query_cap=query_cap.view(1, -1),
-        t_and_s=((slots_3 == 2).to(dtype) - (slots_3 == 1).to(dtype)).view(3, 1),
-        share_index=(slots_3 < 2).long().view(3, 1),
     )
 
 
@@ -346,20 +341,17 @@ def _relative_by_class(lists, counts, total, list_weight, margin, const, with_gr
 def _absolute_by_class(
     probabilities, own, weight, sizes, lists, margin, const, with_gradient
 ):
-    """The absolute comparison class by class, from one row per sample and task:
-    its own column's anchor (the other columns of ``(K, n)`` hold no anchor, so
-    the work is ``n T`` entries, not ``K n``).
+    """The absolute comparison, one row per sample and task: the anchor in its
+    own column (no other column of ``(K, n)`` holds one).
 
     Pulled pairs: anchor ``a`` of class ``c`` with each of ``c``'s listed
     positives ``p`` but itself (its own pair is 0), so ``sum w_a (s_a - s_p)^2``
     over a class is ``m S2 - 2 S1 P1 + W P2`` from the anchors' weighted sums
     (``W``, ``S1``, ``S2``: of 1, ``s``, ``s^2``) and the list's (``m`` entries,
-    ``P1``, ``P2``), over ``m W - (the listed anchors' weights)`` pairs. Pushed
-    pairs: anchor ``a`` with each listed negative, ``max(0, t_a - l)^2`` with
-    ``t_a = margin - s_a`` against the ascending ``l = -s_q``: the ``b`` values
-    below ``t_a`` give ``b t^2 - 2 t L1 + L2`` from prefix sums, and each
-    negative's gradient comes from the anchors above it, by one cumulative
-    histogram of their weights and weighted ``t``. ``own`` ``(n, T)``: each
+    ``P1``, ``P2``), over ``m W - (the listed anchors' weights)`` pairs: no
+    ``(anchor, positive)`` entry is built. Pushed pairs: anchor ``a`` with each
+    listed negative of its column, ``max(0, t_a - l)^2`` with ``t_a = margin -
+    s_a`` and ``l = -s_q``, ``(n T, W)`` entries. ``own`` ``(n, T)``: each
     sample's column in each task; ``weight`` ``(n,)``, the sample weights
     (None: 1); ``sizes``: the numbers of members of each mined column (0 if
     not mined) and of negative candidates, ``(K, 1)``.
@@ -379,9 +371,9 @@ def _absolute_by_class(
     zero, half = _numbers(probabilities, 0.0, 0.5)
     weighted = weight is not None
     # rows (task, sample): each sample's own column and probability there
-    own = own.t()
+    own = own.view(1, -1) if n_tasks == 1 else own.t().contiguous()
     score = probabilities.gather(0, own).view(-1)
-    column = own.reshape(-1)
+    column = own.view(-1)
     pos_valid = const.slots < listed
     positives = torch.where(pos_valid, pos_score, zero)
     in_list = listed.clamp_max(width)
@@ -397,83 +389,51 @@ def _absolute_by_class(
         list_total = torch.where(pos_valid, weight.take(pos_index), zero).sum(
             1, keepdim=True
         )
-    # the pulled and the pushed pairs, each mean's divisor
-    pairs = torch.cat(
-        (
-            torch.sub(in_list * total, list_total),
-            total * negatives.clamp_max(width),
-        ),
-        dim=1,
+    pulled_pairs = _comparisons.mean_divisor(
+        torch.sub(in_list * total, list_total).sum(), weighted
     )
-    pairs = _comparisons.mean_divisor(pairs.sum(0), weighted)
-    pulled_pairs = pairs[0]
-    # each row's (1, t, s), t = margin - s, and its shares of the means: of the
-    # pushed pairs for 1 and t, of the pulled ones for s
-    terms = torch.addcmul(
-        _row_terms(float(margin), score.dtype, score.device),
-        const.t_and_s,
-        score.view(1, -1),
+    pushed_pairs = _comparisons.mean_divisor(
+        torch.dot(total.view(-1), negatives.view(-1).clamp_max(width)), weighted
     )
-    shares = anchor_weight.view(1, -1) / pairs.take(const.share_index)
-    pushing, pulling = shares[0], shares[2]
+    # the anchors' weights, each pair's share of its mean
+    pulling = anchor_weight / pulled_pairs
+    pushing = anchor_weight / pushed_pairs
     p1 = positives.sum(1)
-    # pushed: the listed negatives below each anchor's t, in its own column's list
-    t = terms[1]
-    below = torch.searchsorted(neg_lowered.index_select(0, column), t.view(-1, 1))
-    below = below.view(-1)
-    at = torch.add(below, column, alpha=width + 1)
-    sum_below = _comparisons.prefix_sums(neg_lowered).view(-1).take(at)
-    hinges = torch.sub(below * t, sum_below)  # sum of t - l over those below
+    # pushed: each anchor's t = margin - s_a against its own column's listed
+    # negatives l = -s_q, max(0, t - l) (0 past them, where l = inf)
+    (margin_tensor,) = _numbers(score, margin)
+    short = neg_lowered.index_select(0, column)
+    short = torch.sub(torch.sub(margin_tensor, score).view(-1, 1), short, out=short)
+    short = short.clamp_min_(0)
     if not with_gradient:
-        squares = _comparisons.prefix_sums(neg_lowered * neg_lowered).view(-1)
-        pushed_sum = torch.dot(
-            torch.addcmul(squares.take(at) - t * sum_below, t, hinges), pushing
-        )
+        pushed_sum = torch.dot((short * short).sum(1), pushing)
         pulled_sum = torch.dot(
             torch.sub(row_in_list * score, p1.take(column), alpha=2) * score, pulling
         ) + torch.dot((positives * positives).sum(1), total.view(-1) / pulled_pairs)
         return (pulled_sum + pushed_sum) * half, None, None, None
-    pushed = pushing * hinges
-    # d/ds_a: w_a (m s_a - P1) / pairs+ - w_a (b t - L1) / pairs-
+    pushed = short.mul_(pushing.view(-1, 1))
+    # d/ds_a: w_a (m s_a - P1) / pairs+ - w_a sum (t - l) / pairs-
     grad = torch.addcmul(
-        pushed.neg_(), pulling, torch.sub(row_in_list * score, p1.take(column))
+        pushed.sum(1).neg_(), pulling, torch.sub(row_in_list * score, p1.take(column))
     )
-    # One histogram of the counts below, by column, summing the rows' weighted
-    # (1, t, s): cumulated, the anchors above each negative (d/ds_q: the sum
-    # over them of w_a (t_a - l) / pairs-) and each column's sum of w_a s_a /
-    # pairs+ (d/ds_p: (W s_p - S1) / pairs+ on the valid slots)
-    histogram = torch.zeros(
-        (3, n_columns * (width + 1)), dtype=grad.dtype, device=grad.device
+    # d/ds_q: w_a (t - l) / pairs- over the anchors of its column
+    grad_neg = zeros(neg_lowered.shape, grad.dtype, grad.device).index_add(
+        0, column, pushed
     )
-    cumulative = (
-        histogram.index_add_(1, at, terms.mul_(shares))
-        .view(3, n_columns, width + 1)
-        .cumsum(2)
-    )
-    above = cumulative[:2, :, -1:] - cumulative[:2, :, :-1]
-    # past the valid negatives (l = inf) no anchor is above: 0, not inf * 0
-    grad_neg = torch.addcmul(above[1], neg_lowered.clamp_max(1), above[0], value=-1)
+    # d/ds_p: (W s_p - S1) / pairs+, on the valid slots
+    pulled_scores = _per_column(column, pulling * score, n_columns)
     grad_pos = torch.where(
         pos_valid,
-        torch.sub(total / pulled_pairs * positives, cumulative[2, :, -1:]),
+        torch.sub(total / pulled_pairs * positives, pulled_scores.view(-1, 1)),
         zero,
     )
-    # pushed was negated in place
-    (half_margin,) = _numbers(probabilities, -0.5 * margin)
+    (half_margin,) = _numbers(probabilities, 0.5 * margin)
     return (
-        torch.mul(pushed.sum(), half_margin),
+        torch.mul(grad_neg.sum(), half_margin),
         grad.view(n_tasks, -1),
         grad_pos,
         grad_neg,
     )
-
-
-@functools.lru_cache(maxsize=32)
-def _row_terms(margin: float, dtype, device) -> Tensor:
-    """``(3, 1)``: ``(1, margin, 0)``, built on the device (no copy from the
-    host, which would wait for it)."""
-    places = torch.arange(3, device=device).view(3, 1)
-    return (places == 0).to(dtype) + (places == 1).to(dtype) * margin
 
 
 def _per_column(column: Tensor, values: Tensor, n_columns: int) -> Tensor:
