@@ -174,7 +174,9 @@ def _column_major(logits: Tensor, target: Tensor, const: _Constants, many: bool)
             own,
             None,
         )
-    own = target.view(n, 1).long()
+    own = target.view(n, 1)
+    if own.dtype != torch.int64:
+        own = own.long()
     if many:
         rows = torch.softmax(logits, dim=1)
         return rows.transpose(0, 1), None, own, rows
@@ -498,7 +500,9 @@ def _histogram_constants(width, n_bins, dtype, device) -> _HistogramConstants:
     )
 
 
-def _distribution_by_sample(scores, own, lists, sizes, places, n_bins, row_weight):
+def _distribution_by_sample(
+    scores, own, samples, lists, sizes, own_place, n_bins, row_weight
+):
     """The histogram loss (SPEC §4) at class level: each sample and task a row
     against its own class's joined lists, positives then negatives, ``(n T, 2,
     W)`` values in one histogram of ``2 n_bins`` nodes (the positives' nodes,
@@ -506,52 +510,51 @@ def _distribution_by_sample(scores, own, lists, sizes, places, n_bins, row_weigh
 
     Class-level values lie in ``[-1, 1]``, inside the nodes' range, so no valid
     value is clamped and each moves its share at slope ``1 / step``. ``own``
-    ``(n T, 1, 1)``: each row's column; ``places``: where each row's own
-    probability ``(n T, 1, 1)`` and each listed one ``(K, 2 W)`` lie in the
-    probabilities ``scores``, flattened (``(K, n)`` or ``(n, C)``); ``sizes``:
-    the valid positives and negatives of each column, ``(K, 1, 1)``. Returns the
-    loss, and the places read with ``d loss / d probability`` there: the rows'
-    own entries, then the rows' listed entries (an entry read by several rows
-    once per row).
+    ``(n T, 1, 1)``: each row's column; ``samples`` ``(n T, 1)``: its sample;
+    ``own_place``: where each row's own probability lies in the probabilities
+    ``scores``, flattened (``(K, n)`` or ``(n, C)``); ``sizes``: the valid
+    positives and negatives of each column, ``(K, 1, 1)``. Returns the loss and
+    its gradients with respect to each row's own probability ``(n T,)`` and to
+    each column's listed ones ``(K, 2 W)``.
     """
-    _, pos_score, _, neg_lowered = lists
+    pos_index, pos_score, _, neg_lowered = lists
     listed, negatives = sizes
-    width = pos_score.shape[1]
+    n_columns, width = pos_score.shape
     const = _histogram_constants(width, n_bins, scores.dtype, scores.device)
     zero, one = _numbers(scores, 0.0, 1.0)
-    own_place, listed_place = places
     shape = (own.shape[0], 2, width)
-    # row r's slots of the (K, 2 W) joined lists (index_select and scatter_add
-    # move large batches' entries several times faster than take and put)
-    at = torch.add(const.joined_slots, own, alpha=2 * width).view(-1)
+    # each row's lists, its column's: whole rows of (K, 2 W) move several times
+    # faster than entries gathered one by one
+    rows = own.view(-1)
     s_anchor = scores.take(own_place)
     # d = s_a - s_p for the positives, s_a - s_q = s_a + (-s_q) for the negatives
     # (in place from here on where a value is read no more: each large batch's
     # new tensor costs the allocator fresh pages)
-    listed_scores = torch.cat((pos_score, neg_lowered), dim=1).view(-1)
-    difference = listed_scores.index_select(0, at).view(shape)
+    listed_scores = torch.cat((pos_score, neg_lowered), dim=1)
+    difference = listed_scores.index_select(0, rows).view(shape)
     difference = torch.addcmul(
         s_anchor, difference, const.listed_sign, value=-1, out=difference
     )
-    places = listed_place.view(-1).index_select(0, at)
     # each row's numbers of positives and of negatives, (n T, 2, 1)
     bounds = torch.where(const.positive_half, listed, negatives).take(
         torch.add(const.halves, own, alpha=2)
     )
-    valid = torch.bitwise_and(const.slots < bounds, places.view(shape) != own_place)
+    valid = const.slots < bounds
+    # the anchor itself is no positive of its own (listed at most once)
+    valid[:, 0].bitwise_and_(pos_index.index_select(0, rows) != samples)
     # only anchors with a positive and a negative take part: with two members
     # listed, one is not the anchor (and with one slot, that one)
     enough = bounds >= const.needed
     if width == 1:
         enough = torch.bitwise_and(enough, valid[:, :1])
     valid = valid.bitwise_and_(enough.all(1, keepdim=True))
+    # each half's total weight (1, 2, 1), against (.., 2, W) or (1, 2, n_bins)
     if row_weight is None:
         weight = torch.where(valid, one, zero)
-        total = weight.sum((0, 2)).clamp_min(1)
+        total = weight.sum((0, 2), keepdim=True).clamp_min(1)
     else:
         weight = torch.where(valid, row_weight.view(-1, 1, 1), zero)
-        total = _comparisons.mean_divisor(weight.sum((0, 2)), True)
-    total = total.view(2, 1)  # each half's, against (.., 2, W) or (2, n_bins)
+        total = _comparisons.mean_divisor(weight.sum((0, 2), keepdim=True), True)
     sign = difference.sign().masked_fill_(const.negative_half, 1.0)
     # each value's place among the nodes, 0 to n_bins - 1 (its half's first
     # node is added to the index only: in low precision the positions lose
@@ -576,13 +579,16 @@ def _distribution_by_sample(scores, own, lists, sizes, places, n_bins, row_weigh
     histogram.as_strided((2 * n_bins - 1,), (1,), 1).scatter_add_(
         0, node, upper_share.view(-1)
     )
-    histogram.view(2, n_bins).div_(total)
+    histogram.view(1, 2, n_bins).div_(total)
     node_gradient = torch.mv(const.node_gradient, histogram)
     node_gradient_of_h = node_gradient.as_strided((2 * n_bins,), (1,), 2 * n_bins - 1)
     loss = torch.dot(histogram, node_gradient_of_h) * const.half_step
     # d/d s_listed of d (s_p or s_q), and minus it for s_a
     grad = node_gradient.index_select(0, node).view(shape).mul_(signed_weight)
-    return loss, (own_place, grad.sum((1, 2)).neg_()), (places, grad)
+    grad_lists = zeros((n_columns, 2 * width), grad.dtype, grad.device).index_add(
+        0, rows, grad.view(-1, 2 * width)
+    )
+    return loss, grad.sum((1, 2)).neg_(), grad_lists
 
 
 def _by_sample(by_sample, own, lists, sizes, params, const):
@@ -658,9 +664,11 @@ def class_level_crl(
         n_taking = present.sum(dtype=logits.dtype)
         bound = (n_taking.double() * scalar(rho, torch.float64, logits.device)).floor()
     candidates = None
-    if member is None:  # many classes of one task, row by row
+    if not multi_label:
+        # from the labels: a sum over the (C, n) mask would first copy it whole
         taking = one.expand(n) if present is None else torch.where(present, one, zero)
         counts = _per_class(own, taking, n_classes)
+    if member is None:  # many classes of one task, row by row
         # no sample is a negative of its own class, nor of any if it takes no part
         candidates = rows.scatter(1, own, -math.inf)
         if present is not None:
@@ -672,7 +680,8 @@ def class_level_crl(
         if present is not None:
             member = torch.bitwise_and(member, present)
             others = torch.bitwise_and(~member, present)
-        counts = member.sum(1, dtype=logits.dtype)
+        if multi_label:
+            counts = member.sum(1, dtype=logits.dtype)
         if many:
             candidates = _negative_candidates(probabilities, member, others)
     # SPEC §1: the classes of each task in (count, class) order; a class is a
@@ -767,44 +776,44 @@ def class_level_crl(
         # out here: its anchor takes no part.
         listed = torch.where(within, counts, zero).view(-1, 1, 1)
         sizes = (listed, (n_taking - counts).view(-1, 1, 1))
-        listed_index = torch.cat((lists[0], lists[2]), dim=1)
         own_rows, samples = own.view(-1, 1, 1), const.samples_3d
-        if rows is None:  # places in the (K, n) probabilities
-            places = (
-                torch.add(samples, own_rows, alpha=n),
-                torch.add(listed_index, const.column_index, alpha=n),
-            )
-        else:  # in the (n, C) rows
-            places = (
-                torch.add(own_rows, samples, alpha=n_classes),
-                torch.add(const.column_index, listed_index, alpha=n_classes),
-            )
-        loss, (own_place, grad_own), (read, grad_read) = _distribution_by_sample(
+        # where each row's own probability lies: in the (K, n) probabilities,
+        # or in the (n, C) rows
+        if rows is None:
+            own_place = torch.add(samples, own_rows, alpha=n)
+        else:
+            own_place = torch.add(own_rows, samples, alpha=n_classes)
+        loss, grad_own, grad_lists = _distribution_by_sample(
             probabilities if rows is None else rows,
             own_rows,
+            const.samples,
             lists,
             sizes,
-            places,
+            own_place,
             n_bins,
             row_weight,
         )
         if not with_gradient:
             return loss, None
+        listed_index = torch.cat((lists[0], lists[2]), dim=1)
         if rows is not None:
-            flat = torch.cat((own_place.view(-1), read))
+            listed_place = torch.add(const.column_index, listed_index, alpha=n_classes)
+            flat = torch.cat((own_place.view(-1), listed_place.view(-1)))
             grad, _ = _sparse_chain(
                 rows,
                 flat,
                 torch.div(flat, n_classes, rounding_mode="floor"),
-                torch.cat((grad_own, grad_read.view(-1))),
+                torch.cat((grad_own, grad_lists.view(-1))),
                 with_sum=False,
             )
             return loss, grad
-        grad = torch.zeros(
-            probabilities.shape, dtype=logits.dtype, device=logits.device
-        )
-        grad = grad.put_(own_place, grad_own, accumulate=True)
-        grad.view(-1).scatter_add_(0, read, grad_read.view(-1))
+        # each row's gradient in its own column, 0 in the others
+        if multi_label:
+            grad_own = grad_own.view(n, n_tasks).t().repeat(2, 1)
+        else:
+            grad_own = grad_own.view(1, n)
+        grad = torch.where(member, grad_own, zero)
+        grad.scatter_add_(1, listed_index, grad_lists)
         return loss, _logit_gradient(probabilities, grad, multi_label)[0]
     else:
         mined = torch.bitwise_and(within, counts >= two)
@@ -882,8 +891,8 @@ def _sparse_chain(rows, flat, samples, values, with_sum):
 def _per_class(own: Tensor, values: Tensor, n_classes: int) -> Tensor:
     """The sums of ``values`` ``(n,)`` over the samples of each class of one
     task (``own`` ``(n, 1)``: each sample's class)."""
-    sums = torch.zeros(n_classes, dtype=values.dtype, device=values.device)
-    return sums.index_add_(0, own[:, 0], values)
+    sums = zeros((n_classes,), values.dtype, values.device)
+    return sums.index_add(0, own.view(-1), values)
 
 
 def _logit_gradient(
