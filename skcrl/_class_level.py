@@ -84,10 +84,8 @@ class _Constants(NamedTuple):
     classes: Tensor  # (C, 1) int64: 0..C-1 (multi-class membership)
     attribute_columns: tuple  # (J,) int64 each: the columns of classes 0 and 1
     slots: Tensor  # (1, W) float: 0..W-1
-    slots_index: Tensor  # (1, W) int64: 0..W-1
     pair_anchor: Tensor  # (K, P) int64: flat (K * W) slot of each pair's anchor i
     pair_positive: Tensor  # (K, P) int64: ... and of its positive j > i
-    pair_slots: tuple  # (P,) int64 each: the slots i and j of each pair
     samples: Tensor  # (n T, 1) int64: the sample of each row of (sample, task)
     samples_3d: Tensor  # (n T, 1, 1) int64: the same
     list_columns: Tensor  # (K W,) int64: the column of each flattened list slot
@@ -129,10 +127,8 @@ def _constants(n_tasks, n_classes, width, n, dtype, device) -> _Constants:
         classes=torch.arange(n_classes, device=device).view(-1, 1),
         attribute_columns=(attributes, attributes + n_tasks),
         slots=slots.to(dtype).view(1, -1),
-        slots_index=slots.view(1, -1),
         pair_anchor=pairs[0],
         pair_positive=pairs[1],
-        pair_slots=(first, second),
         samples=row_samples.view(-1, 1),
         samples_3d=row_samples.view(-1, 1, 1),
         list_columns=columns.repeat_interleave(width),
@@ -599,18 +595,21 @@ def _by_sample(by_sample, own, lists, sizes, params, const):
     pos_index, pos_score, _, neg_lowered = lists
     listed, negatives = sizes
     comparison, margin, n_bins, row_weight = params
-    width = pos_score.shape[1]
     rows = own.view(-1, 1)
-    # row r's slot j of the (K, W) lists, flattened
-    at = torch.add(const.slots_index, rows, alpha=width)
+    # each row's lists, its column's: whole rows of (K, W) move several times
+    # faster than entries gathered one by one
+    flat_rows = own.view(-1)
     s_anchor = by_sample.gather(1, own).view(-1, 1)
     row_pos_valid = torch.bitwise_and(
-        const.slots < listed.take(rows), pos_index.take(at) != const.samples
+        const.slots < listed.take(rows),
+        pos_index.index_select(0, flat_rows) != const.samples,
     )
     row_neg_valid = const.slots < negatives.take(rows)
-    difference = s_anchor - torch.where(row_pos_valid, pos_score.take(at), s_anchor)
+    difference = s_anchor - torch.where(
+        row_pos_valid, pos_score.index_select(0, flat_rows), s_anchor
+    )
     # d- = s_a - s_q = s_a + (-s_q) comes increasing
-    d_neg = s_anchor + neg_lowered.take(at)
+    d_neg = s_anchor + neg_lowered.index_select(0, flat_rows)
     loss, grad_pos, grad_neg = _comparisons.compare(
         comparison,
         "class",
@@ -625,8 +624,9 @@ def _by_sample(by_sample, own, lists, sizes, params, const):
     grad_pos = grad_pos * difference.sign()
     grad_own = grad_pos.sum(1) + grad_neg.sum(1)
     # each column's list slots gather the gradients of its members' rows
-    grad_lists = torch.zeros_like(pos_score).put_(at, grad_pos, accumulate=True)
-    grad_negatives = torch.zeros_like(neg_lowered).put_(at, grad_neg, accumulate=True)
+    empty = zeros(pos_score.shape, pos_score.dtype, pos_score.device)
+    grad_lists = empty.index_add(0, flat_rows, grad_pos)
+    grad_negatives = empty.index_add(0, flat_rows, grad_neg)
     return loss, grad_own.view_as(own), grad_lists.neg_(), grad_negatives.neg_()
 
 
