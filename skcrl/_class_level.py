@@ -624,9 +624,9 @@ def _by_sample(by_sample, own, lists, sizes, params, const):
     grad_pos = grad_pos * difference.sign()
     grad_own = grad_pos.sum(1) + grad_neg.sum(1)
     # each column's list slots gather the gradients of its members' rows
-    empty = zeros(pos_score.shape, pos_score.dtype, pos_score.device)
-    grad_lists = empty.index_add(0, flat_rows, grad_pos)
-    grad_negatives = empty.index_add(0, flat_rows, grad_neg)
+    nothing = zeros(pos_score.shape, pos_score.dtype, pos_score.device)
+    grad_lists = nothing.index_add(0, flat_rows, grad_pos)
+    grad_negatives = nothing.index_add(0, flat_rows, grad_neg)
     return loss, grad_own.view_as(own), grad_lists.neg_(), grad_negatives.neg_()
 
 
