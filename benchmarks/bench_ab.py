@@ -25,11 +25,16 @@ from io import BytesIO
 from pathlib import Path
 
 import torch
-from torch.utils import benchmark
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_loss import COMPARISONS, SIZES, aten_calls, long_tailed_batch
+from bench_loss import (
+    COMPARISONS,
+    SIZES,
+    _median_seconds,
+    aten_calls,
+    long_tailed_batch,
+)
 
 from skcrl import crl_loss
 
@@ -53,11 +58,6 @@ def earlier_crl_loss(revision, folder):
     (Path(folder) / "skcrl").rename(Path(folder) / EARLIER)
     sys.path.insert(0, str(folder))
     return importlib.import_module(EARLIER).crl_loss
-
-
-def block_us(stmt, env):
-    timer = benchmark.Timer(stmt=stmt, globals=env, num_threads=1)
-    return timer.blocked_autorange(min_run_time=0.3).median
 
 
 def main(argv=None):
@@ -92,7 +92,7 @@ def main(argv=None):
                 for _ in range(args.rotations):
                     for name in functions:
                         stmt = f"for logits, y, e in batches: {name}{call}"
-                        seconds = block_us(stmt, env) / len(batches)
+                        seconds = _median_seconds(stmt, env, "cpu") / len(batches)
                         best[name] = min(best[name], seconds * 1e6)
                 logits, y, e = batches[0]
                 env.update(logits=logits, y=y, e=e)

@@ -26,12 +26,11 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch.utils import benchmark
 
 sys.path.insert(0, str(Path(__file__).parent))
 
 from bench_fit import VARIANTS, data, net
-from bench_loss import long_tailed_batch
+from bench_loss import _median_seconds, long_tailed_batch
 
 from skcrl import CRLClassifier, crl_loss
 
@@ -104,13 +103,9 @@ def loss_alone(n_classes, batch_size, rows):
     logits, labels, _ = long_tailed_batch(rows, n_classes)
     env = dict(F=F, crl_loss=crl_loss, logits=logits, y=labels)
 
-    def seconds(stmt):
-        timer = benchmark.Timer(stmt=stmt, globals=env, num_threads=1)
-        return timer.blocked_autorange(min_run_time=0.5).median * 1e6
-
     return (
-        seconds("crl_loss(logits, y).backward()"),
-        seconds("F.cross_entropy(logits, y).backward()"),
+        _median_seconds("crl_loss(logits, y).backward()", env, "cpu") * 1e6,
+        _median_seconds("F.cross_entropy(logits, y).backward()", env, "cpu") * 1e6,
     )
 
 

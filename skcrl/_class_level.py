@@ -366,7 +366,9 @@ def _absolute_by_class(
     listed, negatives = sizes
     n_columns, width = pos_score.shape
     n_tasks = own.shape[1]
-    zero, half = _numbers(probabilities, 0.0, 0.5)
+    zero, half, margin_tensor, half_margin = _numbers(
+        probabilities, 0.0, 0.5, margin, 0.5 * margin
+    )
     weighted = weight is not None
     # rows (task, sample): each sample's own column and probability there
     own = own.view(1, -1) if n_tasks == 1 else own.t().contiguous()
@@ -399,7 +401,6 @@ def _absolute_by_class(
     p1 = positives.sum(1)
     # pushed: each anchor's t = margin - s_a against its own column's listed
     # negatives l = -s_q, max(0, t - l) (0 past them, where l = inf)
-    (margin_tensor,) = _numbers(score, margin)
     short = neg_lowered.index_select(0, column)
     short = torch.sub(torch.sub(margin_tensor, score).view(-1, 1), short, out=short)
     short = short.clamp_min_(0)
@@ -425,7 +426,6 @@ def _absolute_by_class(
         torch.sub(total / pulled_pairs * positives, pulled_scores.view(-1, 1)),
         zero,
     )
-    (half_margin,) = _numbers(probabilities, 0.5 * margin)
     return (
         torch.mul(grad_neg.sum(), half_margin),
         grad.view(n_tasks, -1),
@@ -435,9 +435,19 @@ def _absolute_by_class(
 
 
 def _per_column(column: Tensor, values: Tensor, n_columns: int) -> Tensor:
-    """The sums of ``values`` ``(R,)`` over the rows of each column."""
+    """The sums of ``values`` ``(R,)`` over the rows of each column (``column``
+    ``(R,)``: each row's)."""
     sums = zeros((n_columns,), values.dtype, values.device)
     return sums.index_add(0, column, values)
+
+
+def _in_own_columns(member: Tensor, grad_own: Tensor, multi_label: bool) -> Tensor:
+    """``(K, n)``: each sample's gradient ``grad_own`` ``(T, n)`` in its own
+    column of each task (``member``), 0 in the other columns."""
+    if multi_label:  # class 0 of every attribute, then class 1
+        grad_own = grad_own.repeat(2, 1)
+    (zero,) = _numbers(grad_own, 0.0)
+    return torch.where(member, grad_own, zero)
 
 
 class _HistogramConstants(NamedTuple):
@@ -664,10 +674,6 @@ def class_level_crl(
         n_taking = present.sum(dtype=logits.dtype)
         bound = (n_taking.double() * scalar(rho, torch.float64, logits.device)).floor()
     candidates = None
-    if not multi_label:
-        # from the labels: a sum over the (C, n) mask would first copy it whole
-        taking = one.expand(n) if present is None else torch.where(present, one, zero)
-        counts = _per_class(own, taking, n_classes)
     if member is None:  # many classes of one task, row by row
         # no sample is a negative of its own class, nor of any if it takes no part
         candidates = rows.scatter(1, own, -math.inf)
@@ -680,10 +686,14 @@ def class_level_crl(
         if present is not None:
             member = torch.bitwise_and(member, present)
             others = torch.bitwise_and(~member, present)
-        if multi_label:
-            counts = member.sum(1, dtype=logits.dtype)
         if many:
             candidates = _negative_candidates(probabilities, member, others)
+    if multi_label:
+        counts = member.sum(1, dtype=logits.dtype)
+    else:
+        # from the labels: a sum over the (C, n) mask would first copy it whole
+        taking = one.expand(n) if present is None else torch.where(present, one, zero)
+        counts = _per_column(own.view(-1), taking, n_classes)
     # SPEC §1: the classes of each task in (count, class) order; a class is a
     # minority while the counts up to it stay within rho * n
     key = torch.add(const.column_class, counts, alpha=n_classes)
@@ -724,10 +734,7 @@ def class_level_crl(
         )
         if not with_gradient:
             return loss, None
-        # each sample's gradient in its own columns, 0 in the others
-        if multi_label:
-            grad_own = grad_own.repeat(2, 1)
-        grad = torch.where(member, grad_own, zero)
+        grad = _in_own_columns(member, grad_own, multi_label)
         grad.scatter_add_(1, lists[0], grad_pos).scatter_add_(1, lists[2], grad_neg)
         grad, score_sum = _logit_gradient(probabilities, grad, multi_label, True)
         return torch.add(loss, score_sum, alpha=0.5), grad
@@ -742,7 +749,9 @@ def class_level_crl(
         total = listed.view(-1)
         if weight is not None:
             if member is None:
-                total = _per_class(own, torch.where(present, weight, zero), n_classes)
+                total = _per_column(
+                    own.view(-1), torch.where(present, weight, zero), n_classes
+                )
             else:
                 total = torch.where(member, weight, zero).sum(1)
             list_weight = torch.where(const.slots < listed, weight.take(lists[0]), zero)
@@ -807,12 +816,9 @@ def class_level_crl(
                 with_sum=False,
             )
             return loss, grad
-        # each row's gradient in its own column, 0 in the others
-        if multi_label:
-            grad_own = grad_own.view(n, n_tasks).t().repeat(2, 1)
-        else:
-            grad_own = grad_own.view(1, n)
-        grad = torch.where(member, grad_own, zero)
+        # rows (sample, task) to (task, sample)
+        grad_own = grad_own.view(1, n) if n_tasks == 1 else grad_own.view(n, -1).t()
+        grad = _in_own_columns(member, grad_own, multi_label)
         grad.scatter_add_(1, listed_index, grad_lists)
         return loss, _logit_gradient(probabilities, grad, multi_label)[0]
     else:
@@ -886,13 +892,6 @@ def _sparse_chain(rows, flat, samples, values, with_sum):
         .view(n, n_classes)
     )
     return grad, row_sums.sum() if with_sum else None
-
-
-def _per_class(own: Tensor, values: Tensor, n_classes: int) -> Tensor:
-    """The sums of ``values`` ``(n,)`` over the samples of each class of one
-    task (``own`` ``(n, 1)``: each sample's class)."""
-    sums = zeros((n_classes,), values.dtype, values.device)
-    return sums.index_add(0, own.view(-1), values)
 
 
 def _logit_gradient(
