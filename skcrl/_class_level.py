@@ -87,7 +87,6 @@ class _Constants(NamedTuple):
     pair_anchor: Tensor  # (K, P) int64: flat (K * W) slot of each pair's anchor i
     pair_positive: Tensor  # (K, P) int64: ... and of its positive j > i
     samples: Tensor  # (n T, 1) int64: the sample of each row of (sample, task)
-    samples_3d: Tensor  # (n T, 1, 1) int64: the same
     list_columns: Tensor  # (K W,) int64: the column of each flattened list slot
     column_index: Tensor  # (K, 1) int64: 0..K-1
     queries: Tensor  # (W, W + P) float: the relative queries, linear in the positives
@@ -130,7 +129,6 @@ def _constants(n_tasks, n_classes, width, n, dtype, device) -> _Constants:
         pair_anchor=pairs[0],
         pair_positive=pairs[1],
         samples=row_samples.view(-1, 1),
-        samples_3d=row_samples.view(-1, 1, 1),
         list_columns=columns.repeat_interleave(width),
         column_index=columns.view(-1, 1),
         queries=queries,
@@ -434,6 +432,67 @@ def _absolute_by_class(
     )
 
 
+#: From this many (sample, task) rows on, the rows that read their column's
+#: lists are first narrowed to those of minority columns (:func:`_anchor_rows`):
+#: below it, the selection's operations cost about what the rows it drops save
+#: (``benchmarks/bench_gates.py``).
+SELECT_ANCHORS_FROM = 256
+
+
+class _Rows(NamedTuple):
+    """The (sample, task) rows that read their column's lists, ``R`` of them."""
+
+    column: Tensor  # (R, 1) int64: the row's own column
+    sample: Tensor  # (R, 1) int64: its sample
+    place: Tensor  # (R, 1) int64: its own probability's place, flattened
+    weight: Tensor | None  # (R,): its sample weight (None: unweighted)
+    valid: Tensor | None  # (R, 1) bool: whether a slot holds a row (None: all do)
+
+
+def _anchor_rows(own, within, present, row_weight, n_slots, const, n_classes):
+    """Every (sample, task) row, or, from :data:`SELECT_ANCHORS_FROM` rows on
+    when ``n_slots`` (``T floor(rho n)``) are fewer, only the rows of minority
+    columns (``within`` ``(K,)``) of samples that take part, in that many slots:
+    only those can be anchors, and a static bound on their number needs no wait
+    for the device. An empty slot holds row 0 and is marked invalid: whatever it
+    computes must weigh 0.
+
+    ``n_classes``: the number of columns of the ``(n, C)`` probabilities row by
+    row, or None for the ``(K, n)`` ones, which the places index.
+    """
+    n, n_tasks = own.shape
+    column, sample, valid = own.view(-1, 1), const.samples, None
+    if SELECT_ANCHORS_FROM <= n * n_tasks and n_slots < n * n_tasks:
+        one, zero = _numbers(own, 1, 0)
+        flag = torch.where(within, one, zero).take(own)
+        if present is not None:
+            flag = flag.mul_(present.view(-1, 1))
+        # the flagged rows go to slots 1, 2, ... of one more, the others to 0
+        flag = flag.view(-1)
+        place = flag.cumsum(0)
+        chosen = zeros((n_slots + 1,), torch.int64, own.device).scatter(
+            0, place * flag, arange(n * n_tasks, own.device)
+        )[1:]
+        valid = (arange(n_slots, own.device) < place[-1]).view(-1, 1)
+        column = own.take(chosen).view(-1, 1)
+        sample = (chosen if n_tasks == 1 else sample.take(chosen)).view(-1, 1)
+        if row_weight is not None:
+            row_weight = row_weight.take(chosen)
+    if n_classes is None:
+        place = torch.add(sample, column, alpha=n)
+    else:
+        place = torch.add(column, sample, alpha=n_classes)
+    return _Rows(column, sample, place, row_weight, valid)
+
+
+def _at_places(place: Tensor, values: Tensor, shape: tuple) -> Tensor:
+    """A tensor of ``shape``, 0 but for ``values`` ``(R,)`` added at the
+    flattened places ``place`` ``(R, 1)`` (an empty slot of
+    :func:`_anchor_rows` adds its 0 to row 0's)."""
+    nothing = zeros((math.prod(shape),), values.dtype, values.device)
+    return nothing.index_add(0, place.view(-1), values).view(shape)
+
+
 def _per_column(column: Tensor, values: Tensor, n_columns: int) -> Tensor:
     """The sums of ``values`` ``(R,)`` over the rows of each column (``column``
     ``(R,)``: each row's)."""
@@ -506,33 +565,35 @@ def _histogram_constants(width, n_bins, dtype, device) -> _HistogramConstants:
     )
 
 
-def _distribution_by_sample(
-    scores, own, samples, lists, sizes, own_place, n_bins, row_weight
-):
-    """The histogram loss (SPEC §4) at class level: each sample and task a row
-    against its own class's joined lists, positives then negatives, ``(n T, 2,
-    W)`` values in one histogram of ``2 n_bins`` nodes (the positives' nodes,
-    then the negatives').
+def _distribution_by_sample(scores, anchors: _Rows, lists, sizes, n_bins):
+    """The histogram loss (SPEC §4) at class level: each (sample, task) row of
+    ``anchors`` against its own class's joined lists, positives then
+    negatives, ``(R, 2, W)`` values in one histogram of ``2 n_bins`` nodes (the
+    positives' nodes, then the negatives').
 
     Class-level values lie in ``[-1, 1]``, inside the nodes' range, so no valid
-    value is clamped and each moves its share at slope ``1 / step``. ``own``
-    ``(n T, 1, 1)``: each row's column; ``samples`` ``(n T, 1)``: its sample;
-    ``own_place``: where each row's own probability lies in the probabilities
-    ``scores``, flattened (``(K, n)`` or ``(n, C)``); ``sizes``: the valid
-    positives and negatives of each column, ``(K, 1, 1)``. Returns the loss and
-    its gradients with respect to each row's own probability ``(n T,)`` and to
-    each column's listed ones ``(K, 2 W)``.
+    value is clamped and each moves its share at slope ``1 / step``.
+    ``scores``: the probabilities whose flattened places ``anchors`` give
+    (``(K, n)`` or ``(n, C)``); ``sizes``: the valid positives and negatives of
+    each column, ``(K, 1, 1)``. Returns the loss and its gradients with respect
+    to each row's own probability ``(R,)`` and to each column's listed ones
+    ``(K, 2 W)``.
     """
     pos_index, pos_score, _, neg_lowered = lists
     listed, negatives = sizes
     n_columns, width = pos_score.shape
     const = _histogram_constants(width, n_bins, scores.dtype, scores.device)
     zero, one = _numbers(scores, 0.0, 1.0)
+    own, samples, row_weight = (
+        anchors.column.view(-1, 1, 1),
+        anchors.sample,
+        anchors.weight,
+    )
     shape = (own.shape[0], 2, width)
     # each row's lists, its column's: whole rows of (K, 2 W) move several times
     # faster than entries gathered one by one
     rows = own.view(-1)
-    s_anchor = scores.take(own_place)
+    s_anchor = scores.take(anchors.place).view(-1, 1, 1)
     # d = s_a - s_p for the positives, s_a - s_q = s_a + (-s_q) for the negatives
     # (in place from here on where a value is read no more: each large batch's
     # new tensor costs the allocator fresh pages)
@@ -541,7 +602,7 @@ def _distribution_by_sample(
     difference = torch.addcmul(
         s_anchor, difference, const.listed_sign, value=-1, out=difference
     )
-    # each row's numbers of positives and of negatives, (n T, 2, 1)
+    # each row's numbers of positives and of negatives, (R, 2, 1)
     bounds = torch.where(const.positive_half, listed, negatives).take(
         torch.add(const.halves, own, alpha=2)
     )
@@ -553,7 +614,10 @@ def _distribution_by_sample(
     enough = bounds >= const.needed
     if width == 1:
         enough = torch.bitwise_and(enough, valid[:, :1])
-    valid = valid.bitwise_and_(enough.all(1, keepdim=True))
+    enough = enough.all(1, keepdim=True)
+    if anchors.valid is not None:
+        enough = enough.bitwise_and_(anchors.valid.view(-1, 1, 1))
+    valid = valid.bitwise_and_(enough)
     # each half's total weight (1, 2, 1), against (.., 2, W) or (1, 2, n_bins)
     if row_weight is None:
         weight = torch.where(valid, one, zero)
@@ -597,24 +661,27 @@ def _distribution_by_sample(
     return loss, grad.sum((1, 2)).neg_(), grad_lists
 
 
-def _by_sample(by_sample, own, lists, sizes, params, const):
-    """Every sample with its own class's lists, one row per sample and task, the
-    rows of samples that are no anchor masked; the loss and its gradients with
-    respect to the samples' own scores, the positives' scores and the negatives'
-    scores ``s_q``."""
+def _by_sample(scores, anchors: _Rows, lists, sizes, params, const):
+    """Every (sample, task) row of ``anchors`` with its own class's lists; the
+    loss and its gradients with respect to the rows' own scores ``(R,)``, the
+    positives' scores and the negatives' scores ``s_q``. ``scores``: the
+    probabilities whose flattened places ``anchors`` give."""
     pos_index, pos_score, _, neg_lowered = lists
     listed, negatives = sizes
-    comparison, margin, n_bins, row_weight = params
-    rows = own.view(-1, 1)
+    comparison, margin, n_bins = params
+    rows = anchors.column
     # each row's lists, its column's: whole rows of (K, W) move several times
     # faster than entries gathered one by one
-    flat_rows = own.view(-1)
-    s_anchor = by_sample.gather(1, own).view(-1, 1)
+    flat_rows = rows.view(-1)
+    s_anchor = scores.take(anchors.place)
+    listed, negatives = listed.take(rows), negatives.take(rows)
+    if anchors.valid is not None:  # an empty slot lists nothing
+        listed, negatives = listed.mul_(anchors.valid), negatives.mul_(anchors.valid)
     row_pos_valid = torch.bitwise_and(
-        const.slots < listed.take(rows),
-        pos_index.index_select(0, flat_rows) != const.samples,
+        const.slots < listed,
+        pos_index.index_select(0, flat_rows) != anchors.sample,
     )
-    row_neg_valid = const.slots < negatives.take(rows)
+    row_neg_valid = const.slots < negatives
     difference = s_anchor - torch.where(
         row_pos_valid, pos_score.index_select(0, flat_rows), s_anchor
     )
@@ -629,7 +696,7 @@ def _by_sample(by_sample, own, lists, sizes, params, const):
         row_neg_valid,
         margin=margin,
         n_bins=n_bins,
-        row_weight=row_weight,
+        row_weight=anchors.weight,
     )
     grad_pos = grad_pos * difference.sign()
     grad_own = grad_pos.sum(1) + grad_neg.sum(1)
@@ -637,7 +704,7 @@ def _by_sample(by_sample, own, lists, sizes, params, const):
     nothing = zeros(pos_score.shape, pos_score.dtype, pos_score.device)
     grad_lists = nothing.index_add(0, flat_rows, grad_pos)
     grad_negatives = nothing.index_add(0, flat_rows, grad_neg)
-    return loss, grad_own.view_as(own), grad_lists.neg_(), grad_negatives.neg_()
+    return loss, grad_own, grad_lists.neg_(), grad_negatives.neg_()
 
 
 def class_level_crl(
@@ -780,34 +847,30 @@ def class_level_crl(
     row_weight = weight
     if weight is not None and n_tasks > 1:
         row_weight = weight.repeat_interleave(n_tasks)
+    # the rows that read their column's lists, all or those that can be anchors
+    anchors = _anchor_rows(
+        own,
+        within,
+        present,
+        row_weight,
+        n_tasks * math.floor(rho * n),
+        const,
+        None if rows is None else n_classes,
+    )
     if comparison == "distribution":
         # A class of one member has no positive but itself, so none is struck
         # out here: its anchor takes no part.
         listed = torch.where(within, counts, zero).view(-1, 1, 1)
         sizes = (listed, (n_taking - counts).view(-1, 1, 1))
-        own_rows, samples = own.view(-1, 1, 1), const.samples_3d
-        # where each row's own probability lies: in the (K, n) probabilities,
-        # or in the (n, C) rows
-        if rows is None:
-            own_place = torch.add(samples, own_rows, alpha=n)
-        else:
-            own_place = torch.add(own_rows, samples, alpha=n_classes)
         loss, grad_own, grad_lists = _distribution_by_sample(
-            probabilities if rows is None else rows,
-            own_rows,
-            const.samples,
-            lists,
-            sizes,
-            own_place,
-            n_bins,
-            row_weight,
+            probabilities if rows is None else rows, anchors, lists, sizes, n_bins
         )
         if not with_gradient:
             return loss, None
         listed_index = torch.cat((lists[0], lists[2]), dim=1)
         if rows is not None:
             listed_place = torch.add(const.column_index, listed_index, alpha=n_classes)
-            flat = torch.cat((own_place.view(-1), listed_place.view(-1)))
+            flat = torch.cat((anchors.place.view(-1), listed_place.view(-1)))
             grad, _ = _sparse_chain(
                 rows,
                 flat,
@@ -816,33 +879,30 @@ def class_level_crl(
                 with_sum=False,
             )
             return loss, grad
-        # rows (sample, task) to (task, sample)
-        grad_own = grad_own.view(1, n) if n_tasks == 1 else grad_own.view(n, -1).t()
-        grad = _in_own_columns(member, grad_own, multi_label)
+        grad = _at_places(anchors.place, grad_own, (n_columns, n))
         grad.scatter_add_(1, listed_index, grad_lists)
         return loss, _logit_gradient(probabilities, grad, multi_label)[0]
     else:
         mined = torch.bitwise_and(within, counts >= two)
         listed = torch.where(mined, counts, zero).view(-1, 1)
         negatives = torch.where(mined, n_taking - counts, zero).view(-1, 1)
-        by_sample = probabilities.transpose(0, 1) if rows is None else rows
         loss, grad_own, grad_pos, grad_neg = _by_sample(
-            by_sample,
-            own,
+            probabilities if rows is None else rows,
+            anchors,
             lists,
             (listed, negatives),
-            (comparison, margin, n_bins, row_weight),
+            (comparison, margin, n_bins),
             const,
         )
         if not with_gradient:
             return loss, None
         if rows is not None:
+            own_entries = (anchors.column, anchors.sample, grad_own)
             grad, _ = _sparse_softmax_gradient(
-                rows, lists, grad_pos, grad_neg, (own, grad_own), const, False
+                rows, lists, grad_pos, grad_neg, own_entries, const, False
             )
             return loss, grad
-        grad = torch.zeros(by_sample.shape, dtype=logits.dtype, device=logits.device)
-        grad = grad.scatter_add_(1, own, grad_own).transpose(0, 1)
+        grad = _at_places(anchors.place, grad_own, (n_columns, n))
     grad.scatter_add_(1, lists[0], grad_pos).scatter_add_(1, lists[2], grad_neg)
     return loss, _logit_gradient(probabilities, grad, multi_label)[0]
 
@@ -852,8 +912,8 @@ def _sparse_softmax_gradient(
 ):
     """``d loss / d logits`` ``(n, C)`` of one task's many classes, from the few
     probabilities the loss reads: the listed positives and negatives of every
-    column and, sample by sample, each sample's own class (``own``: its column
-    ``(n, 1)`` with the gradient there, or None).
+    column and, row by row, each row's own class (``own``: the rows' columns
+    and samples ``(R, 1)`` and the gradients there ``(R,)``, or None).
 
     Through the softmax, ``d / d z_ic = p_ic (g_ic - sum_c' g_ic' p_ic')``: one
     pass over the batch, ``-p_ic s_i``, and the few ``g_ic p_ic`` added where
@@ -870,7 +930,7 @@ def _sparse_softmax_gradient(
         (const.list_columns, lists[2], grad_neg),
     ]
     if own is not None:
-        parts.append((own[0], const.samples, own[1]))
+        parts.append(own)
     classes, samples, values = (
         torch.cat([part[i].reshape(-1) for part in parts]) for i in range(3)
     )

@@ -165,6 +165,25 @@ def test_many_columns_mining_matches_reference(
     _class_level_matches_reference(multi_label, comparison, weighted)
 
 
+@pytest.mark.parametrize("comparison", COMPARISONS)
+@pytest.mark.parametrize("many_columns", [False, True])
+@pytest.mark.parametrize("multi_label", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_anchor_rows_match_reference(
+    monkeypatch, comparison, many_columns, multi_label, weighted
+):
+    # Large batches narrow the (sample, task) rows that read their column's
+    # lists (the distribution comparison, the sample-by-sample path) to those
+    # of minority columns, at most rho n per task, in slots of that static
+    # size: forced here on the reference's small batches, whose free slots
+    # (rows of minority columns are usually fewer) must weigh nothing
+    monkeypatch.setattr("skcrl._class_level.SELECT_ANCHORS_FROM", 0)
+    monkeypatch.setattr("skcrl._class_level.class_by_class", lambda *_: False)
+    if many_columns:
+        monkeypatch.setattr("skcrl._class_level.MANY_COLUMNS", 0)
+    _class_level_matches_reference(multi_label, comparison, weighted)
+
+
 @pytest.mark.parametrize("n", [400, 401, 403, 1000, 1599])
 def test_top_k_by_chunks_matches_topk(n):
     # Rows of 16 k to 64 k values take the chunked route on the CPU; -inf marks
