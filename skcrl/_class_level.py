@@ -30,7 +30,7 @@ from torch.autograd.function import once_differentiable
 
 from . import _comparisons
 from ._cached import arange, scalar, zeros
-from ._mining import class_counts, top_k
+from ._mining import class_counts, n_anchor_slots, top_k
 
 __all__ = [
     "KnownGradient",
@@ -489,8 +489,7 @@ def _at_places(place: Tensor, values: Tensor, shape: tuple) -> Tensor:
     """A tensor of ``shape``, 0 but for ``values`` ``(R,)`` added at the
     flattened places ``place`` ``(R, 1)`` (an empty slot of
     :func:`_anchor_rows` adds its 0 to row 0's)."""
-    nothing = zeros((math.prod(shape),), values.dtype, values.device)
-    return nothing.index_add(0, place.view(-1), values).view(shape)
+    return _per_column(place.view(-1), values, math.prod(shape)).view(shape)
 
 
 def _per_column(column: Tensor, values: Tensor, n_columns: int) -> Tensor:
@@ -853,7 +852,7 @@ def class_level_crl(
         within,
         present,
         row_weight,
-        n_tasks * math.floor(rho * n),
+        n_tasks * n_anchor_slots(n, rho),
         const,
         None if rows is None else n_classes,
     )
