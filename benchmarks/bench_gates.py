@@ -32,12 +32,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 from bench_loss import _median_seconds, long_tailed_batch
 
 import skcrl._class_level as class_level
+import skcrl._class_lists as class_lists
 from skcrl import crl_loss
 
-#: gate: (module attribute, value that forces it on, value that forces it
+#: gate: (module, attribute, value that forces it on, value that forces it
 #: off, [(comparison, n, classes), ...] around its threshold)
 GATES = {
     "SELECT_ANCHORS_FROM": (
+        class_lists,
         "SELECT_ANCHORS_FROM",
         0,
         sys.maxsize,
@@ -52,6 +54,7 @@ GATES = {
         ],
     ),
     "class_by_class": (
+        class_level,
         "class_by_class",
         lambda *_: True,
         lambda *_: False,
@@ -64,6 +67,7 @@ GATES = {
         ],
     ),
     "MANY_COLUMNS": (
+        class_level,
         "MANY_COLUMNS",
         0,
         sys.maxsize,
@@ -85,7 +89,7 @@ def chosen(gate, comparison, n, n_classes):
         width = min(25, n)
         return class_level.class_by_class(n_classes, width, n)
     # rows of one task, more than floor(rho n) of them
-    return n >= class_level.SELECT_ANCHORS_FROM
+    return n >= class_lists.SELECT_ANCHORS_FROM
 
 
 def main(argv=None):
@@ -102,8 +106,8 @@ def main(argv=None):
     print("| gate | comparison | size | on µs | off µs | rule takes | ratio |")
     print("|---|---|---|---:|---:|---|---:|")
     for gate in args.gates:
-        attribute, on, off, cases = GATES[gate]
-        original = getattr(class_level, attribute)
+        module, attribute, on, off, cases = GATES[gate]
+        original = getattr(module, attribute)
         for comparison, n, n_classes in cases:
             takes = chosen(gate, comparison, n, n_classes)
             batches = [
@@ -120,11 +124,11 @@ def main(argv=None):
             try:
                 for _ in range(args.rotations):
                     for side, value in (("on", on), ("off", off)):
-                        setattr(class_level, attribute, value)
+                        setattr(module, attribute, value)
                         seconds = _median_seconds(stmt, env, "cpu") / len(batches)
                         best[side] = min(best[side], seconds * 1e6)
             finally:
-                setattr(class_level, attribute, original)
+                setattr(module, attribute, original)
             taken, other = (best["on"], best["off"])[:: 1 if takes else -1]
             print(
                 f"| {gate} | {comparison} | ({n}, {n_classes}) | {best['on']:.0f} "

@@ -15,7 +15,7 @@ import functools
 import torch
 from torch import Tensor
 
-__all__ = ["arange", "scalar", "zeros"]
+__all__ = ["arange", "numbers", "scalar", "zeros"]
 
 
 @functools.lru_cache(maxsize=256)
@@ -35,3 +35,8 @@ def arange(size: int, device: torch.device, dtype: torch.dtype = torch.int64) ->
 def zeros(shape: tuple, dtype: torch.dtype, device: torch.device) -> Tensor:
     """``torch.zeros(shape)``, to concatenate with or compare against."""
     return torch.zeros(shape, dtype=dtype, device=device)
+
+
+def numbers(like: Tensor, *values: float) -> list[Tensor]:
+    """``values`` as cached 0-dim tensors of ``like``'s dtype and device."""
+    return [scalar(float(value), like.dtype, like.device) for value in values]

@@ -19,7 +19,7 @@ import math
 import torch
 from torch import Tensor
 
-from ._cached import scalar, zeros
+from ._cached import numbers, zeros
 
 __all__ = [
     "absolute",
@@ -33,11 +33,6 @@ __all__ = [
 
 #: Range of the histogram nodes of the distribution comparison, per level.
 HISTOGRAM_RANGE = {"class": (-1.0, 1.0), "instance": (0.0, 2.0)}
-
-
-def _numbers(like: Tensor, *values: float) -> list[Tensor]:
-    """``values`` as cached 0-dim tensors of ``like``'s dtype and device."""
-    return [scalar(float(value), like.dtype, like.device) for value in values]
 
 
 def prefix_sums(values: Tensor) -> Tensor:
@@ -77,7 +72,7 @@ def sum_of_hinges(
     ``-ascending``).
     """
     if valid is not None:
-        (infinity,) = _numbers(upper, math.inf)
+        (infinity,) = numbers(upper, math.inf)
         ascending = torch.where(valid, ascending, infinity)
     below = torch.searchsorted(ascending, upper)
     grad_upper = weight * below
@@ -104,13 +99,13 @@ def mean_divisor(total: Tensor, weighted: bool) -> Tensor:
     may lie below 1, replaced by 1 only when it is 0."""
     if not weighted:
         return total.clamp_min(1)
-    zero, one = _numbers(total, 0.0, 1.0)
+    zero, one = numbers(total, 0.0, 1.0)
     return torch.where(total > zero, total, one)
 
 
 def _entry_weight(mask: Tensor, row_weight: Tensor | None, like: Tensor) -> Tensor:
     """Each entry's weight: 1 (or its row's weight) where ``mask``, else 0."""
-    zero, one = _numbers(like, 0.0, 1.0)
+    zero, one = numbers(like, 0.0, 1.0)
     if row_weight is None:
         return torch.where(mask, one, zero)
     return torch.where(mask, row_weight.view(-1, 1), zero)
@@ -130,7 +125,7 @@ def relative(
     ``negatives_sorted`` skips the sort when the valid ``d-`` of each row already
     increase and come first.
     """
-    (margin_tensor, infinity) = _numbers(d_pos, margin, math.inf)
+    (margin_tensor, infinity) = numbers(d_pos, margin, math.inf)
     weight = _entry_weight(pos_valid, row_weight, d_pos)
     n_negatives = neg_valid.sum(1, dtype=d_pos.dtype)
     n_triplets = mean_divisor(
@@ -165,7 +160,7 @@ def absolute(
     row_weight: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Contrastive: ``0.5 * (mean d+^2 + mean max(0, margin - d-)^2)``."""
-    zero, margin_tensor, half = _numbers(d_pos, 0.0, margin, 0.5)
+    zero, margin_tensor, half = numbers(d_pos, 0.0, margin, 0.5)
     d_pos = torch.where(pos_valid, d_pos, zero)
     short = (margin_tensor - torch.where(neg_valid, d_neg, margin_tensor)).clamp_min(0)
     pulled, pos_share = _masked_mean(
@@ -185,7 +180,7 @@ def _soft_histogram(
     needs: each value's lower node, the derivative of its upper node's share (0
     where clamped or masked), and the normaliser."""
     step = (hi - lo) / (n_bins - 1)
-    lo_tensor, hi_tensor, step_tensor, zero = _numbers(values, lo, hi, step, 0.0)
+    lo_tensor, hi_tensor, step_tensor, zero = numbers(values, lo, hi, step, 0.0)
     position = (values.clamp(lo, hi) - lo_tensor) / step_tensor
     lower = position.floor().clamp_max(n_bins - 2)
     upper_share = (position - lower) * weight

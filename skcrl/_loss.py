@@ -19,7 +19,7 @@ from ._checks import (
     crl_parameters,
     with_crl_parameter_docs,
 )
-from ._class_level import KnownGradient, class_level_crl, taking_part
+from ._class_level import KnownGradient, class_level_crl
 from ._distances import embedding_gradient, instance_distances, unit_embeddings
 from ._distributed import gather_batch
 from ._memory import CRLMemory
@@ -29,6 +29,7 @@ from ._mining import (
     mined_classes,
     n_anchor_slots,
     select_anchors,
+    taking_part,
 )
 
 __all__ = ["CRLTerms", "ClassRectificationLoss", "crl_loss", "imbalance_measure"]

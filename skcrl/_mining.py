@@ -26,6 +26,7 @@ __all__ = [
     "minority_classes",
     "n_anchor_slots",
     "select_anchors",
+    "taking_part",
 ]
 
 #: Elements of one ``(T, anchors, n)`` similarity block at instance level; larger
@@ -290,3 +291,17 @@ def mine_instance_level(
         pos_cosine=pos_cosine,
         neg_cosine=neg_cosine,
     )
+
+
+def taking_part(labels: Tensor, n_classes: int, weight: Tensor | None):
+    """SPEC §10: the samples of positive weight take part, the others are given
+    the void label ``n_classes``, outside every class (instance level).
+
+    Returns ``(present or None, labels, counts (T, C), samples taking part)``.
+    """
+    if weight is None:
+        return None, labels, class_counts(labels, n_classes), labels.shape[1]
+    present = weight > 0
+    labels = labels.masked_fill(~present, n_classes)
+    counts = class_counts(labels, n_classes + 1)[:, :n_classes]
+    return present, labels, counts, present.sum()

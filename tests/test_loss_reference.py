@@ -177,7 +177,7 @@ def test_anchor_rows_match_reference(
     # of minority columns, at most rho n per task, in slots of that static
     # size: forced here on the reference's small batches, whose free slots
     # (rows of minority columns are usually fewer) must weigh nothing
-    monkeypatch.setattr("skcrl._class_level.SELECT_ANCHORS_FROM", 0)
+    monkeypatch.setattr("skcrl._class_lists.SELECT_ANCHORS_FROM", 0)
     monkeypatch.setattr("skcrl._class_level.class_by_class", lambda *_: False)
     if many_columns:
         monkeypatch.setattr("skcrl._class_level.MANY_COLUMNS", 0)

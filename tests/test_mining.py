@@ -5,7 +5,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from skcrl._class_level import mine_class_lists
+from skcrl._class_lists import mine_class_lists
 from skcrl._mining import (
     class_counts,
     group_by_class,

@@ -1,0 +1,414 @@
+"""Class level, SPEC.md §3-§4: each comparison from the columns' shared lists
+(:mod:`skcrl._class_lists`), with its gradients in closed form.
+
+The relative and absolute comparisons work class by class where they can
+(:func:`relative_by_class`, :func:`absolute_by_class`); the distribution
+comparison (:func:`distribution_by_sample`) and the sample-by-sample path
+(:func:`by_sample`) take each anchor row against its column's lists. Each
+returns the loss and its gradients with respect to the scores it read, which
+:func:`skcrl._class_level.class_level_crl` chains back to the logits.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import NamedTuple
+
+import torch
+from torch import Tensor
+
+from . import _comparisons
+from ._cached import numbers, scalar, zeros
+from ._class_lists import Rows
+
+__all__ = [
+    "absolute_by_class",
+    "by_sample",
+    "class_by_class",
+    "distribution_by_sample",
+    "per_column",
+    "relative_by_class",
+]
+
+
+def class_by_class(n_columns: int, width: int, n: int) -> bool:
+    """Whether the relative comparison is cheaper class by class, with about
+    ``K W^2 / 2`` queries and a fixed number of operations, than sample by
+    sample, with ``n T W`` queries and a few more operations (measured: the
+    class-by-class path wins up to about twice the queries)."""
+    return n_columns * (width + 1) < 4 * n
+
+
+def relative_by_class(lists, counts, total, list_weight, margin, const, with_gradient):
+    """The relative comparison class by class, from the shared lists alone.
+
+    Every anchor ``a`` of class ``c`` meets the same positives, ``c``'s lowest
+    scores ``s_0 <= s_1 <= ...``, and negatives ``s_q``. The hinge
+    ``margin + |s_a - s_p| - (s_a - s_q)`` is ``margin - s_p + s_q`` when
+    ``s_p <= s_a``, whatever the anchor; that holds for every positive below the
+    anchor in the list and for every anchor outside it. So positive ``j`` meets
+    each negative once for each anchor but itself and the ``j`` list members
+    below it (weighing the class's ``total`` weight less the list's weights up
+    to ``j``), and only the pairs ``i < j`` inside the list
+    (``margin + s_j - 2 s_i + s_q``, weighing anchor ``i``) depend on the
+    anchor: ``W + W (W - 1) / 2`` queries per class, linear in the positives'
+    scores (one product with :attr:`Constants.queries`).
+
+    ``counts`` ``(K, 1)`` are the numbers of members of each mined column (0 for
+    a column that is not mined) and of negative candidates; ``total`` ``(K,)``
+    each mined class's total weight (its count without sample weights);
+    ``list_weight`` ``(K, W)`` each positive's sample weight (0 past the valid
+    ones; None without sample weights). Slots past a column's positives may hold
+    any finite score: their queries weigh 0. Returns the loss and its gradients
+    with respect to the positives' scores and the negatives' scores ``s_q``;
+    ``with_gradient``, instead of the loss, the sum of the queries' gradients,
+    which the caller weighs by the margin and adds to the sum of each listed
+    score times its gradient.
+    """
+    _, pos_score, _, neg_lowered = lists
+    listed, negatives = counts
+    width = pos_score.shape[1]
+    zero, margin_tensor = numbers(pos_score, 0.0, margin)
+    if list_weight is None:
+        # every weight 1, and total the count of a mined class (0 otherwise):
+        # single query j weighs the anchors past slot j, total - j - 1, and a
+        # pair (i, j) 1 while j is a valid slot, j < total
+        weights = torch.minimum(
+            (total.view(-1, 1) - const.query_offset).clamp_min_(0), const.query_cap
+        )
+    else:
+        pos_valid = const.slots < listed
+        positive_valid = pos_valid.take(const.pair_positive)
+        weights = torch.cat(
+            (
+                torch.where(pos_valid, total.view(-1, 1) - list_weight.cumsum(1), zero),
+                torch.where(positive_valid, list_weight.take(const.pair_anchor), zero),
+            ),
+            dim=1,
+        )
+    # A column's query weights add up to its (anchor, positive) pairs, each
+    # anchor with each positive but itself: the triplets, with every negative.
+    n_triplets = _comparisons.mean_divisor(
+        torch.dot(weights.sum(1), negatives.view(-1).clamp_max(width)),
+        weighted=list_weight is not None,
+    )
+    # hinge(u + s_q) = hinge(u - (-s_q)) against the ascending -s_q, the means'
+    # divisor folded into the weights (the sums and gradients are linear in them)
+    total_hinge, grad_queries, grad_scores = _comparisons.sum_of_hinges(
+        neg_lowered,
+        None,
+        torch.addmm(margin_tensor, pos_score, const.queries),
+        weights / n_triplets,
+        with_total=not with_gradient,
+        negated=True,
+    )
+    if with_gradient:
+        # Each active hinge is linear in its query and its negative, so the sum
+        # is the queries and scores weighed by their gradients (Euler): margin
+        # times the queries' gradients, plus every listed score times its
+        # gradient, which the caller reads off the gradient it builds anyway.
+        total_hinge = grad_queries.sum()
+    return total_hinge, grad_queries.mm(const.queries_t), grad_scores
+
+
+def absolute_by_class(
+    probabilities, own, weight, sizes, lists, margin, const, with_gradient
+):
+    """The absolute comparison, one row per sample and task: the anchor in its
+    own column (no other column of ``(K, n)`` holds one).
+
+    Pulled pairs: anchor ``a`` of class ``c`` with each of ``c``'s listed
+    positives ``p`` but itself (its own pair is 0), so ``sum w_a (s_a - s_p)^2``
+    over a class is ``m S2 - 2 S1 P1 + W P2`` from the anchors' weighted sums
+    (``W``, ``S1``, ``S2``: of 1, ``s``, ``s^2``) and the list's (``m`` entries,
+    ``P1``, ``P2``), over ``m W - (the listed anchors' weights)`` pairs: no
+    ``(anchor, positive)`` entry is built. Pushed pairs: anchor ``a`` with each
+    listed negative of its column, ``max(0, t_a - l)^2`` with ``t_a = margin -
+    s_a`` and ``l = -s_q``, ``(n T, W)`` entries. ``own`` ``(n, T)``: each
+    sample's column in each task; ``weight`` ``(n,)``, the sample weights
+    (None: 1); ``sizes``: the numbers of members of each mined column (0 if
+    not mined) and of negative candidates, ``(K, 1)``.
+
+    Returns the loss, the gradient with respect to each sample's own
+    probability in each task ``(T, n)``, and the lists' gradients with
+    respect to the positives' and the negatives' scores; ``with_gradient``,
+    instead of the loss, half the margin times its derivative: the loss is
+    homogeneous of degree 2 in the scores and the margin, so (Euler) it is that
+    plus half the sum of every score times its gradient, which the caller reads
+    off the softmax chain.
+    """
+    pos_index, pos_score, _, neg_lowered = lists
+    listed, negatives = sizes
+    n_columns, width = pos_score.shape
+    n_tasks = own.shape[1]
+    zero, half, margin_tensor, half_margin = numbers(
+        probabilities, 0.0, 0.5, margin, 0.5 * margin
+    )
+    weighted = weight is not None
+    # rows (task, sample): each sample's own column and probability there
+    own = own.view(1, -1) if n_tasks == 1 else own.t().contiguous()
+    score = probabilities.gather(0, own).view(-1)
+    column = own.view(-1)
+    pos_valid = const.slots < listed
+    positives = torch.where(pos_valid, pos_score, zero)
+    in_list = listed.clamp_max(width)
+    row_in_list = in_list.view(-1).take(column)
+    # a mined column lists one member or more, the others none
+    anchor_weight = row_in_list.clamp_max(1)
+    if not weighted:
+        total, list_total = listed, in_list
+    else:
+        row_weight = weight if n_tasks == 1 else weight.repeat(n_tasks)
+        anchor_weight = anchor_weight.mul_(row_weight)
+        total = per_column(column, anchor_weight, n_columns).view(-1, 1)
+        list_total = torch.where(pos_valid, weight.take(pos_index), zero).sum(
+            1, keepdim=True
+        )
+    pulled_pairs = _comparisons.mean_divisor(
+        torch.sub(in_list * total, list_total).sum(), weighted
+    )
+    pushed_pairs = _comparisons.mean_divisor(
+        torch.dot(total.view(-1), negatives.view(-1).clamp_max(width)), weighted
+    )
+    # the anchors' weights, each pair's share of its mean
+    pulling = anchor_weight / pulled_pairs
+    pushing = anchor_weight / pushed_pairs
+    p1 = positives.sum(1)
+    # pushed: each anchor's t = margin - s_a against its own column's listed
+    # negatives l = -s_q, max(0, t - l) (0 past them, where l = inf)
+    short = neg_lowered.index_select(0, column)
+    short = torch.sub(torch.sub(margin_tensor, score).view(-1, 1), short, out=short)
+    short = short.clamp_min_(0)
+    if not with_gradient:
+        pushed_sum = torch.dot((short * short).sum(1), pushing)
+        pulled_sum = torch.dot(
+            torch.sub(row_in_list * score, p1.take(column), alpha=2) * score, pulling
+        ) + torch.dot((positives * positives).sum(1), total.view(-1) / pulled_pairs)
+        return (pulled_sum + pushed_sum) * half, None, None, None
+    pushed = short.mul_(pushing.view(-1, 1))
+    # d/ds_a: w_a (m s_a - P1) / pairs+ - w_a sum (t - l) / pairs-
+    grad = torch.addcmul(
+        pushed.sum(1).neg_(), pulling, torch.sub(row_in_list * score, p1.take(column))
+    )
+    # d/ds_q: w_a (t - l) / pairs- over the anchors of its column
+    grad_neg = zeros(neg_lowered.shape, grad.dtype, grad.device).index_add(
+        0, column, pushed
+    )
+    # d/ds_p: (W s_p - S1) / pairs+, on the valid slots
+    pulled_scores = per_column(column, pulling * score, n_columns)
+    grad_pos = torch.where(
+        pos_valid,
+        torch.sub(total / pulled_pairs * positives, pulled_scores.view(-1, 1)),
+        zero,
+    )
+    return (
+        torch.mul(grad_neg.sum(), half_margin),
+        grad.view(n_tasks, -1),
+        grad_pos,
+        grad_neg,
+    )
+
+
+def per_column(column: Tensor, values: Tensor, n_columns: int) -> Tensor:
+    """The sums of ``values`` ``(R,)`` over the rows of each column (``column``
+    ``(R,)``: each row's)."""
+    sums = zeros((n_columns,), values.dtype, values.device)
+    return sums.index_add(0, column, values)
+
+
+class _HistogramConstants(NamedTuple):
+    """What the distribution comparison of one list width and node count
+    reuses; the joined lists' slots are ``(2, W)``: the positives', the
+    negatives'."""
+
+    joined_slots: Tensor  # (1, 2, W) int64: 0..2W-1
+    slots: Tensor  # (1, 1, W) float: each slot's place in its half, 0..W-1
+    positive_half: Tensor  # (1, 2, 1) bool
+    negative_half: Tensor  # (1, 2, 1) bool
+    halves: Tensor  # (1, 2, 1) int64: 0, 1
+    needed: Tensor  # (1, 2, 1) float: 2 members (one besides the anchor), 1 negative
+    listed_sign: Tensor  # (1, 2, 1) float: 1 for a positive's s_p, -1 for -s_q
+    to_position: tuple  # -lo / step (cached 0-dim) and 1 / step (float)
+    first_node: Tensor  # (1, 2, 1) int64: each half's first node, 0 and n_bins
+    node_gradient: Tensor  # (4 n_bins - 1, 2 n_bins): see _histogram_constants
+    half_step: Tensor  # 0-dim: -step / 2
+
+
+@functools.lru_cache(maxsize=32)
+def _histogram_constants(width, n_bins, dtype, device) -> _HistogramConstants:
+    lo, hi = _comparisons.HISTOGRAM_RANGE["class"]
+    step = (hi - lo) / (n_bins - 1)
+    # built on the device (no copy from the host, which would wait for it)
+    halves = torch.arange(2, device=device).view(1, 2, 1)
+    positive_half = halves == 0
+    negative_half = (~positive_half).to(dtype)
+    first_node = n_bins * negative_half
+    # L = sum_{s <= t} H+[t] H-[s] = h' A h / 2 for the joined histogram
+    # h = (H+, H-) and the symmetric A with A[t, n_bins + s] = [s <= t], so
+    # dL/dh = A h. A value's share moves from its lower node to the next at
+    # slope 1 / step: its gradient is a difference of consecutive entries of
+    # A h / step. One product with (the differences of A's rows; A), over
+    # -step, gives those differences first, then A h / step, negated: what the
+    # listed probabilities receive (d = s_a - s_listed).
+    nodes = torch.arange(n_bins, device=device)
+    lower = (nodes.view(1, -1) <= nodes.view(-1, 1)).to(dtype)
+    pairs = torch.zeros(2 * n_bins, 2 * n_bins, dtype=dtype, device=device)
+    pairs[:n_bins, n_bins:] = lower
+    pairs[n_bins:, :n_bins] = lower.t()
+    return _HistogramConstants(
+        joined_slots=torch.arange(2 * width, device=device).view(1, 2, width),
+        slots=torch.arange(width, device=device).to(dtype).view(1, 1, width),
+        positive_half=positive_half,
+        negative_half=~positive_half,
+        halves=halves,
+        needed=(2 - halves).to(dtype),
+        listed_sign=1 - 2 * negative_half,
+        # (n_bins - 1) / 2, a binary fraction: v / step - lo / step is exact at
+        # v = lo and v = hi, so no value of [lo, hi] leaves the nodes
+        to_position=(scalar(-lo / step, dtype, device), 1 / step),
+        first_node=first_node.long(),
+        node_gradient=torch.cat((pairs.diff(dim=0), pairs)) / -step,
+        half_step=scalar(-step / 2, dtype, device),
+    )
+
+
+def distribution_by_sample(scores, anchors: Rows, lists, sizes, n_bins):
+    """The histogram loss (SPEC §4) at class level: each (sample, task) row of
+    ``anchors`` against its own class's joined lists, positives then
+    negatives, ``(R, 2, W)`` values in one histogram of ``2 n_bins`` nodes (the
+    positives' nodes, then the negatives').
+
+    Class-level values lie in ``[-1, 1]``, inside the nodes' range, so no valid
+    value is clamped and each moves its share at slope ``1 / step``.
+    ``scores``: the probabilities whose flattened places ``anchors`` give
+    (``(K, n)`` or ``(n, C)``); ``sizes``: the valid positives and negatives of
+    each column, ``(K, 1, 1)``. Returns the loss and its gradients with respect
+    to each row's own probability ``(R,)`` and to each column's listed ones
+    ``(K, 2 W)``.
+    """
+    pos_index, pos_score, _, neg_lowered = lists
+    listed, negatives = sizes
+    n_columns, width = pos_score.shape
+    const = _histogram_constants(width, n_bins, scores.dtype, scores.device)
+    zero, one = numbers(scores, 0.0, 1.0)
+    own, samples, row_weight = (
+        anchors.column.view(-1, 1, 1),
+        anchors.sample,
+        anchors.weight,
+    )
+    shape = (own.shape[0], 2, width)
+    # each row's lists, its column's: whole rows of (K, 2 W) move several times
+    # faster than entries gathered one by one
+    rows = own.view(-1)
+    s_anchor = scores.take(anchors.place).view(-1, 1, 1)
+    # d = s_a - s_p for the positives, s_a - s_q = s_a + (-s_q) for the negatives
+    # (in place from here on where a value is read no more: each large batch's
+    # new tensor costs the allocator fresh pages)
+    listed_scores = torch.cat((pos_score, neg_lowered), dim=1)
+    difference = listed_scores.index_select(0, rows).view(shape)
+    difference = torch.addcmul(
+        s_anchor, difference, const.listed_sign, value=-1, out=difference
+    )
+    # each row's numbers of positives and of negatives, (R, 2, 1)
+    bounds = torch.where(const.positive_half, listed, negatives).take(
+        torch.add(const.halves, own, alpha=2)
+    )
+    valid = const.slots < bounds
+    # the anchor itself is no positive of its own (listed at most once)
+    valid[:, 0].bitwise_and_(pos_index.index_select(0, rows) != samples)
+    # only anchors with a positive and a negative take part: with two members
+    # listed, one is not the anchor (and with one slot, that one)
+    enough = bounds >= const.needed
+    if width == 1:
+        enough = torch.bitwise_and(enough, valid[:, :1])
+    enough = enough.all(1, keepdim=True)
+    if anchors.valid is not None:
+        enough = enough.bitwise_and_(anchors.valid.view(-1, 1, 1))
+    valid = valid.bitwise_and_(enough)
+    # each half's total weight (1, 2, 1), against (.., 2, W) or (1, 2, n_bins)
+    if row_weight is None:
+        weight = torch.where(valid, one, zero)
+        total = weight.sum((0, 2), keepdim=True).clamp_min(1)
+    else:
+        weight = torch.where(valid, row_weight.view(-1, 1, 1), zero)
+        total = _comparisons.mean_divisor(weight.sum((0, 2), keepdim=True), True)
+    sign = difference.sign().masked_fill_(const.negative_half, 1.0)
+    # each value's place among the nodes, 0 to n_bins - 1 (its half's first
+    # node is added to the index only: in low precision the positions lose
+    # less); invalid values (a negative of -s_q = inf) stop at the last node
+    position = difference.mul_(sign)
+    position = torch.add(
+        const.to_position[0], position, alpha=const.to_position[1], out=position
+    ).clamp_max_(n_bins - 1)
+    # its lower node (positions are not negative: a cast floors them)
+    lower = position.clamp_max(n_bins - 2)
+    node = torch.empty(shape, dtype=torch.int64, device=scores.device).copy_(lower)
+    upper_share = position.sub_(lower.floor_()).mul_(weight)
+    node = node.add_(const.first_node).view(-1)
+    # the gradient's weights, each half's normaliser folded in, before the
+    # lower shares take the weights' place
+    signed_weight = sign.mul_(weight).div_(total)
+    # raw weights, then normalised: low precision loses less in the sums
+    histogram = zeros((2 * n_bins,), scores.dtype, scores.device).scatter_add(
+        0, node, weight.sub_(upper_share).view(-1)
+    )
+    # the upper nodes: one above, through a view (as_strided: one operation)
+    histogram.as_strided((2 * n_bins - 1,), (1,), 1).scatter_add_(
+        0, node, upper_share.view(-1)
+    )
+    histogram.view(1, 2, n_bins).div_(total)
+    node_gradient = torch.mv(const.node_gradient, histogram)
+    node_gradient_of_h = node_gradient.as_strided((2 * n_bins,), (1,), 2 * n_bins - 1)
+    loss = torch.dot(histogram, node_gradient_of_h) * const.half_step
+    # d/d s_listed of d (s_p or s_q), and minus it for s_a
+    grad = node_gradient.index_select(0, node).view(shape).mul_(signed_weight)
+    grad_lists = zeros((n_columns, 2 * width), grad.dtype, grad.device).index_add(
+        0, rows, grad.view(-1, 2 * width)
+    )
+    return loss, grad.sum((1, 2)).neg_(), grad_lists
+
+
+def by_sample(scores, anchors: Rows, lists, sizes, params, const):
+    """Every (sample, task) row of ``anchors`` with its own class's lists; the
+    loss and its gradients with respect to the rows' own scores ``(R,)``, the
+    positives' scores and the negatives' scores ``s_q``. ``scores``: the
+    probabilities whose flattened places ``anchors`` give."""
+    pos_index, pos_score, _, neg_lowered = lists
+    listed, negatives = sizes
+    comparison, margin, n_bins = params
+    rows = anchors.column
+    # each row's lists, its column's: whole rows of (K, W) move several times
+    # faster than entries gathered one by one
+    flat_rows = rows.view(-1)
+    s_anchor = scores.take(anchors.place)
+    listed, negatives = listed.take(rows), negatives.take(rows)
+    if anchors.valid is not None:  # an empty slot lists nothing
+        listed, negatives = listed.mul_(anchors.valid), negatives.mul_(anchors.valid)
+    row_pos_valid = torch.bitwise_and(
+        const.slots < listed,
+        pos_index.index_select(0, flat_rows) != anchors.sample,
+    )
+    row_neg_valid = const.slots < negatives
+    difference = s_anchor - torch.where(
+        row_pos_valid, pos_score.index_select(0, flat_rows), s_anchor
+    )
+    # d- = s_a - s_q = s_a + (-s_q) comes increasing
+    d_neg = s_anchor + neg_lowered.index_select(0, flat_rows)
+    loss, grad_pos, grad_neg = _comparisons.compare(
+        comparison,
+        "class",
+        difference.abs(),
+        row_pos_valid,
+        d_neg,
+        row_neg_valid,
+        margin=margin,
+        n_bins=n_bins,
+        row_weight=anchors.weight,
+    )
+    grad_pos = grad_pos * difference.sign()
+    grad_own = grad_pos.sum(1) + grad_neg.sum(1)
+    # each column's list slots gather the gradients of its members' rows
+    nothing = zeros(pos_score.shape, pos_score.dtype, pos_score.device)
+    grad_lists = nothing.index_add(0, flat_rows, grad_pos)
+    grad_negatives = nothing.index_add(0, flat_rows, grad_neg)
+    return loss, grad_own, grad_lists.neg_(), grad_negatives.neg_()
