@@ -8,7 +8,8 @@ from . import metrics
 from ._callbacks import DivergenceError, DivergenceGuard
 from ._checkpoint import Checkpoint, CheckpointError
 from ._classifier import CRLClassifier
-from ._loss import ClassRectificationLoss, CRLTerms, crl_loss, imbalance_measure
+from ._criterion import ClassRectificationLoss, CRLTerms, imbalance_measure
+from ._loss import crl_loss
 from ._modules import MLP, SmallCNN
 from ._multilabel import CRLMultiLabelClassifier
 from ._sampler import ClassAwareBatchSampler, ClassAwareDataLoader

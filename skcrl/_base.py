@@ -30,6 +30,8 @@ from ._checks import (
     check_crl_parameters,
     crl_parameters,
 )
+from ._criterion import balanced_loss, imbalance_measure
+from ._cross_entropy import class_prior, logit_shift
 from ._data import ArrayDataset, collate_for, indexes_batches
 from ._distributed import is_distributed
 from ._inputs import (
@@ -37,13 +39,7 @@ from ._inputs import (
     dataset_labels,
     root_dataset,
 )
-from ._loss import (
-    balanced_loss,
-    class_prior,
-    crl_with_memory,
-    imbalance_measure,
-    logit_shift,
-)
+from ._loss import crl_with_memory
 from ._memory import CRLMemory
 from ._modules import MLP
 from ._persistence import AtomicSaving

@@ -17,12 +17,10 @@ from skorch import NeuralNetClassifier
 from skorch.utils import to_numpy
 
 from ._base import _CRLNet
+from ._cross_entropy import weighted_cross_entropy
 from ._estimator_docs import with_shared_signature
 from ._inputs import (
     dataset_weights,
-)
-from ._loss import (
-    weighted_cross_entropy,
 )
 
 __all__ = ["CRLClassifier"]

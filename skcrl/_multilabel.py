@@ -19,12 +19,10 @@ from skorch import NeuralNet
 from skorch.utils import to_numpy
 
 from ._base import _CRLNet
+from ._cross_entropy import weighted_entry_mean
 from ._estimator_docs import with_shared_signature
 from ._inputs import (
     dataset_weights,
-)
-from ._loss import (
-    weighted_entry_mean,
 )
 from .metrics import mean_balanced_accuracy_score
 
