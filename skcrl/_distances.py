@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._cached import arange, scalar
+from ._cached import arange, numbers, scalar
 from ._mining import _SIMILARITY_BLOCK, MinedPairs
 
 __all__ = ["embedding_gradient", "instance_distances", "unit_embeddings"]
@@ -36,7 +36,7 @@ def unit_embeddings(embeddings: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def _distance(cosine: Tensor, valid: Tensor) -> Tensor:
-    one, two = (scalar(value, cosine.dtype, cosine.device) for value in (1.0, 2.0))
+    one, two = numbers(cosine, 1.0, 2.0)
     return (
         torch.sub(two, torch.where(valid, cosine, one), alpha=2).clamp_min_(0).sqrt_()
     )
