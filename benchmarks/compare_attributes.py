@@ -2,7 +2,9 @@
 
 Every method trains the same network (an MLP on digits, ``SmallCNN`` on
 Fashion-MNIST) with the same seed, optimiser and epochs; only the loss differs.
-Test metric: the class-balanced accuracy of each attribute and their mean (mA).
+Test metric: the class-balanced accuracy of each attribute and their mean (mA);
+beside it, the log-loss and Brier score of ``predict_proba`` (means over the
+attributes) on the test part weighted to the training distribution.
 
     python benchmarks/compare_attributes.py                  # digits, seeds 0-4
     python benchmarks/compare_attributes.py --dataset fashion --seeds 0 --epochs 15
@@ -23,6 +25,7 @@ import numpy as np
 import torch
 
 from skcrl import ClassAwareDataLoader, CRLMultiLabelClassifier, SmallCNN
+from skcrl.benchmark import probability_scores, training_distribution_weight
 from skcrl.datasets import (
     FASHION_MNIST_ATTRIBUTES,
     load_digits_attributes,
@@ -53,6 +56,10 @@ METHODS = {
     "crl-abs": dict(comparison="absolute"),
     "crl-inst": dict(level="instance"),
 }
+
+#: The columns of a record before the balanced accuracy of each attribute: mA,
+#: then log-loss and Brier score of the probabilities (means over attributes)
+SCORES = ("method", "seed", "mean_balanced_accuracy", "log_loss", "brier", "seconds")
 
 DATASETS = {
     "digits": (load_digits_attributes, {}),
@@ -90,11 +97,23 @@ def run(load, network, methods, seeds, *, epochs, batch_size, lr, verbose=True):
             per_attribute = balanced_accuracy_per_attribute(
                 data.Y_test, clf.predict(data.X_test)
             )
+            # the probabilities on the test part at the training distribution
+            # of the classes the attributes come from
+            probabilities = probability_scores(
+                data.Y_test,
+                clf.predict_proba(data.X_test),
+                None,
+                sample_weight=training_distribution_weight(
+                    data.get("source_train", data.y_train),
+                    data.get("source_test", data.y_test),
+                ),
+            )
             records.append(
                 dict(
                     method=name,
                     seed=seed,
                     mean_balanced_accuracy=float(per_attribute.mean()),
+                    **probabilities,
                     per_attribute=dict(
                         zip(data.attribute_names.tolist(), per_attribute, strict=True)
                     ),
@@ -114,26 +133,23 @@ def write_csv(records, path):
     names = list(records[0]["per_attribute"])
     with open(path, "w", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(["method", "seed", "mean_balanced_accuracy", "seconds", *names])
+        writer.writerow([*SCORES, *names])
         for r in records:
             writer.writerow(
-                [r["method"], r["seed"], r["mean_balanced_accuracy"], r["seconds"]]
-                + [r["per_attribute"][n] for n in names]
+                [r[key] for key in SCORES] + [r["per_attribute"][n] for n in names]
             )
 
 
 def read_csv(path):
-    """The records :func:`write_csv` wrote."""
+    """The records :func:`write_csv` wrote (a score the file lacks reads NaN)."""
     with open(path, newline="") as f:
         rows = list(csv.DictReader(f))
-    fixed = ("method", "seed", "mean_balanced_accuracy", "seconds")
     return [
         {
             "method": row["method"],
             "seed": int(row["seed"]),
-            "mean_balanced_accuracy": float(row["mean_balanced_accuracy"]),
-            "seconds": float(row["seconds"]),
-            "per_attribute": {k: float(v) for k, v in row.items() if k not in fixed},
+            **{key: float(row.get(key, "nan")) for key in SCORES[2:]},
+            "per_attribute": {k: float(v) for k, v in row.items() if k not in SCORES},
         }
         for row in rows
     ]
@@ -168,8 +184,8 @@ def main(argv=None):
     rates = data.Y_train.mean(axis=0)
     print(f"\n{data.description}\n")
     header = " | ".join(f"{n} ({r:.1%})" for n, r in zip(names, rates, strict=True))
-    print(f"| method | mA, mean ± std | {header} | s/fit |")
-    print("|---|---:|" + "---:|" * len(names) + "---:|")
+    print(f"| method | mA, mean ± std | {header} | log-loss | Brier | s/fit |")
+    print("|---|---:|" + "---:|" * (len(names) + 2) + "---:|")
 
     def of(name):
         return [r for r in records if r["method"] == name]
@@ -182,6 +198,10 @@ def main(argv=None):
             f"| {name} | {table.mean(axis=1).mean():.3f} ± "
             f"{table.mean(axis=1).std():.3f} | "
             + " | ".join(f"{m:.3f}" for m in table.mean(axis=0))
+            + "".join(
+                f" | {np.mean([r[key] for r in of(name)]):.3f}"
+                for key in ("log_loss", "brier")
+            )
             + f" | {np.mean([r['seconds'] for r in of(name)]):.1f} |"
         )
 

@@ -19,7 +19,7 @@ from sklearn.utils._param_validation import (
 from skorch.callbacks import EpochScoring, EpochTimer, PassthroughScoring, PrintLog
 from skorch.dataset import Dataset
 from skorch.hf import AccelerateMixin
-from skorch.utils import to_tensor
+from skorch.utils import to_numpy, to_tensor
 from torch.utils.data import DataLoader
 
 from ._callbacks import DivergenceGuard, TrainingRandomState
@@ -69,6 +69,7 @@ class _CRLNet(CheckedInputs, AtomicSaving):
         "alpha": [*ALPHA_CONSTRAINT, None],
         **CRL_CONSTRAINTS,
         **BALANCE_CONSTRAINTS,
+        "balanced_proba": ["boolean"],
         "random_state": ["random_state"],
     }
     #: name and function of the validation score in the history
@@ -90,6 +91,7 @@ class _CRLNet(CheckedInputs, AtomicSaving):
         logit_adjustment=1.0,
         memory_size=1024,
         class_weight=None,
+        balanced_proba=False,
         random_state=None,
         optimizer=torch.optim.Adam,
         lr=0.001,
@@ -123,6 +125,7 @@ class _CRLNet(CheckedInputs, AtomicSaving):
         self.logit_adjustment = logit_adjustment
         self.memory_size = memory_size
         self.class_weight = class_weight
+        self.balanced_proba = balanced_proba
         self.random_state = random_state
 
     def __init_subclass__(cls, **kwargs):
@@ -418,10 +421,7 @@ class _CRLNet(CheckedInputs, AtomicSaving):
         if isinstance(X, WeightedInput):  # SPEC §10
             weight = to_tensor(X.weight, device=logits.device).to(logits.dtype)
         logits = self._as_logits(logits)
-        shift = self._logit_shift_
-        # SPEC §8: the adjustment exists only inside the cross-entropy term
-        adjusted = logits if shift is None else logits + shift.to(logits)
-        ce = self._cross_entropy(adjusted, y_true, weight)
+        ce = self._cross_entropy(self._adjusted_logits(logits), y_true, weight)
         if self.alpha_ == 0:
             # nothing of the CRL term reaches the loss: none of it is computed
             self._batch_terms_ = (ce.detach(), torch.zeros_like(ce).detach())
@@ -444,9 +444,21 @@ class _CRLNet(CheckedInputs, AtomicSaving):
         self._batch_terms_ = (ce.detach(), crl.detach())
         return balanced_loss(ce, crl, self.alpha_)
 
+    def _adjusted_logits(self, logits):
+        """The logits the cross-entropy term sees: shifted by the logit
+        adjustment (SPEC §8), the raw ones without it. The CRL term and
+        ``predict`` read the raw logits."""
+        shift = getattr(self, "_logit_shift_", None)
+        return logits if shift is None else logits + shift.to(logits)
+
     def _as_logits(self, output):
         """The logits in ``output`` (a module's first output)."""
         return output
+
+    def _as_output(self, logits):
+        """What the module would have returned for ``logits``: the inverse of
+        :meth:`_as_logits`."""
+        return logits
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
         memory = getattr(getattr(self, "criterion_", None), "crl_memory", None)
@@ -479,7 +491,27 @@ class _CRLNet(CheckedInputs, AtomicSaving):
         return values[0], values[1]
 
     def predict_proba(self, X):
-        return super().predict_proba(self._check_input(X))
+        return self._probabilities(X, balanced=self.balanced_proba)
+
+    def _probabilities(self, X, *, balanced):
+        """skorch's ``predict_proba`` of the logits the cross-entropy term was
+        fitted to (SPEC §8), or of the raw logits when ``balanced``: the
+        class-balanced probabilities that ``predict`` decides on."""
+        X = self._check_input(X)
+        if balanced or getattr(self, "_logit_shift_", None) is None:
+            return super().predict_proba(X)
+        nonlinearity = self._get_predict_nonlinearity()
+        return np.concatenate(
+            [
+                to_numpy(nonlinearity(self._fitted_output(output)))
+                for output in self.forward_iter(X, training=False)
+            ]
+        )
+
+    def _fitted_output(self, output):
+        """The module's ``output`` as the cross-entropy term saw it."""
+        logits, _ = split_output(output)
+        return self._as_output(self._adjusted_logits(self._as_logits(logits)))
 
 
 def _initialize_accelerator(self):

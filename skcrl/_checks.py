@@ -103,8 +103,9 @@ BALANCE_PARAMETER_DOCS = """\
         distribution that term sees, class weights (and sample weights)
         counted: weights that balance the classes leave nothing to adjust, so
         the prior is never corrected twice (SPEC §8). 0 is plain cross-entropy.
-        It exists only inside the loss: predictions and the CRL term read the
-        raw logits.
+        The CRL term and ``predict`` read the raw logits (the class-balanced
+        decision); the estimators' ``predict_proba`` the adjusted ones, the
+        probabilities the cross-entropy was fitted to (``balanced_proba``).
     memory_size : int >= 0, default={default_memory_size}
         Rows of recent training batches (detached logits and targets, embeddings
         at instance level) that CRL mines together with each batch, so that a

@@ -291,6 +291,11 @@ class CRLClassifier(_CRLNet, NeuralNetClassifier):
             return torch.log(output + torch.finfo(output.dtype).eps)
         return output
 
+    def _as_output(self, logits):
+        if isinstance(self.criterion_, torch.nn.NLLLoss):
+            return torch.softmax(logits, dim=-1)
+        return logits
+
     def _cross_entropy(self, logits, target, sample_weight=None):
         if isinstance(self.criterion_, torch.nn.NLLLoss):
             # normalised again after a logit adjustment: NLL(log_softmax(z + s))
@@ -321,13 +326,56 @@ class CRLClassifier(_CRLNet, NeuralNetClassifier):
         return self._continue_training(X, y, fit_params, sample_weight, classes=classes)
 
     def predict_proba(self, X):
-        """Class probabilities (softmax of the logits), shape (n_samples, n_classes),
-        columns in the order of ``classes_``."""
+        """Class probabilities, shape (n_samples, n_classes), columns in the
+        order of ``classes_``.
+
+        By default the probabilities the cross-entropy term was fitted to: the
+        softmax of ``logits + logit_adjustment * log(class_prior_)`` (SPEC §8).
+        Without weights they are calibrated to the class distribution of the
+        training labels, as a plain cross-entropy model's are: a class of 3%
+        of the training data comes out near 3% on average. With
+        ``class_weight`` or ``sample_weight`` they are those of the distribution
+        the weighted loss saw (``class_prior_``), as in scikit-learn.
+        ``balanced_proba=True`` returns the class-balanced probabilities
+        instead, the softmax of the raw logits.
+
+        Under imbalance, :meth:`predict` need not be the argmax of these: it
+        decides on the balanced probabilities, which aim at the class-balanced
+        error. For decisions at the training prior, take
+        ``classes_[predict_proba(X).argmax(axis=1)]``; for a decision tuned to a
+        metric or to costs, scikit-learn's ``TunedThresholdClassifierCV``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or a Dataset
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_classes)
+        """
         return super().predict_proba(X)
 
     def predict(self, X):
-        """The most probable label of each sample, from ``classes_``."""
-        best = self.predict_proba(X).argmax(axis=1)
+        """The class-balanced decision: the label of the largest raw logit,
+        from ``classes_``.
+
+        It is the argmax of the balanced probabilities (``balanced_proba=True``)
+        and, under a logit adjustment, not always that of the default
+        :meth:`predict_proba`, which is calibrated to the training prior: the
+        adjustment trains the raw logits to rank rare classes as the
+        class-balanced error asks (Menon et al., 2021). Without an adjustment
+        (``logit_adjustment=0``, or weights that balance the classes) both
+        agree.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or a Dataset
+
+        Returns
+        -------
+        ndarray of shape (n_samples,)
+        """
+        best = self._probabilities(X, balanced=True).argmax(axis=1)
         try:
             classes = self.classes_
         except AttributeError:

@@ -63,6 +63,16 @@ _CRL_PARAMETERS = (
 )
 
 _TRAINING_PARAMETERS = """\
+    balanced_proba : bool, default=False
+        What ``predict_proba`` returns. False: the probabilities the
+        cross-entropy term was fitted to, those of the logits shifted by
+        ``logit_adjustment`` (SPEC §8), calibrated to the class distribution
+        of the training labels as a plain cross-entropy model's are (with
+        ``class_weight`` or ``sample_weight``: to the distribution the weighted
+        loss saw, as in scikit-learn). True: the class-balanced probabilities
+        of the raw logits, on which ``predict`` decides either way. Without a
+        logit adjustment (``logit_adjustment=0``, or weights that balance the
+        classes) the two are the same.
     random_state : int, RandomState instance or None, default=None
         Seeds weight initialisation, batch shuffling and dropout of each ``fit``
         without touching the global torch random state. None: the global state.

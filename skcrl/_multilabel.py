@@ -314,12 +314,38 @@ class CRLMultiLabelClassifier(_CRLNet, ClassifierMixin, NeuralNet):
         return self._continue_training(X, y, fit_params, sample_weight)
 
     def predict_proba(self, X):
-        """Probability of each attribute (sigmoid of its logit), shape
-        (n_samples, n_attributes)."""
+        """Probability of each attribute, shape (n_samples, n_attributes).
+
+        By default the probabilities the binary cross-entropy was fitted to:
+        the sigmoid of ``logit_j + logit_adjustment * log(pi_j / (1 - pi_j))``,
+        ``pi = class_prior_`` (SPEC §8). Without weights they are calibrated to
+        each attribute's rate in the training labels, as a plain binary
+        cross-entropy model's are: an attribute present in 2% of the training
+        samples comes out near 2% on average. ``balanced_proba=True`` returns
+        the balanced probabilities instead, the sigmoid of the raw logits.
+
+        :meth:`predict` thresholds the balanced probabilities, so under
+        imbalance it need not agree with ``predict_proba(X) >= threshold``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features) or a Dataset
+
+        Returns
+        -------
+        ndarray of shape (n_samples, n_attributes)
+        """
         return super().predict_proba(X)
 
     def predict(self, X):
-        """0/1 attributes, shape (n_samples, n_attributes): 1 where the probability
-        reaches ``threshold``."""
-        proba = self.predict_proba(X)
+        """0/1 attributes, shape (n_samples, n_attributes): 1 where the
+        balanced probability (the sigmoid of the raw logit, as
+        ``balanced_proba=True`` returns it) reaches ``threshold``.
+
+        The default ``threshold=0.5`` is then the class-balanced decision of
+        each attribute (Menon et al., 2021); thresholds chosen on the default
+        :meth:`predict_proba`, calibrated to the training rates, apply to it
+        as ``predict_proba(X) >= t``, not through ``threshold``.
+        """
+        proba = self._probabilities(X, balanced=True)
         return (proba >= self._thresholds(self.n_outputs_)).astype(np.int64)

@@ -2,6 +2,7 @@
 weighting and imbalanced-learn's samplers on a built-in long-tailed data set."""
 
 from ._methods import METHODS, TUNING_GRID, Method, build, make_sampler
+from ._probabilities import probability_scores, training_distribution_weight
 from ._report import format_table, plot, read_csv, write_csv
 from ._run import (
     DATASETS,
@@ -38,11 +39,13 @@ __all__ = [
     "make_sampler",
     "paired_difference",
     "plot",
+    "probability_scores",
     "read_csv",
     "run_comparison",
     "scores_by_method",
     "summarise",
     "tabular_preprocessor",
+    "training_distribution_weight",
     "verdict_lines",
     "write_csv",
 ]

@@ -26,11 +26,15 @@ def format_table(summary) -> str:
     --------
     >>> from skcrl.benchmark import format_table, summarise
     >>> record = dict(balanced_accuracy=0.9, macro_f1=0.8, g_mean=0.85,
-    ...               tail_recall=0.7, recall_per_class=[1.0, 0.7], seconds=2.0)
-    >>> print(format_table(summarise([dict(method="crl", seed=0, **record)])))
-    | method | balanced_accuracy | macro_f1 | g_mean | tail_recall | s/fit |
-    |---|---:|---:|---:|---:|---:|
-    | crl | 0.900 ± 0.000 | 0.800 ± 0.000 | 0.850 ± 0.000 | 0.700 ± 0.000 | 2.0 |
+    ...               tail_recall=0.7, log_loss=0.25, brier=0.1,
+    ...               recall_per_class=[1.0, 0.7], seconds=2.0)
+    >>> table = format_table(summarise([dict(method="crl", seed=0, **record)]))
+    >>> header, rule, row = table.splitlines()
+    >>> header.split(" | ")
+    ['| method', 'balanced_accuracy', 'macro_f1', 'g_mean', 'tail_recall',
+     'log_loss', 'brier', 's/fit |']
+    >>> row.split(" | ")[:3], row.split(" | ")[-1]
+    (['| crl', '0.900 ± 0.000', '0.800 ± 0.000'], '2.0 |')
     """
     header = "| method | " + " | ".join(METRICS) + " | s/fit |"
     lines = [header, "|---|" + "---:|" * (len(METRICS) + 1)]
@@ -57,13 +61,13 @@ def write_csv(records, path: Path) -> None:
     >>> import tempfile, pathlib
     >>> from skcrl.benchmark import write_csv
     >>> record = dict(method="ce", seed=0, balanced_accuracy=0.9, macro_f1=0.8,
-    ...               g_mean=0.85, tail_recall=0.7, recall_per_class=[1.0, 0.7],
-    ...               seconds=2.0)
+    ...               g_mean=0.85, tail_recall=0.7, log_loss=0.25, brier=0.1,
+    ...               recall_per_class=[1.0, 0.7], seconds=2.0)
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     path = pathlib.Path(folder) / "results.csv"
     ...     write_csv([record], path)
     ...     print(path.read_text().splitlines()[0])
-    method,seed,balanced_accuracy,macro_f1,g_mean,tail_recall,seconds,recall_class_rank_0,recall_class_rank_1
+    method,seed,balanced_accuracy,macro_f1,g_mean,tail_recall,log_loss,brier,seconds,recall_class_rank_0,recall_class_rank_1
     """
     n_classes = len(records[0]["recall_per_class"])
     fields = ["method", "seed", *METRICS, "seconds"]
@@ -76,6 +80,8 @@ def write_csv(records, path: Path) -> None:
 
 def read_csv(path: Path) -> list:
     """The records :func:`write_csv` wrote, for :func:`summarise` or a report.
+
+    A metric the file lacks (a CSV written before it was measured) reads NaN.
 
     Parameters
     ----------
@@ -90,8 +96,8 @@ def read_csv(path: Path) -> list:
     >>> import tempfile, pathlib
     >>> from skcrl.benchmark import read_csv, write_csv
     >>> record = dict(method="ce", seed=0, balanced_accuracy=0.9, macro_f1=0.8,
-    ...               g_mean=0.85, tail_recall=0.7, recall_per_class=[1.0, 0.7],
-    ...               seconds=2.0)
+    ...               g_mean=0.85, tail_recall=0.7, log_loss=0.25, brier=0.1,
+    ...               recall_per_class=[1.0, 0.7], seconds=2.0)
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     path = pathlib.Path(folder) / "results.csv"
     ...     write_csv([record], path)
@@ -103,7 +109,7 @@ def read_csv(path: Path) -> list:
         for row in csv.DictReader(f):
             recalls = [k for k in row if k.startswith("recall_class_rank_")]
             record = {"method": row["method"], "seed": int(row["seed"])}
-            record.update({m: float(row[m]) for m in (*METRICS, "seconds")})
+            record.update({m: float(row.get(m, "nan")) for m in (*METRICS, "seconds")})
             record["recall_per_class"] = [float(row[k]) for k in recalls]
             records.append(record)
     return records
@@ -127,8 +133,8 @@ def plot(summary, path: Path, title: str) -> None:
     >>> import tempfile, pathlib
     >>> from skcrl.benchmark import plot, summarise
     >>> record = dict(method="crl", seed=0, balanced_accuracy=0.9, macro_f1=0.8,
-    ...               g_mean=0.85, tail_recall=0.7, recall_per_class=[1.0, 0.7],
-    ...               seconds=2.0)
+    ...               g_mean=0.85, tail_recall=0.7, log_loss=0.25, brier=0.1,
+    ...               recall_per_class=[1.0, 0.7], seconds=2.0)
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     path = pathlib.Path(folder) / "comparison.png"
     ...     plot(summarise([record]), path, title="one method")

@@ -23,6 +23,7 @@ from tqdm.auto import tqdm
 from .. import datasets
 from .._modules import SmallCNN
 from ._methods import METHODS, build, make_sampler
+from ._probabilities import probability_scores, training_distribution_weight
 
 __all__ = [
     "DATASETS",
@@ -312,7 +313,7 @@ def run_comparison(
     ...     methods=["ce", "crl"], seeds=[0], epochs=2, progress=False
     ... )
     >>> sorted(records[0])[:3]
-    ['balanced_accuracy', 'g_mean', 'macro_f1']
+    ['balanced_accuracy', 'brier', 'g_mean']
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
@@ -385,15 +386,34 @@ def _fit_and_score(name, seed, data, steps, common):
         estimator.fit(X, y, **fit_params)
         seconds = time.perf_counter() - start
         predicted = estimator.predict(data.X_test)
+        proba = estimator.predict_proba(data.X_test)
     finally:
         torch.set_num_threads(threads)
     record = {"method": name, "seed": seed, "seconds": seconds}
     record.update(_scores(data.y_test, predicted, head_to_tail))
+    # the probabilities on the test part at the training distribution
+    record.update(
+        probability_scores(
+            data.y_test,
+            proba,
+            estimator.classes_,
+            sample_weight=training_distribution_weight(y, data.y_test),
+        )
+    )
     return record
 
 
-#: The test-set metrics of each record, beside ``recall_per_class``.
-METRICS = ("balanced_accuracy", "macro_f1", "g_mean", "tail_recall")
+#: The test-set metrics of each record, beside ``recall_per_class``: four of the
+#: decisions (``predict``), then log-loss and Brier score of ``predict_proba`` at
+#: the training distribution (:func:`training_distribution_weight`).
+METRICS = (
+    "balanced_accuracy",
+    "macro_f1",
+    "g_mean",
+    "tail_recall",
+    "log_loss",
+    "brier",
+)
 
 
 def summarise(records):
@@ -415,7 +435,7 @@ def summarise(records):
     --------
     >>> from skcrl.benchmark import summarise
     >>> base = dict(method="ce", macro_f1=0.8, g_mean=0.8, tail_recall=0.7,
-    ...             recall_per_class=[1.0, 0.6], seconds=1.0)
+    ...             log_loss=0.3, brier=0.1, recall_per_class=[1.0, 0.6], seconds=1.0)
     >>> rows = summarise([dict(base, seed=0, balanced_accuracy=0.8),
     ...                   dict(base, seed=1, balanced_accuracy=0.9)])
     >>> best = rows[0]

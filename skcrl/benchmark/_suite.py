@@ -56,7 +56,8 @@ class Task:
 
     def load(self, seed: int):
         """The task's split for ``seed``: a Bunch of ``X_train``, ``y_train``,
-        ``X_test``, ``y_test`` (for attributes, ``y`` is the indicator ``Y``)."""
+        ``X_test``, ``y_test`` (for attributes, ``y`` is the indicator ``Y``,
+        and ``source_train``, ``source_test`` the classes it was derived from)."""
         if self.kind != "attributes":
             return DATASETS[self.dataset].load(
                 imbalance_ratio=self.imbalance_ratio, random_state=seed
@@ -71,6 +72,9 @@ class Task:
                 as_images=False,
                 random_state=seed,
             )
+        # the class each row's attributes come from, kept for weighing the test
+        # part to the training distribution
+        data.source_train, data.source_test = data.y_train, data.y_test
         data.y_train, data.y_test = data.Y_train, data.Y_test
         return data
 
