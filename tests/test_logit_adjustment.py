@@ -195,7 +195,7 @@ def test_multilabel_balanced_class_weight_gives_the_model_of_no_adjustment():
     )
 
 
-def test_classifier_cross_entropy_is_adjusted_and_prediction_is_not():
+def test_classifier_cross_entropy_and_probabilities_are_adjusted_not_predict():
     X, y = _imbalanced()
     clf = CRLClassifier(
         alpha=0.0, logit_adjustment=1.5, max_epochs=3, random_state=0
@@ -208,9 +208,13 @@ def test_classifier_cross_entropy_is_adjusted_and_prediction_is_not():
     torch.testing.assert_close(
         clf.get_loss(logits, target), F.cross_entropy(shifted, target)
     )
-    # predict_proba: softmax of the raw logits
+    # predict_proba: the probabilities the cross-entropy was fitted to (SPEC §8);
+    # predict: the argmax of the raw logits
     np.testing.assert_allclose(
-        clf.predict_proba(X), logits.softmax(dim=1).detach().numpy(), rtol=1e-5
+        clf.predict_proba(X), shifted.softmax(dim=1).detach().numpy(), rtol=1e-5
+    )
+    np.testing.assert_array_equal(
+        clf.predict(X), clf.classes_[logits.argmax(dim=1).numpy()]
     )
 
 
@@ -230,8 +234,9 @@ def test_multilabel_cross_entropy_is_adjusted_per_attribute():
         F.binary_cross_entropy_with_logits(logits + shift, target),
     )
     np.testing.assert_allclose(
-        clf.predict_proba(X), torch.sigmoid(logits).detach().numpy(), rtol=1e-5
+        clf.predict_proba(X), torch.sigmoid(logits + shift).detach().numpy(), rtol=1e-5
     )
+    np.testing.assert_array_equal(clf.predict(X), (logits >= 0).long().numpy())
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
