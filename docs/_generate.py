@@ -58,6 +58,31 @@ def comparison(results=RESULTS):
     return scores, seconds
 
 
+def probability_means(results=RESULTS):
+    """``{task: {method: {"log_loss": mean, "brier": mean}}}`` over seeds, from
+    the suite's CSVs (NaN where a CSV predates the measurement)."""
+    from skcrl.benchmark import SUITE
+
+    means = {}
+    for task in SUITE:
+        path = results / "comparison" / f"{task}.csv"
+        if not path.exists():
+            continue
+        rows = _rows(path)
+        means[task] = {
+            m: {
+                key: float(
+                    np.mean(
+                        [float(r.get(key, "nan")) for r in rows if r["method"] == m]
+                    )
+                )
+                for key in ("log_loss", "brier")
+            }
+            for m in dict.fromkeys(r["method"] for r in rows)
+        }
+    return means
+
+
 def _prefix(by_method):
     """``"b"`` for an attribute task (binary cross-entropy baselines), else ``""``."""
     return "b" if "bce" in by_method else ""
@@ -287,6 +312,7 @@ def comparison_tables(results=RESULTS):
     from skcrl.benchmark import SUITE, verdict_lines
 
     scores, seconds = comparison(results)
+    probabilities = probability_means(results)
     out = []
     for task, by_method in scores.items():
         reference = _prefix(by_method) + "ce"
@@ -302,7 +328,9 @@ def comparison_tables(results=RESULTS):
                 else ""
             )
             + f"; test-set {metric}, mean ± std over {len(by_method[reference])} "
-            f"seeds; Δ: paired difference to ``{reference}``.\n"
+            f"seeds; Δ: paired difference to ``{reference}``; log-loss and Brier "
+            "score of ``predict_proba`` on the test part at the training "
+            "distribution, means over seeds.\n"
         )
         run_file = results / "comparison" / f"{task}.json"
         if run_file.exists():
@@ -321,12 +349,14 @@ def comparison_tables(results=RESULTS):
         order = sorted(by_method, key=lambda m: -by_method[m].mean())
         out.append(
             list_table(
-                ["method", metric, f"Δ to {reference}", "s/fit"],
+                ["method", metric, f"Δ to {reference}", "log-loss", "Brier", "s/fit"],
                 [
                     [
                         f"``{m}``",
                         _pm(by_method[m]),
                         f"{np.mean(by_method[m] - by_method[reference]):+.3f}",
+                        f"{probabilities[task][m]['log_loss']:.3f}",
+                        f"{probabilities[task][m]['brier']:.3f}",
                         f"{seconds[task][m]:.1f}",
                     ]
                     for m in order
@@ -721,6 +751,124 @@ def headline_markdown(results=RESULTS):
     return "\n".join(lines) + "\n"
 
 
+def calibration_target_table(results=RESULTS, bound=0.05):
+    """Per task of the suite: log-loss and Brier score of plain cross-entropy,
+    the logit-adjusted one and CRL at its defaults, and the defaults' excess
+    over plain cross-entropy against ``bound``."""
+    probabilities = probability_means(results)
+    rows, held = [], []
+    for task, by_method in probabilities.items():
+        ce = "bce" if "bce" in by_method else "ce"
+        crl = by_method["crl"]
+        if np.isnan(crl["log_loss"]):
+            continue
+        excess = {k: crl[k] / by_method[ce][k] - 1 for k in ("log_loss", "brier")}
+        ok = all(v <= bound for v in excess.values())
+        held.append(ok)
+        rows.append(
+            [task]
+            + [
+                f"{by_method[m]['log_loss']:.3f} / {by_method[m]['brier']:.3f}"
+                if m in by_method
+                else "n/a"
+                for m in (ce, ce + "+la", "crl")
+            ]
+            + [
+                f"{excess['log_loss']:+.1%} / {excess['brier']:+.1%}",
+                "holds" if ok else "**missed**",
+            ]
+        )
+    if not rows:
+        return {
+            "calibration_targets": "(``benchmarks/run_suite.py`` has not been "
+            "run since the probabilities are measured.)\n"
+        }
+    table = list_table(
+        [
+            "task",
+            "plain CE: log-loss / Brier",
+            "CE + logit adjustment",
+            "CRL defaults",
+            "defaults − plain CE",
+            f"within {bound:.0%}",
+        ],
+        rows,
+    )
+    return {
+        "calibration_targets": f"The defaults' probabilities are within {bound:.0%} "
+        f"of plain cross-entropy's in log-loss and Brier score on {sum(held)} of "
+        f"{len(held)} tasks (``python benchmarks/run_suite.py``; plain binary "
+        "cross-entropy on the attribute tasks):\n\n" + table
+    }
+
+
+def calibration_tables(results=RESULTS):
+    """The tables of ``benchmarks/calibration.py``: per task and method, the
+    decisions' balanced accuracy and the probabilities' log-loss, Brier score
+    and mean probability of the rarest class; per attribute, the mean
+    probability against the rate."""
+    path = results / "calibration.json"
+    if not path.exists():
+        not_run = "(``benchmarks/calibration.py`` has not been run.)\n"
+        return {"calibration": not_run, "calibration_attributes": not_run}
+    report = json.loads(path.read_text())
+    out = [
+        f"``{report['command'].strip()}`` at commit ``{report['commit']}`` "
+        f"({report['machine']}, torch {report['torch']}), seeds "
+        f"{', '.join(map(str, report['seeds']))}; means over seeds.\n"
+    ]
+    for task, entry in report["tasks"].items():
+        out.append(
+            f"**{task}**, rarest class {entry['rarest_rate']:.1%} of the "
+            "training part:\n"
+        )
+        out.append(
+            list_table(
+                [
+                    "method",
+                    "balanced accuracy of ``predict``",
+                    "log-loss",
+                    "Brier",
+                    "mean probability of the rarest class",
+                ],
+                [
+                    [f"``{method}``"]
+                    + [
+                        f"{np.mean(scores[key]):.3f}"
+                        for key in (
+                            "balanced_accuracy",
+                            "log_loss",
+                            "brier",
+                            "mean_proba_rarest",
+                        )
+                    ]
+                    for method, scores in entry["methods"].items()
+                ],
+            )
+        )
+    attributes = report["attributes"]
+    names = attributes["attributes"]
+    attribute_table = list_table(
+        ["", *names, "log-loss", "Brier"],
+        [["training rate", *(f"{r:.3f}" for r in attributes["rates"]), "", ""]]
+        + [
+            [f"``{method}``"]
+            + [f"{p:.3f}" for p in mean]
+            + [
+                f"{attributes['scores'][method][key]:.3f}"
+                for key in ("log_loss", "brier")
+            ]
+            for method, mean in attributes["mean_proba"].items()
+        ],
+    )
+    return {
+        "calibration": "\n".join(out),
+        "calibration_attributes": "Mean predicted probability of each attribute on "
+        "the test part weighted to the training distribution, means over seeds:\n\n"
+        + attribute_table,
+    }
+
+
 def generate(results=RESULTS, generated=GENERATED):
     generated.mkdir(exist_ok=True)
     pieces = {}
@@ -748,6 +896,8 @@ def generate(results=RESULTS, generated=GENERATED):
         pieces.update(target_tables(results))
         pieces.update(findings(results))
         pieces.update(verdict_example(results))
+        pieces.update(calibration_target_table(results))
+    pieces.update(calibration_tables(results))
     pieces.update(bench_fit_table(results))
     pieces.update(bench_loss_tables(results))
     pieces.update(large_data_table(results))

@@ -56,8 +56,10 @@ class CRLMultiLabelClassifier(_CRLNet, ClassifierMixin, NeuralNet):
         ``(n, D)``, or per attribute, ``(n, J, D)``; ``level="instance"`` needs
         them.
     threshold : float or array-like of shape (n_attributes,), default=0.5
-        ``predict`` says an attribute is present when its probability is at least
-        this (one value for all attributes, or one per attribute).
+        ``predict`` says an attribute is present when its balanced probability
+        (the sigmoid of the raw logit, ``balanced_proba=True``) is at least this
+        (one value for all attributes, or one per attribute): 0.5 is the
+        class-balanced decision.
     criterion : torch criterion class, default=torch.nn.BCEWithLogitsLoss
         The binary cross-entropy term on logits. A criterion class is built with
         ``reduction="none"`` (unless ``criterion__reduction`` says otherwise) so

@@ -164,8 +164,10 @@ def test_any_labels_come_back(labels):
     predicted = clf.predict(X)
     assert set(predicted.tolist()) <= set(labels.tolist())
     assert predicted.dtype == clf.classes_.dtype
-    # predict is the most probable class, in classes_ order
-    assert np.array_equal(predicted, clf.classes_[clf.predict_proba(X).argmax(1)])
+    # predict is the most probable class of the balanced probabilities, in
+    # classes_ order (SPEC §8)
+    balanced = clf.set_params(balanced_proba=True).predict_proba(X)
+    assert np.array_equal(predicted, clf.classes_[balanced.argmax(1)])
 
 
 def test_validation_accuracy_with_string_labels():

@@ -55,15 +55,21 @@ def test_shapes_and_dtypes_end_to_end():
     assert not np.allclose(proba.sum(axis=1), 1.0)  # sigmoid per attribute
     predicted = clf.predict(X)
     assert predicted.shape == (len(X), 3) and predicted.dtype == np.int64
-    np.testing.assert_array_equal(predicted, (proba >= 0.5).astype(int))
+    # the balanced probabilities against 0.5 (SPEC §8)
+    balanced = clf.set_params(balanced_proba=True).predict_proba(X)
+    np.testing.assert_array_equal(predicted, (balanced >= 0.5).astype(int))
+    # calibrated to the training rates, the default probabilities are lower on
+    # the rare attributes than the balanced ones
+    rare = Y.mean(axis=0) < 0.5
+    assert (proba.mean(axis=0)[rare] < balanced.mean(axis=0)[rare]).all()
     assert clf.n_outputs_ == 3 and clf.n_features_in_ == 4
     assert [c.tolist() for c in clf.classes_] == [[0, 1]] * 3
     assert clf.module_.head.out_features == 3
 
 
 def test_threshold_per_attribute():
-    clf = CRLMultiLabelClassifier(**FAST).fit(X, Y)
-    proba = clf.predict_proba(X)
+    clf = CRLMultiLabelClassifier(**FAST, balanced_proba=True).fit(X, Y)
+    proba = clf.predict_proba(X)  # balanced: those predict thresholds
     thresholds = np.array([0.0, 0.5, 1.0])
     clf.set_params(threshold=thresholds)
     predicted = clf.predict(X)
