@@ -11,13 +11,13 @@ returns the loss and its gradients with respect to the scores it read, which
 
 from __future__ import annotations
 
-import functools
 from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
 from . import _comparisons
+from ._cached import constants as cached_constants
 from ._cached import numbers, scalar, zeros
 from ._class_lists import Rows
 
@@ -234,7 +234,7 @@ class _HistogramConstants(NamedTuple):
     half_step: Tensor  # 0-dim: -step / 2
 
 
-@functools.lru_cache(maxsize=32)
+@cached_constants(maxsize=32)
 def _histogram_constants(width, n_bins, dtype, device) -> _HistogramConstants:
     lo, hi = _comparisons.HISTOGRAM_RANGE["class"]
     step = (hi - lo) / (n_bins - 1)

@@ -12,7 +12,6 @@ out first (:func:`anchor_rows`).
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import NamedTuple
 
@@ -20,6 +19,7 @@ import torch
 from torch import Tensor
 
 from ._cached import arange, numbers, scalar, zeros
+from ._cached import constants as cached_constants
 from ._mining import top_k
 
 __all__ = [
@@ -53,7 +53,7 @@ class Constants(NamedTuple):
     query_cap: Tensor  # (1, W + P) float: inf for a single query, 1 for a pair
 
 
-@functools.lru_cache(maxsize=32)
+@cached_constants(maxsize=32)
 def constants(n_tasks, n_classes, width, n, dtype, device) -> Constants:
     columns = torch.arange(n_tasks * n_classes, device=device)
     column_task = columns % n_tasks

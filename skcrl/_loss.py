@@ -311,6 +311,8 @@ def _in_own_dtype(device: torch.device):
             if device.type == "cpu"
             else torch.is_autocast_enabled()
         )
+    except RuntimeError:  # a device type without autocast ("meta"): none is on
+        enabled = False
     if enabled:
         return torch.autocast(device.type, enabled=False)
     return contextlib.nullcontext()
