@@ -98,14 +98,22 @@ def class_level_crl(
     many = n_columns >= MANY_COLUMNS
     const = constants(n_tasks, n_classes, width, n, logits.dtype, logits.device)
     probabilities, member, own, rows = column_major(logits, target, const, many)
-    zero, one, two, minus_infinity = numbers(logits, 0.0, 1.0, 2.0, -math.inf)
+    zero, minus_infinity = numbers(logits, 0.0, -math.inf)
+    # SPEC §1 counts, keys and bound in int64 whatever the logits' dtype:
+    # bfloat16 holds integers exactly only up to 256, float16 up to 2048, and a
+    # rounded count or key could change the minority set
+    no_count, one_count, two_counts = (
+        scalar(v, torch.int64, logits.device) for v in (0, 1, 2)
+    )
     present = None
     if weight is None:
-        n_taking, bound = numbers(logits, n, math.floor(rho * n))
+        (n_taking,) = numbers(logits, n)
+        bound = scalar(math.floor(rho * n), torch.int64, logits.device)
     else:
         present = weight > zero
-        n_taking = present.sum(dtype=logits.dtype)
-        bound = (n_taking.double() * scalar(rho, torch.float64, logits.device)).floor()
+        whole_taking = present.sum()
+        n_taking = whole_taking.to(logits.dtype)
+        bound = (whole_taking * scalar(rho, torch.float64, logits.device)).floor()
     candidates = None
     if member is None:  # many classes of one task, row by row
         # no sample is a negative of its own class, nor of any if it takes no part
@@ -122,24 +130,25 @@ def class_level_crl(
         if many:
             candidates = negative_candidates(probabilities, member, others)
     if multi_label:
-        counts = member.sum(1, dtype=logits.dtype)
+        whole_counts = member.sum(1)
     else:
         # from the labels: a sum over the (C, n) mask would first copy it whole
-        taking = one.expand(n) if present is None else torch.where(present, one, zero)
-        counts = per_column(own.view(-1), taking, n_classes)
+        taking = one_count.expand(n) if present is None else present.long()
+        whole_counts = per_column(own.view(-1), taking, n_classes)
+    counts = whole_counts.to(logits.dtype)  # for the comparisons' arithmetic
     # SPEC §1: the classes of each task in (count, class) order; a class is a
     # minority while the counts up to it stay within rho * n
-    key = torch.add(const.column_class, counts, alpha=n_classes)
+    key = torch.add(const.column_class, whole_counts, alpha=n_classes)
     if n_tasks == 1 and many:
         order = key.argsort()
-        cumulative = torch.empty_like(counts).scatter_(
-            0, order, counts.take(order).cumsum(0)
+        cumulative = torch.empty_like(whole_counts).scatter_(
+            0, order, whole_counts.take(order).cumsum(0)
         )
     else:
         earlier = key.view(1, -1) <= key.view(-1, 1)
         if n_tasks > 1:
             earlier.bitwise_and_(const.same_task)
-        cumulative = torch.where(earlier, counts, zero).sum(1)
+        cumulative = torch.where(earlier, whole_counts, no_count).sum(1)
     within = cumulative <= bound
     grouped = None
     if many:
@@ -149,11 +158,11 @@ def class_level_crl(
         own_for_sort = own
         if present is not None:  # entries that take no part sort after every column
             own_for_sort = own.masked_fill(~present.view(-1, 1), n_columns)
-        grouped = (own_for_sort, own_score, counts, candidates)
+        grouped = (own_for_sort, own_score, whole_counts, candidates)
     lists = mine_class_lists(probabilities, member, others, width, grouped)
 
     if comparison == "absolute" and member is not None and not many:
-        mined = torch.bitwise_and(within, counts >= two)
+        mined = torch.bitwise_and(within, whole_counts >= two_counts)
         listed = torch.where(mined, counts, zero).view(-1, 1)
         loss, grad_own, grad_pos, grad_neg = absolute_by_class(
             probabilities,
@@ -249,7 +258,7 @@ def class_level_crl(
         grad.scatter_add_(1, listed_index, grad_lists)
         return loss, _logit_gradient(probabilities, grad, multi_label)[0]
     else:
-        mined = torch.bitwise_and(within, counts >= two)
+        mined = torch.bitwise_and(within, whole_counts >= two_counts)
         listed = torch.where(mined, counts, zero).view(-1, 1)
         negatives = torch.where(mined, n_taking - counts, zero).view(-1, 1)
         loss, grad_own, grad_pos, grad_neg = by_sample(

@@ -299,6 +299,16 @@ def crl_loss(
     )
 
 
+def _working_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype the loss computes in: the inputs' own, float32 for a half
+    precision. Its sums and means run over up to k * k triplets per anchor,
+    hundreds of thousands in a large batch, beyond float16's largest number
+    (65504), and bfloat16 rounds them; PyTorch's autocast runs its own losses
+    in float32 for the same reason. The loss and its gradients return in the
+    inputs' dtype."""
+    return torch.promote_types(dtype, torch.float32)
+
+
 def _in_own_dtype(device: torch.device):
     """A context without autocast, if it is on: the closed-form loss and
     gradients compute in the dtype of their inputs (autocast would run its
@@ -338,7 +348,7 @@ def _crl_loss(
     weight = sample_weight
     if weight is not None:
         _check_weight(weight, logits)
-        weight = weight.detach().to(logits.dtype)
+        weight = weight.detach().to(_working_dtype(logits.dtype))
     if mining == "global":
         logits, target, embeddings, weight = gather_batch(
             logits, target, embeddings, weight
@@ -356,7 +366,7 @@ def _crl_loss(
         with_gradient = batch_logits.requires_grad and torch.is_grad_enabled()
         with torch.no_grad(), _in_own_dtype(logits.device):
             loss, grad = class_level_crl(
-                logits.detach(),
+                logits.detach().to(_working_dtype(logits.dtype)),
                 target,
                 comparison=comparison,
                 k=k,
@@ -366,11 +376,12 @@ def _crl_loss(
                 with_gradient=with_gradient,
                 weight=weight,
             )
+        loss = loss.to(batch_logits.dtype)
         if not with_gradient:
             return loss
         if grad.shape[0] != batch_logits.shape[0]:  # the memory's rows get none
             grad = grad[: batch_logits.shape[0]]
-        return KnownGradient.apply(loss, batch_logits, grad)
+        return KnownGradient.apply(loss, batch_logits, grad.to(batch_logits.dtype))
 
     with_gradient = batch_embeddings.requires_grad and torch.is_grad_enabled()
     with torch.no_grad(), _in_own_dtype(embeddings.device):
@@ -381,7 +392,8 @@ def _crl_loss(
         if present is not None:
             mined = torch.nn.functional.pad(mined, (0, 1))  # the void class
         anchors = select_anchors(labels, mined, group_by_class(labels, mined), n_slots)
-        units, norms = unit_embeddings(embeddings.detach())
+        embeddings = embeddings.detach().to(_working_dtype(embeddings.dtype))
+        units, norms = unit_embeddings(embeddings)
         pairs = mine_instance_level(units, labels, counts, anchors, k, present)
         distances = instance_distances(pairs)
         rows = pairs.anchor_index.numel()
@@ -404,6 +416,7 @@ def _crl_loss(
             grad = embedding_gradient(
                 embeddings, (units, norms), pairs, distances, grads
             )
+    loss = loss.to(batch_embeddings.dtype)
     # The loss stays in the graph of the logits, as at class level, with a
     # zero gradient (a view of a cached 0 until the backward pass)
     if with_gradient:
@@ -412,7 +425,7 @@ def _crl_loss(
         return KnownGradient.apply(
             loss,
             batch_embeddings,
-            grad[:batch_rows],
+            grad[:batch_rows].to(batch_embeddings.dtype),
             batch_logits,
             zero.expand_as(batch_logits),
         )

@@ -204,3 +204,69 @@ def test_the_loss_under_cpu_autocast_bf16():
     assert loss.item() == pytest.approx(reference.item(), abs=0.05)
     loss.backward()
     assert torch.isfinite(weight.grad).all()
+
+
+HALF = [torch.float16, torch.bfloat16]
+
+
+def _loss_and_gradient(logits, target, embeddings, **hyper):
+    logits = logits.detach().clone().requires_grad_()
+    embeddings = embeddings.detach().clone().requires_grad_()
+    loss = crl_loss(logits, target, embeddings=embeddings, **hyper)
+    loss.backward()
+    grad = logits.grad if hyper["level"] == "class" else embeddings.grad
+    return loss.detach().double(), grad.double()
+
+
+@pytest.mark.parametrize("dtype", HALF)
+@pytest.mark.parametrize("multi_label", [False, True])
+@pytest.mark.parametrize("comparison", ["relative", "absolute", "distribution"])
+@pytest.mark.parametrize("level", ["class", "instance"])
+def test_half_precision_matches_float64_of_the_same_inputs(
+    level, comparison, multi_label, dtype
+):
+    # 600 samples: counts and (count, class) keys beyond 256 (bfloat16's exact
+    # integers), triplets beyond 65504 (float16's largest number)
+    generator = torch.Generator().manual_seed(1)
+    n = 600
+    if multi_label:
+        rates = torch.tensor([0.4, 0.1, 0.03])
+        target = (torch.rand(n, 3, generator=generator) < rates).double()
+    else:
+        rates = torch.tensor([0.5, 0.3, 0.15, 0.05])
+        target = torch.multinomial(rates, n, replacement=True, generator=generator)
+    logits = torch.randn(n, len(rates), generator=generator).to(dtype)
+    embeddings = torch.randn(n, 6, generator=generator).to(dtype)
+    hyper = dict(level=level, comparison=comparison)
+    loss, grad = _loss_and_gradient(logits, target, embeddings, **hyper)
+    loss64, grad64 = _loss_and_gradient(
+        logits.double(), target, embeddings.double(), **hyper
+    )
+    assert loss64 > 0
+    # the half-precision results rounded once, at the end (bfloat16 keeps 8
+    # significant bits: 0.4% per rounding)
+    assert loss.item() == pytest.approx(loss64.item(), rel=1e-2)
+    assert (grad - grad64).norm() <= 1e-2 * grad64.norm()
+
+
+@pytest.mark.parametrize("dtype", HALF)
+def test_minority_keys_that_would_tie_in_half_precision(dtype):
+    # counts 500, 300, 300 of 1100, rho n = 550: (count, class) keys 3 h + c of
+    # classes 1 and 2 are 901 and 902, one number in bfloat16 (steps of 4 there).
+    # Class 1 comes first (SPEC §1) and is the minority; tied keys would put both
+    # classes' counts before each other, 600 > 550, and mine nothing.
+    target = torch.tensor([0] * 500 + [1] * 300 + [2] * 300)
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randn(len(target), 3, generator=generator)
+    embeddings = torch.randn(len(target), 4, generator=generator)
+    for level in ("class", "instance"):
+        logits_half, embeddings_half = logits.to(dtype), embeddings.to(dtype)
+        exact = crl_loss(
+            logits_half.double(),
+            target,
+            level=level,
+            embeddings=embeddings_half.double(),
+        )
+        half = crl_loss(logits_half, target, level=level, embeddings=embeddings_half)
+        assert exact > 0.5
+        assert half.item() == pytest.approx(exact.item(), rel=1e-2)
