@@ -28,6 +28,7 @@ from ._checks import (
     BALANCE_CONSTRAINTS,
     CRL_CONSTRAINTS,
     check_crl_parameters,
+    check_device,
     crl_parameters,
 )
 from ._criterion import balanced_loss, imbalance_measure
@@ -168,6 +169,7 @@ class _CRLNet(CheckedInputs, AtomicSaving):
             n_bins=self.n_bins,
             memory_size=self.memory_size,
         )
+        check_device(self.device, type(self).__name__)
 
     @property
     def _default_callbacks(self):
@@ -281,6 +283,12 @@ class _CRLNet(CheckedInputs, AtomicSaving):
         return iterator
 
     # -- initialisation ---------------------------------------------------------
+
+    def initialize(self):
+        # skorch validates its parameters after it has built the module on its
+        # device, where an unavailable one fails with torch's bare error
+        check_device(self.device, type(self).__name__)
+        return super().initialize()
 
     def initialize_module(self):
         kwargs = self.get_params_for("module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from numbers import Integral, Real
 
+import torch
 from sklearn.utils._param_validation import (
     Interval,
     StrOptions,
@@ -20,6 +21,7 @@ __all__ = [
     "LEVELS",
     "MININGS",
     "check_crl_parameters",
+    "check_device",
     "crl_parameters",
     "with_crl_parameter_docs",
 ]
@@ -146,3 +148,47 @@ def _check(caller: str, values: dict) -> None:
     validate_parameter_constraints(
         {name: constraints[name] for name in values}, values, caller_name=caller
     )
+
+
+def _available_devices() -> list[str]:
+    devices = ["cpu"]
+    devices += [f"cuda:{i}" for i in range(torch.cuda.device_count())]
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        devices.append("mps")
+    return devices
+
+
+def check_device(device, caller: str) -> None:
+    """Raise a ``ValueError`` before any training when ``device`` names a torch
+    device this machine lacks (torch itself fails later, deep inside skorch,
+    with ``AssertionError: Torch not compiled with CUDA enabled``). ``None``
+    (skorch: leave the module where it is), ``"cpu"`` and ``"meta"`` always
+    pass."""
+    if device is None:
+        return
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(
+            f"{caller}: device={device!r} is not a torch device ({error}); pass "
+            f"one of {_available_devices()}."
+        ) from None
+    if parsed.type in ("cpu", "meta"):
+        return
+    backend = getattr(torch, parsed.type, None)
+    if parsed.type == "mps":
+        backend = getattr(torch.backends, "mps", None)
+    available = backend is not None and backend.is_available()
+    count = getattr(backend, "device_count", lambda: 1)() if available else 0
+    if not available or (parsed.index is not None and parsed.index >= count):
+        what = (
+            f"{parsed.type} is not available on this machine"
+            if not available
+            else f"this machine has {count} {parsed.type} device(s)"
+        )
+        raise ValueError(
+            f"{caller}: device={device!r}, but {what}. Devices available here: "
+            f"{_available_devices()}; pass one of them (device='cpu' trains on the "
+            "CPU)."
+        )

@@ -191,3 +191,24 @@ def test_estimator_loss_on_the_meta_device(estimator):
     # the fit's last rows, moved with the criterion, and this batch's
     net.criterion_.crl_memory.commit()
     assert len(net.criterion_.crl_memory) == 2 * len(X)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+@pytest.mark.parametrize("device", ["cuda", "cuda:0", torch.device("cuda")])
+@pytest.mark.parametrize("estimator", [CRLClassifier, CRLMultiLabelClassifier])
+def test_an_unavailable_device_is_refused_before_training(estimator, device):
+    X = np.zeros((20, 3), dtype=np.float32)
+    y = np.r_[np.zeros(15), np.ones(5)].astype(int)
+    if estimator is CRLMultiLabelClassifier:
+        y = np.column_stack([y, 1 - y])
+    clf = estimator(device=device, max_epochs=1)
+    with pytest.raises(ValueError, match=r"device=.*cuda.*not available.*'cpu'"):
+        clf.fit(X, y)
+    assert not hasattr(clf, "module_")
+    with pytest.raises(ValueError, match="cuda"):
+        estimator(device=device).initialize()
+
+
+def test_a_device_that_is_no_device_is_refused():
+    with pytest.raises(ValueError, match="device='gpu' is not a torch device"):
+        CRLClassifier(device="gpu").fit(np.zeros((4, 2)), [0, 0, 1, 1])
