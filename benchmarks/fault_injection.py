@@ -9,10 +9,13 @@ at one step of one save (each file written, the history, each ``fsync``, each
 rename, each removal of an old checkpoint), once the step is done or half-way
 through it (a file written to half its length); then by SIGKILL at random
 moments. The run is then resumed from what it left: with ``skcrl.Checkpoint``,
-``Checkpoint.resume``; with skorch's, its files loaded by
-``load_params(checkpoint=cp)`` and the remaining epochs trained. A trial is
-*exact* when ``predict_proba`` matches the uninterrupted run's within 1e-6,
-*different* when it resumes to another model, *unresumable* when loading fails.
+``Checkpoint.resume``, and (on a copy of what the kill left) skorch's recipe,
+``load_params(checkpoint=cp)`` then the remaining epochs, or a fit from scratch
+when loading raises ``FileNotFoundError``; with skorch's ``Checkpoint``, its
+files loaded by ``load_params(checkpoint=cp)`` and the remaining epochs
+trained. A trial is *exact* when ``predict_proba`` matches the uninterrupted
+run's within 1e-6, *different* when it resumes to another model, *unresumable*
+when loading fails.
 
     python benchmarks/fault_injection.py --output docs/results/fault_injection.json
 """
@@ -23,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import signal
 import subprocess
 import sys
@@ -42,6 +46,11 @@ from checkpoint_worker import EPOCHS, KILLED, make, resume, target  # noqa: E402
 WORKER = TESTS / "checkpoint_worker.py"
 ESTIMATORS = ("multi-class", "multi-label")
 KINDS = ("skcrl", "skorch")
+#: how a run left by each kind of checkpoint is resumed (the worker's resume kinds)
+RESUMED_BY = {
+    "skcrl": {"skcrl": "skcrl", "skcrl-recipe": "recipe"},
+    "skorch": {"skorch": "skorch"},
+}
 
 
 def count_events(estimator, kind):
@@ -143,17 +152,25 @@ def main(argv=None):
             codes = dict(pool.map(run, enumerate(trials)))
         for index, (kind, estimator, how, arguments) in enumerate(trials):
             directory = Path(folder) / f"trial-{index}"
-            record = {
-                "checkpoint": kind,
-                "estimator": estimator,
-                "kill": how,
-                "at": list(arguments),
-                "killed": codes[index] in (KILLED, -signal.SIGKILL),
-            }
-            record.update(_outcome(directory, estimator, kind, reference[estimator]))
-            results.append(record)
+            copies = {}
+            for label in RESUMED_BY[kind]:  # each way of resuming on its own copy
+                copies[label] = Path(folder) / f"trial-{index}-{label}"
+                if directory.exists():
+                    shutil.copytree(directory, copies[label])
+            for label, way in RESUMED_BY[kind].items():
+                record = {
+                    "checkpoint": label,
+                    "estimator": estimator,
+                    "kill": how,
+                    "at": list(arguments),
+                    "killed": codes[index] in (KILLED, -signal.SIGKILL),
+                }
+                record.update(
+                    _outcome(copies[label], estimator, way, reference[estimator])
+                )
+                results.append(record)
     summary = {}
-    for kind in KINDS:
+    for kind in [label for ways in RESUMED_BY.values() for label in ways]:
         for how in ("kill", "sigkill"):
             mine = [r for r in results if r["checkpoint"] == kind and r["kill"] == how]
             killed = [r for r in mine if r["killed"]]

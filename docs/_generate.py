@@ -618,7 +618,11 @@ def fault_injection_table(results=RESULTS):
             "fault_injection": "(``benchmarks/fault_injection.py`` has not been run.)\n"
         }
     report = json.loads(path.read_text())
-    names = {"skcrl": "``skcrl.Checkpoint``", "skorch": "skorch's ``Checkpoint``"}
+    names = {
+        "skcrl": "``skcrl.Checkpoint``, ``Checkpoint.resume``",
+        "skcrl-recipe": "``skcrl.Checkpoint``, skorch's recipe",
+        "skorch": "skorch's ``Checkpoint``",
+    }
     ways = {"kill": "at each step of a save", "sigkill": "SIGKILL at random moments"}
     rows = []
     for key, row in report["summary"].items():

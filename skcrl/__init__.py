@@ -6,7 +6,7 @@ Rectification*, IEEE TPAMI 2018. The algorithm, to the number, is in SPEC.md.
 
 from . import metrics
 from ._callbacks import DivergenceError, DivergenceGuard
-from ._checkpoint import Checkpoint, CheckpointError
+from ._checkpoint import Checkpoint, CheckpointError, NoCheckpointError
 from ._classifier import CRLClassifier
 from ._criterion import ClassRectificationLoss, CRLTerms, imbalance_measure
 from ._loss import crl_loss
@@ -28,6 +28,7 @@ __all__ = [
     "ClassRectificationLoss",
     "DivergenceError",
     "DivergenceGuard",
+    "NoCheckpointError",
     "SmallCNN",
     "__version__",
     "crl_loss",

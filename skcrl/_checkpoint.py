@@ -28,7 +28,13 @@ from pathlib import Path
 from skorch import NeuralNet
 from skorch.callbacks import Checkpoint as SkorchCheckpoint
 
-__all__ = ["Checkpoint", "CheckpointError", "replace_atomically", "torn_files"]
+__all__ = [
+    "Checkpoint",
+    "CheckpointError",
+    "NoCheckpointError",
+    "replace_atomically",
+    "torn_files",
+]
 
 _COMMITTED = re.compile(r"^checkpoint-(\d{8})$")
 _MANIFEST = "MANIFEST.json"
@@ -38,6 +44,13 @@ _FORMAT = 1
 class CheckpointError(OSError):
     """A checkpoint cannot be loaded: its files are missing, torn or not the
     ones its manifest lists."""
+
+
+class NoCheckpointError(CheckpointError, FileNotFoundError):
+    """No complete checkpoint exists in the folder yet (a run killed before, or
+    during, its first save). A :class:`FileNotFoundError`, as skorch's own
+    ``Checkpoint`` raises there, so that skorch's resume recipe, which catches
+    it and trains from scratch, works unchanged."""
 
 
 def _fsync(path: Path) -> None:
@@ -258,6 +271,25 @@ class Checkpoint(SkorchCheckpoint):
             return None
         verify(committed[-1])
         return committed[-1]
+
+    def require(self) -> Path:
+        """The newest complete checkpoint directory.
+
+        Raises
+        ------
+        NoCheckpointError
+            When there is none yet.
+        CheckpointError
+            When the newest committed one does not match its manifest.
+        """
+        latest = self.latest()
+        if latest is None:
+            raise NoCheckpointError(
+                f"no complete checkpoint in {self.root.resolve()} yet: the run was "
+                "stopped before its first save ended. Train from scratch (fit), "
+                "or use Checkpoint.resume, which does so by itself."
+            )
+        return latest
 
     def _located(self, name):
         """``name`` (a formatted file name) inside the newest checkpoint; a path

@@ -7,7 +7,7 @@ import os
 
 from skorch.utils import _check_f_arguments
 
-from ._checkpoint import CheckpointError, replace_atomically, torn_files
+from ._checkpoint import Checkpoint, CheckpointError, replace_atomically, torn_files
 
 
 class AtomicSaving:
@@ -70,7 +70,11 @@ class AtomicSaving:
     ):
         """skorch's ``load_params``; when it fails on a file that is torn (cut
         short by a kill during its save), a :class:`skcrl.CheckpointError` names
-        that file."""
+        that file. A :class:`skcrl.Checkpoint` with no complete checkpoint yet
+        raises :class:`skcrl.NoCheckpointError`, a ``FileNotFoundError`` as
+        skorch's ``Checkpoint`` raises."""
+        if isinstance(checkpoint, Checkpoint):
+            checkpoint.require()
         files = dict(
             f_params=f_params,
             f_optimizer=f_optimizer,
@@ -84,11 +88,16 @@ class AtomicSaving:
             )
         except Exception as error:
             if checkpoint is not None:
-                files = {
-                    **checkpoint.get_formatted_files(self),
-                    "f_history": checkpoint.f_history_,
-                    **{k: v for k, v in files.items() if v is not None},
-                }
+                try:
+                    files = {
+                        **checkpoint.get_formatted_files(self),
+                        "f_history": checkpoint.f_history_,
+                        **{k: v for k, v in files.items() if v is not None},
+                    }
+                except IndexError:
+                    # file names formatted by an epoch, of a history still empty:
+                    # the error that stopped the load says more
+                    raise error from None
             torn = torn_files(files.values(), use_safetensors)
             if not torn:
                 raise

@@ -1,6 +1,7 @@
 """A fit with a checkpoint every epoch, killed on purpose (tests/test_checkpoint.py).
 
     python tests/checkpoint_worker.py DIRECTORY ESTIMATOR [KILL_AT [MODE [KIND]]]
+    python tests/checkpoint_worker.py DIRECTORY ESTIMATOR paced
 
 Every step of a save (each file written by ``torch.save``, the history written,
 each ``fsync``, each rename, each removal of an old checkpoint) is an event,
@@ -10,16 +11,20 @@ numbered from 0 across the whole fit. With ``KILL_AT``, the process ends by
 not made). Without, it prints ``ready`` and fits to the end (the caller sends
 SIGKILL at some moment). ``KIND`` ``"skorch"`` saves with skorch's own
 ``Checkpoint`` instead of ``skcrl.Checkpoint`` (benchmarks/fault_injection.py
-compares the two).
+compares the two). ``paced``: each epoch lasts at least ``PACE`` seconds, and
+the worker prints ``saved N`` once epoch N's checkpoint is complete and
+``finished`` at the end, so that the caller can kill it between the two.
 """
 
 import functools
 import os
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
 import torch
+from skorch.callbacks import Callback
 from skorch.callbacks import Checkpoint as SkorchCheckpoint
 from skorch.history import History
 
@@ -33,6 +38,7 @@ from skcrl import (
 
 EPOCHS = 4
 KILLED = 86
+PACE = 0.25
 
 
 def data():
@@ -122,6 +128,33 @@ def install(kill_at, mode):
     return killer
 
 
+class _Announce(Callback):
+    """Prints ``saved N`` after epoch N's checkpoint (callbacks run in order:
+    this one after the checkpoint), each epoch lasting at least ``PACE``
+    seconds."""
+
+    def on_epoch_begin(self, net, **kwargs):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, net, **kwargs):
+        time.sleep(max(0.0, PACE - (time.perf_counter() - self.started)))
+        print(f"saved {len(net.history)}", flush=True)
+
+
+def resume_with_recipe(directory, estimator):
+    """skorch's recipe, with skcrl.Checkpoint: load the checkpoint, or train
+    from scratch when loading raises FileNotFoundError (no checkpoint yet)."""
+    X, y = target(estimator)
+    cp = Checkpoint(monitor=None, dirname=directory)
+    net = make(estimator, [cp])
+    net.partial_fit(X, y, epochs=0)  # sized from the data, as initialize would
+    try:
+        net.load_params(checkpoint=cp)
+    except FileNotFoundError:
+        return net.fit(X, y)
+    return net.partial_fit(X, y, epochs=max(0, EPOCHS - len(net.history)))
+
+
 def resume_with_skorch(directory, estimator):
     """The recipe with skorch's Checkpoint: load its files when there are some,
     then train the remaining epochs."""
@@ -135,27 +168,36 @@ def resume_with_skorch(directory, estimator):
     return net.partial_fit(X, y, epochs=max(0, EPOCHS - len(net.history)))
 
 
-def resume(directory, estimator, kind="skcrl"):
-    """The run in ``directory``, finished from where it stands."""
+def resume(directory, estimator, kind="skcrl", callbacks=()):
+    """The run in ``directory``, finished from where it stands: by
+    ``Checkpoint.resume`` (``kind="skcrl"``), skorch's recipe with
+    ``skcrl.Checkpoint`` (``"recipe"``) or skorch's own ``Checkpoint``
+    (``"skorch"``)."""
     if kind == "skorch":
         return resume_with_skorch(directory, estimator)
+    if kind == "recipe":
+        return resume_with_recipe(directory, estimator)
     X, y = target(estimator)
     cp = Checkpoint(monitor=None, dirname=directory)
-    return cp.resume(make(estimator, [cp]), X, y)
+    return cp.resume(make(estimator, [cp, *callbacks]), X, y)
 
 
 def main():
     directory, estimator = sys.argv[1], sys.argv[2]
     torch.set_num_threads(1)
-    killer = None
-    if len(sys.argv) > 3:
+    killer, callbacks = None, ()
+    if len(sys.argv) > 3 and sys.argv[3] == "paced":
+        callbacks = (_Announce(),)
+    elif len(sys.argv) > 3:
         killer = install(
             int(sys.argv[3]), sys.argv[4] if len(sys.argv) > 4 else "after"
         )
     print("ready", flush=True)
-    resume(directory, estimator, sys.argv[5] if len(sys.argv) > 5 else "skcrl")
+    kind = sys.argv[5] if len(sys.argv) > 5 else "skcrl"
+    resume(directory, estimator, kind, callbacks)
     if killer is not None:
         print(f"events {killer.count}", flush=True)
+    print("finished", flush=True)
 
 
 if __name__ == "__main__":

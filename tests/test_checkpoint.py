@@ -3,6 +3,7 @@ uninterrupted run's model; atomic save_params; clear errors on torn files."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -13,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from checkpoint_worker import EPOCHS, KILLED, make, resume, target
+from checkpoint_worker import EPOCHS, KILLED, PACE, make, resume, target
 from skorch.callbacks import Callback
 from skorch.callbacks import Checkpoint as SkorchCheckpoint
 
-from skcrl import Checkpoint, CheckpointError, CRLClassifier
+from skcrl import Checkpoint, CheckpointError, CRLClassifier, NoCheckpointError
 from skcrl._checkpoint import torn_files
 
 WORKER = Path(__file__).with_name("checkpoint_worker.py")
@@ -35,9 +36,9 @@ def uninterrupted():
     return out
 
 
-def _resumed(directory, estimator):
+def _resumed(directory, estimator, kind="skcrl"):
     X, _ = target(estimator)
-    return resume(str(directory), estimator).predict_proba(X)
+    return resume(str(directory), estimator, kind).predict_proba(X)
 
 
 def _worker(directory, estimator, *kill):
@@ -73,43 +74,67 @@ def test_every_injected_kill_resumes_to_the_uninterrupted_model(
                 lambda t: (t, _worker(tmp_path / f"{t[0]}-{t[1]}-{t[2]}", *t)), trials
             )
         )
-    killed = 0
+    before_first_checkpoint = 0
     for (estimator, kill_at, mode), run in runs:
         assert run.returncode == KILLED, (kill_at, mode, run.stderr[-2000:])
-        killed += 1
         directory = tmp_path / f"{estimator}-{kill_at}-{mode}"
-        for committed in Checkpoint(dirname=str(directory)).checkpoints():
-            assert not torn_files(committed.iterdir())
-        proba = _resumed(directory, estimator)
-        np.testing.assert_allclose(
-            proba,
-            uninterrupted[estimator],
-            rtol=0,
-            atol=1e-6,
-            err_msg=f"{estimator}, killed at save step {kill_at} ({mode})",
-        )
-    assert killed >= 20
+        committed = Checkpoint(dirname=str(directory)).checkpoints()
+        before_first_checkpoint += not committed
+        for checkpoint in committed:
+            assert not torn_files(checkpoint.iterdir())
+        # Checkpoint.resume, and skorch's recipe (load, or fit from scratch on
+        # FileNotFoundError), each on its own copy of what the kill left
+        copy = tmp_path / f"recipe-{estimator}-{kill_at}-{mode}"
+        shutil.copytree(directory, copy)
+        for way, proba in (
+            ("Checkpoint.resume", _resumed(directory, estimator)),
+            ("skorch's recipe", _resumed(copy, estimator, "recipe")),
+        ):
+            np.testing.assert_allclose(
+                proba,
+                uninterrupted[estimator],
+                rtol=0,
+                atol=1e-6,
+                err_msg=f"{estimator}, killed at save step {kill_at} ({mode}), "
+                f"resumed by {way}",
+            )
+    # kills during the first save (steps 0-11) left no checkpoint at all
+    assert before_first_checkpoint >= 4
 
 
 def test_sigkill_at_random_moments_resumes_to_the_uninterrupted_model(
     tmp_path, uninterrupted
 ):
+    # Each epoch of the paced worker lasts PACE seconds at least; it says when
+    # its first checkpoint is complete and when it has finished. Killed a random
+    # moment within an epoch of the first checkpoint, it is mid-run: the test
+    # shows it (a checkpoint, no "finished").
     rng = np.random.default_rng(0)
-    for trial, delay in enumerate(rng.uniform(0.0, 1.5, size=4)):
+    for trial, delay in enumerate(rng.uniform(0.0, PACE, size=4)):
         estimator = ESTIMATORS[trial % 2]
         directory = tmp_path / f"sigkill-{trial}"
         process = subprocess.Popen(
-            [sys.executable, str(WORKER), str(directory), estimator],
+            [sys.executable, str(WORKER), str(directory), estimator, "paced"],
             stdout=subprocess.PIPE,
             text=True,
         )
         assert process.stdout.readline().strip() == "ready"
+        assert process.stdout.readline().strip() == "saved 1"
         time.sleep(delay)
         process.send_signal(signal.SIGKILL)
-        process.wait(timeout=60)
-        np.testing.assert_allclose(
-            _resumed(directory, estimator), uninterrupted[estimator], rtol=0, atol=1e-6
-        )
+        rest, _ = process.communicate(timeout=60)
+        assert process.returncode == -signal.SIGKILL
+        assert "finished" not in rest and f"saved {EPOCHS}" not in rest, rest
+        assert Checkpoint(dirname=str(directory)).latest() is not None
+        copy = tmp_path / f"sigkill-recipe-{trial}"
+        shutil.copytree(directory, copy)
+        for kind, path in (("skcrl", directory), ("recipe", copy)):
+            np.testing.assert_allclose(
+                _resumed(path, estimator, kind),
+                uninterrupted[estimator],
+                rtol=0,
+                atol=1e-6,
+            )
 
 
 class _InterruptAt(Callback):
@@ -265,3 +290,21 @@ def test_skorchs_checkpoint_files_torn_by_a_kill_are_named(tmp_path):
     optimizer.write_bytes(optimizer.read_bytes()[:50])
     with pytest.raises(CheckpointError, match=r"optimizer\.pt is torn"):
         net.load_params(checkpoint=cp)
+
+
+def test_no_checkpoint_yet_is_a_file_not_found_error(tmp_path):
+    X, y = target("multi-class")
+    (tmp_path / ".incoming-00000001-deadbeef").mkdir()  # a first save cut short
+    cp = Checkpoint(monitor=None, dirname=str(tmp_path))
+    net = make("multi-class", [cp])
+    net.partial_fit(X, y, epochs=0)
+    with pytest.raises(NoCheckpointError, match="no complete checkpoint") as error:
+        net.load_params(checkpoint=cp)
+    assert isinstance(error.value, FileNotFoundError)
+    # skorch's own Checkpoint on an empty folder: its FileNotFoundError, not an
+    # IndexError from the empty history
+    empty = SkorchCheckpoint(monitor=None, dirname=str(tmp_path / "empty"))
+    with pytest.raises(FileNotFoundError):
+        make("multi-class", [empty]).partial_fit(X, y, epochs=0).load_params(
+            checkpoint=empty
+        )
