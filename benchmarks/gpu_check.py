@@ -1,7 +1,10 @@
 """The checks that need a CUDA device, as one script for a lent GPU machine.
 
 1. The CUDA tests of the suite (``pytest -k cuda``: they skip on a machine without
-   a GPU).
+   a GPU), among them every level x comparison x {plain, memory, sample weights,
+   multi-label, global mining} x forced layout, forward and backward on CUDA
+   under ``torch.cuda.set_sync_debug_mode("error")``
+   (``tests/test_devices.py``, which runs the same on the meta device here).
 2. No host synchronisation inside a training step: a default ``CRLClassifier``
    (and the multi-label one, and the instance level) fits on CUDA with
    ``torch.cuda.set_sync_debug_mode("error")`` around the forward pass, the loss,

@@ -116,32 +116,62 @@ LAYOUTS = {
 }
 
 
+@contextlib.contextmanager
+def _no_host_synchronisation(device):
+    """On CUDA, any read of the device by the host an error (the meta device
+    holds no values: every read fails there anyway)."""
+    if device != "cuda":
+        yield
+        return
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        yield
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+
+
+#: the meta device everywhere; CUDA where there is one (benchmarks/gpu_check.py
+#: runs the tests named "cuda" on a GPU machine)
+DEVICES = [
+    "meta",
+    pytest.param(
+        "cuda",
+        marks=pytest.mark.skipif(
+            not torch.cuda.is_available(), reason="needs a CUDA device"
+        ),
+    ),
+]
+
+
+@pytest.mark.parametrize("device", DEVICES)
 @pytest.mark.parametrize("layout", list(LAYOUTS))
 @pytest.mark.parametrize(
     "variant", ["plain", "memory", "sample weights", "multi-label", "global mining"]
 )
 @pytest.mark.parametrize(
-    ("level", "comparison"), itertools.product(LEVELS, COMPARISONS)
+    ("level", "comparison"), list(itertools.product(LEVELS, COMPARISONS))
 )
-def test_forward_and_backward_on_the_meta_device(
-    monkeypatch, level, comparison, variant, layout
+def test_forward_and_backward_on_the_device(
+    monkeypatch, level, comparison, variant, layout, device
 ):
     for name, value in LAYOUTS[layout].items():
         monkeypatch.setattr(name, value)
-    logits, target, embeddings = _batch("meta", multi_label=variant == "multi-label")
+    logits, target, embeddings = _batch(device, multi_label=variant == "multi-label")
     logits.requires_grad_()
     embeddings.requires_grad_()
     arguments = _arguments(level, comparison, embeddings, variant == "memory", target)
     if variant == "sample weights":
-        arguments["sample_weight"] = torch.ones(len(target), device="meta")
+        arguments["sample_weight"] = torch.ones(len(target), device=device)
     if variant == "global mining":  # one process: the global batch is the local one
         arguments["mining"] = "global"
-    loss = crl_loss(logits, target, **arguments)
-    loss.backward()
-    assert loss.device.type == "meta" and loss.shape == ()
-    assert logits.grad.device.type == "meta"
+    with _no_host_synchronisation(device):
+        loss = crl_loss(logits, target, **arguments)
+        loss.backward()
+    assert loss.device.type == device and loss.shape == ()
+    assert logits.grad.device.type == device
     if level == "instance":
-        assert embeddings.grad.device.type == "meta"
+        assert embeddings.grad.device.type == device
 
 
 @pytest.mark.parametrize("multi_label", [False, True])
