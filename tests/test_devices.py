@@ -117,9 +117,10 @@ LAYOUTS = {
 
 
 @contextlib.contextmanager
-def _no_host_synchronisation(device):
+def no_host_synchronisation(device):
     """On CUDA, any read of the device by the host an error (the meta device
-    holds no values: every read fails there anyway)."""
+    holds no values: every read fails there anyway); benchmarks/gpu_check.py
+    uses it around its training steps too."""
     if device != "cuda":
         yield
         return
@@ -165,7 +166,7 @@ def test_forward_and_backward_on_the_device(
         arguments["sample_weight"] = torch.ones(len(target), device=device)
     if variant == "global mining":  # one process: the global batch is the local one
         arguments["mining"] = "global"
-    with _no_host_synchronisation(device):
+    with no_host_synchronisation(device):
         loss = crl_loss(logits, target, **arguments)
         loss.backward()
     assert loss.device.type == device and loss.shape == ()
