@@ -63,7 +63,7 @@ def count_events(estimator, kind):
             check=True,
             timeout=600,
         )
-    return int(run.stdout.split("events")[-1])
+    return int(run.stdout.split("events")[-1].split()[0])
 
 
 def _kill_trial(directory, estimator, kind, kill_at, mode):
