@@ -853,7 +853,7 @@ def calibration_tables(results=RESULTS):
     attributes = report["attributes"]
     names = attributes["attributes"]
     attribute_table = list_table(
-        ["", *names, "log-loss", "Brier"],
+        ["method", *names, "log-loss", "Brier"],
         [["training rate", *(f"{r:.3f}" for r in attributes["rates"]), "", ""]]
         + [
             [f"``{method}``"]
