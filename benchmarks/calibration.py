@@ -18,7 +18,7 @@ Metrics: balanced accuracy of ``predict``, log-loss and Brier score of
 ``predict_proba``, and the mean predicted probability of the rarest training
 class against its training rate. On an attribute task, each attribute's mean
 predicted probability against its rate, for ``bce``, ``bce+la`` and ``crl``
-(default and balanced probabilities).
+(default and balanced probabilities), on both attribute tasks.
 
     python benchmarks/calibration.py        # ~10 minutes on 2 cores
 
@@ -57,7 +57,7 @@ from skcrl.benchmark import (
 
 BUDGET = dict(epochs=30, batch_size=64, lr=0.003)
 TASKS = ("yeast4", "vehicle0", "abalone19", "digits-lt40", "segment-lt50")
-ATTRIBUTE_TASK = "digits-attributes"
+ATTRIBUTE_TASKS = ("digits-attributes", "fashion-attributes")
 #: binary tasks whose pooled test parts are drawn as reliability diagrams
 DIAGRAMS = ("yeast4", "vehicle0")
 #: drawn in each diagram, in this order
@@ -150,10 +150,10 @@ def run_task(name, seeds):
     return records, rate, pooled
 
 
-def run_attributes(seeds):
+def run_attributes(name, seeds):
     """Per method, each attribute's mean predicted probability on the test part
     weighted to the training distribution, and the training rates."""
-    task = SUITE[ATTRIBUTE_TASK]
+    task = SUITE[name]
     methods = {
         "bce": dict(alpha=0.0, logit_adjustment=0.0),
         "bce+la": dict(alpha=0.0),
@@ -247,7 +247,7 @@ def main(argv=None):
         }
         if drawn["y"]:
             pooled[name] = drawn
-    attributes = run_attributes(args.seeds)
+    attributes = {name: run_attributes(name, args.seeds) for name in ATTRIBUTE_TASKS}
     args.output.mkdir(parents=True, exist_ok=True)
     if pooled:
         plot(pooled, rates, args.output / "reliability.png")
@@ -274,9 +274,10 @@ def main(argv=None):
                 f"  {method:>34}: "
                 + ", ".join(f"{k} {np.mean(v):.3f}" for k, v in scores.items())
             )
-    print(f"\n{ATTRIBUTE_TASK}: rates {np.round(attributes['rates'], 3).tolist()}")
-    for method, mean in attributes["mean_proba"].items():
-        print(f"  {method:>22}: {np.round(mean, 3).tolist()}")
+    for name, entry in attributes.items():
+        print(f"\n{name}: rates {np.round(entry['rates'], 3).tolist()}")
+        for method, mean in entry["mean_proba"].items():
+            print(f"  {method:>22}: {np.round(mean, 3).tolist()}")
 
 
 if __name__ == "__main__":

@@ -850,26 +850,30 @@ def calibration_tables(results=RESULTS):
                 ],
             )
         )
-    attributes = report["attributes"]
-    names = attributes["attributes"]
-    attribute_table = list_table(
-        ["method", *names, "log-loss", "Brier"],
-        [["training rate", *(f"{r:.3f}" for r in attributes["rates"]), "", ""]]
-        + [
-            [f"``{method}``"]
-            + [f"{p:.3f}" for p in mean]
-            + [
-                f"{attributes['scores'][method][key]:.3f}"
-                for key in ("log_loss", "brier")
-            ]
-            for method, mean in attributes["mean_proba"].items()
-        ],
-    )
+    tables = []
+    for task, attributes in report["attributes"].items():
+        names = attributes["attributes"]
+        tables.append(f"**{task}**:\n")
+        tables.append(
+            list_table(
+                ["method", *names, "log-loss", "Brier"],
+                [["training rate", *(f"{r:.3f}" for r in attributes["rates"]), "", ""]]
+                + [
+                    [f"``{method}``"]
+                    + [f"{p:.3f}" for p in mean]
+                    + [
+                        f"{attributes['scores'][method][key]:.3f}"
+                        for key in ("log_loss", "brier")
+                    ]
+                    for method, mean in attributes["mean_proba"].items()
+                ],
+            )
+        )
     return {
         "calibration": "\n".join(out),
         "calibration_attributes": "Mean predicted probability of each attribute on "
         "the test part weighted to the training distribution, means over seeds:\n\n"
-        + attribute_table,
+        + "\n".join(tables),
     }
 
 
