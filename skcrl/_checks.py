@@ -164,16 +164,15 @@ def check_device(device, caller: str) -> None:
     device this machine lacks (torch itself fails later, deep inside skorch,
     with ``AssertionError: Torch not compiled with CUDA enabled``). ``None``
     (skorch: leave the module where it is), ``"cpu"`` and ``"meta"`` always
-    pass."""
+    pass, and so does a value torch does not read as a device: skorch hands
+    ``device`` to the modules' ``.to``, which a module of the user's may
+    define for its own values."""
     if device is None:
         return
     try:
         parsed = torch.device(device)
-    except (RuntimeError, TypeError) as error:
-        raise ValueError(
-            f"{caller}: device={device!r} is not a torch device ({error}); pass "
-            f"one of {_available_devices()}."
-        ) from None
+    except (RuntimeError, TypeError):
+        return
     if parsed.type in ("cpu", "meta"):
         return
     backend = getattr(torch, parsed.type, None)

@@ -238,8 +238,3 @@ def test_an_unavailable_device_is_refused_before_training(estimator, device):
     assert not hasattr(clf, "module_")
     with pytest.raises(ValueError, match="cuda"):
         estimator(device=device).initialize()
-
-
-def test_a_device_that_is_no_device_is_refused():
-    with pytest.raises(ValueError, match="device='gpu' is not a torch device"):
-        CRLClassifier(device="gpu").fit(np.zeros((4, 2)), [0, 0, 1, 1])

@@ -244,6 +244,14 @@ def test_fault_injection_table(tmp_path):
                         unresumable=0,
                         largest_gap=0.0,
                     ),
+                    "skcrl-recipe, kill": dict(
+                        trials=10,
+                        killed=10,
+                        exact=10,
+                        different=0,
+                        unresumable=0,
+                        largest_gap=0.0,
+                    ),
                     "skorch, kill": dict(
                         trials=10,
                         killed=9,
@@ -257,5 +265,9 @@ def test_fault_injection_table(tmp_path):
         )
     )
     table = _generate.fault_injection_table(tmp_path)["fault_injection"]
-    assert "- ``skcrl.Checkpoint``\n     - at each step of a save\n     - 10\n" in table
+    for way in ("``Checkpoint.resume``", "skorch's recipe"):
+        row = (
+            f"- ``skcrl.Checkpoint``, {way}\n     - at each step of a save\n     - 10\n"
+        )
+        assert row in table
     assert "- 3 (up to 0.041)\n     - 1\n" in table

@@ -172,7 +172,9 @@ def test_a_dict_of_arrays_feeds_a_module_with_several_inputs():
     module = clf.module_
     with torch.no_grad():
         logits = module(torch.from_numpy(X), torch.from_numpy(X[:, :3]))
-    np.testing.assert_allclose(proba, torch.softmax(logits, 1).numpy(), atol=1e-6)
+    # the balanced probabilities: the softmax of the module's raw logits
+    balanced = clf.set_params(balanced_proba=True).predict_proba(inputs)
+    np.testing.assert_allclose(balanced, torch.softmax(logits, 1).numpy(), atol=1e-6)
 
 
 def test_a_dict_is_checked_before_training():
