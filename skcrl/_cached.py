@@ -16,7 +16,7 @@ import functools
 import torch
 from torch import Tensor
 
-__all__ = ["arange", "clear", "constants", "numbers", "scalar", "zeros"]
+__all__ = ["arange", "clear", "constants", "in_dtype", "numbers", "scalar", "zeros"]
 
 #: every cache of constants, for :func:`clear`
 _CACHES: list = []
@@ -73,3 +73,9 @@ def zeros(shape: tuple, dtype: torch.dtype, device: torch.device) -> Tensor:
 def numbers(like: Tensor, *values: float) -> list[Tensor]:
     """``values`` as cached 0-dim tensors of ``like``'s dtype and device."""
     return [scalar(float(value), like.dtype, like.device) for value in values]
+
+
+def in_dtype(tensor: Tensor, dtype: torch.dtype) -> Tensor:
+    """``tensor`` in ``dtype``: itself when it is in it already, without the
+    ``to`` that would be dispatched (and counted) all the same."""
+    return tensor if tensor.dtype == dtype else tensor.to(dtype)

@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
-from ._cached import numbers, scalar, zeros
+from ._cached import in_dtype, numbers, scalar, zeros
 from ._class_comparisons import (
     absolute_by_class,
     by_sample,
@@ -67,6 +67,23 @@ class KnownGradient(torch.autograd.Function):
         return (None, *grads)
 
 
+#: The largest integer each float dtype holds exactly, with every smaller one.
+_EXACT_INTEGERS = {torch.float32: 2**24, torch.float64: 2**53}
+
+
+def counting_dtype(dtype: torch.dtype, largest: int) -> torch.dtype:
+    """The dtype of SPEC §1's counts, ``(count, class)`` keys and bound: the
+    logits' own while it holds every integer up to ``largest`` (the largest
+    key) exactly, as float32 does below 2^24 and float64 below 2^53; else int64.
+    A rounded count or key could change the minority set; int64 everywhere
+    would cost the cast of the counts back to the logits' dtype (4 aten calls
+    per loss, ``benchmarks/bench_loss.py``'s count). Half-precision logits
+    reach the loss in float32 (:func:`skcrl._loss._working_dtype`)."""
+    if largest <= _EXACT_INTEGERS.get(dtype, 0):
+        return dtype
+    return torch.int64
+
+
 #: From this many columns on, a top-k per column costs more than a sort of the
 #: batch by (column, score) for the positives and a top-k of chunk maxima for
 #: the negatives (measured on the CPU: ``benchmarks/bench_loss.py``).
@@ -99,20 +116,18 @@ def class_level_crl(
     const = constants(n_tasks, n_classes, width, n, logits.dtype, logits.device)
     probabilities, member, own, rows = column_major(logits, target, const, many)
     zero, minus_infinity = numbers(logits, 0.0, -math.inf)
-    # SPEC §1 counts, keys and bound in int64 whatever the logits' dtype:
-    # bfloat16 holds integers exactly only up to 256, float16 up to 2048, and a
-    # rounded count or key could change the minority set
+    count_dtype = counting_dtype(logits.dtype, (n + 1) * n_columns)
     no_count, one_count, two_counts = (
-        scalar(v, torch.int64, logits.device) for v in (0, 1, 2)
+        scalar(v, count_dtype, logits.device) for v in (0, 1, 2)
     )
     present = None
     if weight is None:
         (n_taking,) = numbers(logits, n)
-        bound = scalar(math.floor(rho * n), torch.int64, logits.device)
+        bound = scalar(math.floor(rho * n), count_dtype, logits.device)
     else:
         present = weight > zero
-        whole_taking = present.sum()
-        n_taking = whole_taking.to(logits.dtype)
+        whole_taking = present.sum(dtype=count_dtype)
+        n_taking = in_dtype(whole_taking, logits.dtype)
         bound = (whole_taking * scalar(rho, torch.float64, logits.device)).floor()
     candidates = None
     if member is None:  # many classes of one task, row by row
@@ -130,15 +145,21 @@ def class_level_crl(
         if many:
             candidates = negative_candidates(probabilities, member, others)
     if multi_label:
-        whole_counts = member.sum(1)
+        whole_counts = member.sum(1, dtype=count_dtype)
     else:
         # from the labels: a sum over the (C, n) mask would first copy it whole
-        taking = one_count.expand(n) if present is None else present.long()
+        taking = (
+            one_count.expand(n)
+            if present is None
+            else torch.where(present, one_count, no_count)
+        )
         whole_counts = per_column(own.view(-1), taking, n_classes)
-    counts = whole_counts.to(logits.dtype)  # for the comparisons' arithmetic
+    counts = in_dtype(whole_counts, logits.dtype)  # the comparisons' arithmetic
     # SPEC §1: the classes of each task in (count, class) order; a class is a
     # minority while the counts up to it stay within rho * n
-    key = torch.add(const.column_class, whole_counts, alpha=n_classes)
+    key = torch.add(
+        in_dtype(const.column_class, count_dtype), whole_counts, alpha=n_classes
+    )
     if n_tasks == 1 and many:
         order = key.argsort()
         cumulative = torch.empty_like(whole_counts).scatter_(

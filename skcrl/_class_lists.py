@@ -37,7 +37,7 @@ __all__ = [
 class Constants(NamedTuple):
     """What every batch of one shape reuses, on its device."""
 
-    column_class: Tensor  # (K,) int64: the class of each column within its task
+    column_class: Tensor  # (K,) float: the class of each column within its task
     same_task: Tensor  # (K, K) bool: the columns of one task
     classes: Tensor  # (C, 1) int64: 0..C-1 (multi-class membership)
     attribute_columns: tuple  # (J,) int64 each: the columns of classes 0 and 1
@@ -79,7 +79,7 @@ def constants(n_tasks, n_classes, width, n, dtype, device) -> Constants:
         )
     )
     return Constants(
-        column_class=columns // n_tasks,
+        column_class=(columns // n_tasks).to(dtype),
         same_task=column_task.view(-1, 1) == column_task,
         classes=torch.arange(n_classes, device=device).view(-1, 1),
         attribute_columns=(attributes, attributes + n_tasks),
@@ -157,8 +157,7 @@ def mine_class_lists(
     ``grouped``'s sort, another sample's). Every column gets lists, mined or not:
     fixed shapes.
 
-    ``grouped`` ``(own, own_score, counts, candidates)``, for many columns (the
-    counts of members in int64): the
+    ``grouped`` ``(own, own_score, counts, candidates)``, for many columns: the
     positives come from one sort of the (sample, task) entries by (own column, own
     score) instead of a top-k per column, and the negatives from ``candidates``
     ``(K, n)``, the probabilities with ``-inf`` wherever a sample is no negative
@@ -179,7 +178,10 @@ def mine_class_lists(
     # the order, lowest score first (entries that take no part: column K, last)
     key = torch.add(own_score.view(-1).double(), own.view(-1).double(), alpha=2)
     order = key.argsort(stable=True)
-    starts = (counts.cumsum(0) - counts).view(-1, 1)
+    starts = counts.cumsum(0) - counts
+    if starts.dtype != torch.int64:
+        starts = starts.long()
+    starts = starts.view(-1, 1)
     entries = order.take(
         torch.add(starts, _arange_like(width, order)).clamp_(max=order.numel() - 1)
     )

@@ -9,7 +9,7 @@ import torch
 from torch import Tensor
 
 from . import _comparisons
-from ._cached import scalar
+from ._cached import in_dtype, scalar
 from ._checks import (
     check_crl_parameters,
     with_crl_parameter_docs,
@@ -306,7 +306,7 @@ def _working_dtype(dtype: torch.dtype) -> torch.dtype:
     (65504), and bfloat16 rounds them; PyTorch's autocast runs its own losses
     in float32 for the same reason. The loss and its gradients return in the
     inputs' dtype."""
-    return torch.promote_types(dtype, torch.float32)
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
 
 
 def _in_own_dtype(device: torch.device):
@@ -348,7 +348,7 @@ def _crl_loss(
     weight = sample_weight
     if weight is not None:
         _check_weight(weight, logits)
-        weight = weight.detach().to(_working_dtype(logits.dtype))
+        weight = in_dtype(weight.detach(), _working_dtype(logits.dtype))
     if mining == "global":
         logits, target, embeddings, weight = gather_batch(
             logits, target, embeddings, weight
@@ -366,7 +366,7 @@ def _crl_loss(
         with_gradient = batch_logits.requires_grad and torch.is_grad_enabled()
         with torch.no_grad(), _in_own_dtype(logits.device):
             loss, grad = class_level_crl(
-                logits.detach().to(_working_dtype(logits.dtype)),
+                in_dtype(logits.detach(), _working_dtype(logits.dtype)),
                 target,
                 comparison=comparison,
                 k=k,
@@ -376,12 +376,14 @@ def _crl_loss(
                 with_gradient=with_gradient,
                 weight=weight,
             )
-        loss = loss.to(batch_logits.dtype)
+        loss = in_dtype(loss, batch_logits.dtype)
         if not with_gradient:
             return loss
         if grad.shape[0] != batch_logits.shape[0]:  # the memory's rows get none
             grad = grad[: batch_logits.shape[0]]
-        return KnownGradient.apply(loss, batch_logits, grad.to(batch_logits.dtype))
+        return KnownGradient.apply(
+            loss, batch_logits, in_dtype(grad, batch_logits.dtype)
+        )
 
     with_gradient = batch_embeddings.requires_grad and torch.is_grad_enabled()
     with torch.no_grad(), _in_own_dtype(embeddings.device):
@@ -392,7 +394,7 @@ def _crl_loss(
         if present is not None:
             mined = torch.nn.functional.pad(mined, (0, 1))  # the void class
         anchors = select_anchors(labels, mined, group_by_class(labels, mined), n_slots)
-        embeddings = embeddings.detach().to(_working_dtype(embeddings.dtype))
+        embeddings = in_dtype(embeddings.detach(), _working_dtype(embeddings.dtype))
         units, norms = unit_embeddings(embeddings)
         pairs = mine_instance_level(units, labels, counts, anchors, k, present)
         distances = instance_distances(pairs)
@@ -416,7 +418,7 @@ def _crl_loss(
             grad = embedding_gradient(
                 embeddings, (units, norms), pairs, distances, grads
             )
-    loss = loss.to(batch_embeddings.dtype)
+    loss = in_dtype(loss, batch_embeddings.dtype)
     # The loss stays in the graph of the logits, as at class level, with a
     # zero gradient (a view of a cached 0 until the backward pass)
     if with_gradient:
@@ -425,7 +427,7 @@ def _crl_loss(
         return KnownGradient.apply(
             loss,
             batch_embeddings,
-            grad[:batch_rows].to(batch_embeddings.dtype),
+            in_dtype(grad[:batch_rows], batch_embeddings.dtype),
             batch_logits,
             zero.expand_as(batch_logits),
         )

@@ -270,3 +270,35 @@ def test_minority_keys_that_would_tie_in_half_precision(dtype):
         half = crl_loss(logits_half, target, level=level, embeddings=embeddings_half)
         assert exact > 0.5
         assert half.item() == pytest.approx(exact.item(), rel=1e-2)
+
+
+@pytest.mark.parametrize("many_columns", [False, True])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("multi_label", [False, True])
+@pytest.mark.parametrize("comparison", ["relative", "absolute", "distribution"])
+def test_counts_in_int64_give_the_same_loss(
+    monkeypatch, comparison, multi_label, weighted, many_columns
+):
+    # SPEC §1's counts and keys go to int64 where the logits' dtype would round
+    # the largest key (skcrl._class_level.counting_dtype); forced here on a
+    # batch where float64 holds them exactly, both give the same loss
+    if many_columns:
+        monkeypatch.setattr("skcrl._class_level.MANY_COLUMNS", 0)
+    generator = torch.Generator().manual_seed(3)
+    n = 300
+    if multi_label:
+        rates = torch.tensor([0.4, 0.1, 0.03])
+        target = (torch.rand(n, 3, generator=generator) < rates).double()
+    else:
+        rates = torch.tensor([0.5, 0.3, 0.15, 0.05])
+        target = torch.multinomial(rates, n, replacement=True, generator=generator)
+    logits = torch.randn(n, len(rates), generator=generator, dtype=torch.float64)
+    weight = (
+        torch.rand(n, generator=generator, dtype=torch.float64) if weighted else None
+    )
+    hyper = dict(level="class", comparison=comparison, sample_weight=weight)
+    embeddings = torch.zeros(n, 2, dtype=torch.float64)
+    floats = _loss_and_gradient(logits, target, embeddings, **hyper)
+    monkeypatch.setattr("skcrl._class_level._EXACT_INTEGERS", {})
+    integers = _loss_and_gradient(logits, target, embeddings, **hyper)
+    torch.testing.assert_close(integers, floats, rtol=1e-12, atol=1e-12)
