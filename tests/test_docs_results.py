@@ -228,6 +228,9 @@ def test_costs_table(results):
 
 
 def test_fault_injection_table(tmp_path):
+    exact = dict(
+        trials=10, killed=10, exact=10, different=0, unresumable=0, largest_gap=0.0
+    )
     (tmp_path / "fault_injection.json").write_text(
         json.dumps(
             {
@@ -236,22 +239,8 @@ def test_fault_injection_table(tmp_path):
                 "torch": "2.13.0",
                 "epochs": 4,
                 "summary": {
-                    "skcrl, kill": dict(
-                        trials=10,
-                        killed=10,
-                        exact=10,
-                        different=0,
-                        unresumable=0,
-                        largest_gap=0.0,
-                    ),
-                    "skcrl-recipe, kill": dict(
-                        trials=10,
-                        killed=10,
-                        exact=10,
-                        different=0,
-                        unresumable=0,
-                        largest_gap=0.0,
-                    ),
+                    "skcrl, kill": exact,
+                    "skcrl-recipe, kill": exact,
                     "skorch, kill": dict(
                         trials=10,
                         killed=9,

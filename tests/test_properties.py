@@ -218,6 +218,21 @@ def _loss_and_gradient(logits, target, embeddings, **hyper):
     return loss.detach().double(), grad.double()
 
 
+def _large_batch(seed, n, multi_label):
+    """A long-tailed float64 batch of ``n`` samples: logits, target, embeddings
+    and the generator that drew them."""
+    generator = torch.Generator().manual_seed(seed)
+    if multi_label:
+        rates = torch.tensor([0.4, 0.1, 0.03])
+        target = (torch.rand(n, 3, generator=generator) < rates).double()
+    else:
+        rates = torch.tensor([0.5, 0.3, 0.15, 0.05])
+        target = torch.multinomial(rates, n, replacement=True, generator=generator)
+    logits = torch.randn(n, len(rates), generator=generator, dtype=torch.float64)
+    embeddings = torch.randn(n, 6, generator=generator, dtype=torch.float64)
+    return logits, target, embeddings, generator
+
+
 @pytest.mark.parametrize("dtype", HALF)
 @pytest.mark.parametrize("multi_label", [False, True])
 @pytest.mark.parametrize("comparison", ["relative", "absolute", "distribution"])
@@ -227,16 +242,8 @@ def test_half_precision_matches_float64_of_the_same_inputs(
 ):
     # 600 samples: counts and (count, class) keys beyond 256 (bfloat16's exact
     # integers), triplets beyond 65504 (float16's largest number)
-    generator = torch.Generator().manual_seed(1)
-    n = 600
-    if multi_label:
-        rates = torch.tensor([0.4, 0.1, 0.03])
-        target = (torch.rand(n, 3, generator=generator) < rates).double()
-    else:
-        rates = torch.tensor([0.5, 0.3, 0.15, 0.05])
-        target = torch.multinomial(rates, n, replacement=True, generator=generator)
-    logits = torch.randn(n, len(rates), generator=generator).to(dtype)
-    embeddings = torch.randn(n, 6, generator=generator).to(dtype)
+    logits, target, embeddings, _ = _large_batch(1, 600, multi_label)
+    logits, embeddings = logits.to(dtype), embeddings.to(dtype)
     hyper = dict(level=level, comparison=comparison)
     loss, grad = _loss_and_gradient(logits, target, embeddings, **hyper)
     loss64, grad64 = _loss_and_gradient(
@@ -284,20 +291,12 @@ def test_counts_in_int64_give_the_same_loss(
     # batch where float64 holds them exactly, both give the same loss
     if many_columns:
         monkeypatch.setattr("skcrl._class_level.MANY_COLUMNS", 0)
-    generator = torch.Generator().manual_seed(3)
     n = 300
-    if multi_label:
-        rates = torch.tensor([0.4, 0.1, 0.03])
-        target = (torch.rand(n, 3, generator=generator) < rates).double()
-    else:
-        rates = torch.tensor([0.5, 0.3, 0.15, 0.05])
-        target = torch.multinomial(rates, n, replacement=True, generator=generator)
-    logits = torch.randn(n, len(rates), generator=generator, dtype=torch.float64)
+    logits, target, embeddings, generator = _large_batch(3, n, multi_label)
     weight = (
         torch.rand(n, generator=generator, dtype=torch.float64) if weighted else None
     )
     hyper = dict(level="class", comparison=comparison, sample_weight=weight)
-    embeddings = torch.zeros(n, 2, dtype=torch.float64)
     floats = _loss_and_gradient(logits, target, embeddings, **hyper)
     monkeypatch.setattr("skcrl._class_level._EXACT_INTEGERS", {})
     integers = _loss_and_gradient(logits, target, embeddings, **hyper)
