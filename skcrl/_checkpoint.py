@@ -272,24 +272,16 @@ class Checkpoint(SkorchCheckpoint):
         verify(committed[-1])
         return committed[-1]
 
-    def require(self) -> Path:
-        """The newest complete checkpoint directory.
-
-        Raises
-        ------
-        NoCheckpointError
-            When there is none yet.
-        CheckpointError
-            When the newest committed one does not match its manifest.
-        """
-        latest = self.latest()
-        if latest is None:
+    def _ensure_committed(self) -> None:
+        """Raise :class:`NoCheckpointError` when no checkpoint has been committed
+        yet. The newest one's files are checked against its manifest where
+        loading reads them (:meth:`latest`), not here a second time."""
+        if not self.checkpoints():
             raise NoCheckpointError(
                 f"no complete checkpoint in {self.root.resolve()} yet: the run was "
                 "stopped before its first save ended. Train from scratch (fit), "
                 "or use Checkpoint.resume, which does so by itself."
             )
-        return latest
 
     def _located(self, name):
         """``name`` (a formatted file name) inside the newest checkpoint; a path

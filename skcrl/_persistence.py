@@ -74,7 +74,7 @@ class AtomicSaving:
         raises :class:`skcrl.NoCheckpointError`, a ``FileNotFoundError`` as
         skorch's ``Checkpoint`` raises."""
         if isinstance(checkpoint, Checkpoint):
-            checkpoint.require()
+            checkpoint._ensure_committed()
         files = dict(
             f_params=f_params,
             f_optimizer=f_optimizer,
