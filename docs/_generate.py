@@ -147,7 +147,7 @@ def protocol_tables(results=RESULTS):
             "memory_size",
             "mean CV score",
             "− best (± se)",
-            "within 1 se",
+            "within 2 se",
             "s/fit",
             "out on (against)",
         ],
@@ -160,7 +160,7 @@ def protocol_tables(results=RESULTS):
                 str(c["memory_size"]),
                 f"{c['mean_score']:.4f}",
                 _gain(c["vs_best"]) if "vs_best" in c else "",
-                "**yes**" if c.get("within_one_se") else "",
+                "**yes**" if c.get("within_noise") else "",
                 f"{c['seconds_per_fit']:.2f}",
                 guards(c),
             ]
@@ -203,10 +203,30 @@ def protocol_tables(results=RESULTS):
             for task in tasks
         ],
     )
+
+    def fresh(row):
+        if "fresh_seeds" not in row:
+            return "not run"
+        gain = row["fresh_seeds"]
+        return (
+            f"{_gain(gain, 'gain_mean', 'gain_se')} "
+            f"({gain['gain_mean'] / gain['gain_se']:.2f} se)"
+        )
+
     costs = list_table(
-        ["costly feature", "paired gain (± se) over tasks and seeds", "time ratio"],
         [
-            [label, _gain(row, "gain_mean", "gain_se"), f"{row['time_ratio']:.2f}x"]
+            "costly feature",
+            "paired gain (± se), seeds " + ", ".join(map(str, summary["seeds"])),
+            "on fresh seeds",
+            "time ratio",
+        ],
+        [
+            [
+                label,
+                _gain(row, "gain_mean", "gain_se"),
+                fresh(row),
+                f"{row['time_ratio']:.2f}x",
+            ]
             for label, row in summary.get("costly_features", {}).items()
         ],
     )
@@ -252,7 +272,7 @@ def protocol_tables(results=RESULTS):
             + [["mean score"] + [f"{x['mean_score']:.4f}" for x in around]],
         )
     hours = summary["seconds"] / 3600
-    within = [x["setting"] for x in candidates if x.get("within_one_se")]
+    within = [x["setting"] for x in candidates if x.get("within_noise")]
     passing = [x for x in candidates if not x["fails"]]
     confirmation = summary.get("confirmation")
     rule_4 = confirmation["chosen_by_rule_4"] if confirmation else chosen
@@ -268,7 +288,7 @@ def protocol_tables(results=RESULTS):
             else ""
         )
         + f". The best by mean score is ``{summary['best']}``; {len(within)} "
-        f"{'is' if len(within) == 1 else 'are'} within one standard error of it, "
+        f"{'is' if len(within) == 1 else 'are'} within two standard errors of it, "
         f"and the cheapest of those is ``{rule_4}``.\n"
     )
     if confirmation:
@@ -282,6 +302,11 @@ def protocol_tables(results=RESULTS):
                 + ".\n"
             )
         facts += f"\nThe default: ``{chosen}``.\n"
+    else:
+        facts += (
+            "\nIt has no costly feature, so step 5 has nothing to confirm. The "
+            f"default: ``{chosen}``.\n"
+        )
     return {
         "protocol_facts": facts,
         "protocol_ranking": ranking,

@@ -90,7 +90,7 @@ class _CRLNet(CheckedInputs, AtomicSaving):
         n_bins=32,
         mining="local",
         logit_adjustment=1.0,
-        memory_size=1024,
+        memory_size=0,
         class_weight=None,
         balanced_proba=False,
         random_state=None,
@@ -477,11 +477,10 @@ class _CRLNet(CheckedInputs, AtomicSaving):
             prefix = "train" if training else "valid"
             if is_distributed():
                 terms = self._averaged_over_processes(prefix, terms, kwargs.get("loss"))
-            # one read of the device for both terms (of one dtype, as under
-            # autocast they may not be)
-            ce, crl = torch.stack((terms[0], terms[1].to(terms[0].dtype))).tolist()
-            self.history.record_batch(f"{prefix}_ce", ce)
-            self.history.record_batch(f"{prefix}_crl", crl)
+            # skorch has read the loss already, so the device is done with the
+            # terms: two reads cost less than stacking them into one
+            self.history.record_batch(f"{prefix}_ce", terms[0].item())
+            self.history.record_batch(f"{prefix}_crl", terms[1].item())
             self._batch_terms_ = None
         super().on_batch_end(net, batch=batch, training=training, **kwargs)
 

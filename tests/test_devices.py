@@ -207,7 +207,9 @@ def test_estimator_loss_on_the_meta_device(estimator):
         y = np.repeat([0, 1, 2], [40, 16, 8])
     else:
         y = np.column_stack([np.arange(64) % 2, np.arange(64) % 5 == 0]).astype(int)
-    net = estimator(max_epochs=1, class_weight="balanced", random_state=0).fit(X, y)
+    net = estimator(
+        max_epochs=1, class_weight="balanced", memory_size=1024, random_state=0
+    ).fit(X, y)
     net.module_.to("meta")
     net._logit_shift_ = torch.ones(net._n_logits(), device="meta")
     with contextlib.suppress(AttributeError):
