@@ -96,6 +96,24 @@ def test_a_finite_loss_with_a_non_finite_gradient_stops_too():
         clf.fit(X, y)
 
 
+def test_finite_parts_whose_sum_overflows_do_not_stop_training(monkeypatch):
+    # the guard sums the terms and the gradients' norms in one number: two
+    # finite terms of 3e38 overflow float32's 3.4e38 there, but nothing diverged
+    X, y, _ = _data()
+    real = CRLClassifier.get_loss
+
+    def huge_terms(self, y_pred, y_true, X=None, training=False):
+        loss = real(self, y_pred, y_true, X=X, training=training)
+        huge = torch.tensor(3e38, dtype=torch.float32)
+        self._batch_terms_ = (huge, huge)
+        return loss
+
+    monkeypatch.setattr(CRLClassifier, "get_loss", huge_terms)
+    clf = CRLClassifier(batch_size=40, max_epochs=2, random_state=0).fit(X, y)
+    assert len(clf.history) == 2
+    assert clf.history[-1, "train_ce"] == pytest.approx(3e38)
+
+
 def test_the_guard_can_be_turned_off():
     X, y, _ = _data()
     clf = CRLClassifier(
