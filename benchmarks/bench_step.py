@@ -1,148 +1,273 @@
-"""Where a training step's time goes, inside ``fit``, and what the loss costs there
-against the same call alone.
+"""Where a fit's time goes, CRLClassifier against skorch, part by part.
 
-``benchmarks/bench_fit.py``'s data and networks (20,000 x 64, long-tailed labels,
-``skcrl.MLP``, Adam, 3 epochs), one torch thread. Each fit runs with timers around
-the module's forward (``infer``), ``get_loss`` (cross-entropy, and the CRL term
-when ``alpha > 0``), the backward pass and the callbacks (``notify``); the rest of
-the step is skorch's loop, the batch and the optimiser. Best of ``--repeats``
-fits per variant, per step. Then ``crl_loss`` forward and backward on one batch
-of the same shape, timed alone (``torch.utils.benchmark``): inside a fit each of
-its operations runs with caches that the module, the optimiser and the loop have
-just used, and costs more than in a loop of the loss alone.
+``benchmarks/bench_fit.py``'s configurations (10 classes in batches of 128, 100
+in batches of 512, and the small problem: 600 rows, 3 classes, batches of 64, 30
+epochs), ``skcrl.MLP``, Adam, one torch thread. Plain skorch's
+``NeuralNetClassifier``, ``CRLClassifier(alpha=0)`` (skcrl's loop with the
+cross-entropy alone) and ``CRLClassifier()`` are fitted ``--repeats`` times in
+alternation, with timers around the methods skorch calls:
 
-    python benchmarks/bench_step.py                   # ~2 min
-    python benchmarks/bench_step.py --classes 100 --batch-size 512
+- per fit: ``initialize`` (module, criterion, optimiser, callbacks), the first
+  epoch and the median of the others (skorch's ``EpochTimer``);
+- per training step: the forward pass (``infer``); ``get_loss`` without the CRL
+  term, and the CRL term's forward; the backward pass with the callbacks'
+  ``on_grad_computed`` (of which that, apart); the optimiser (``zero_grad`` and
+  ``step``); the callbacks of a batch and, spread over its steps, of an epoch;
+  the data and the history (skorch's loop less its steps and callbacks).
+
+Each part is the median of its per-fit totals; the timers add about a
+microsecond per call to every variant. Then the CRL term alone
+(``crl_loss`` forward and backward at the configuration's batch shape, in a
+loop, ``torch.utils.benchmark``), and its first call at a new shape, which
+builds the constants the class level reuses: inside a fit each operation runs
+with caches that the module, the optimiser and the loop have just used, and
+costs more than in a loop of the loss alone.
+
+    python benchmarks/bench_step.py                          # ~1 min
+    python benchmarks/bench_step.py --output docs/results/bench_step.json
+    python benchmarks/bench_step.py --configurations small
+
+Run it on an otherwise idle machine.
 """
 
 from __future__ import annotations
 
 import argparse
-import collections
+import json
 import math
+import platform
+import statistics
 import sys
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from skorch import NeuralNetClassifier
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from bench_fit import VARIANTS, data, net
+from bench_fit import CONFIGURATIONS, data, net
 from bench_loss import _median_seconds, long_tailed_batch
 
+import skcrl._base
 from skcrl import CRLClassifier, crl_loss
+from skcrl._cached import clear
 
-STEP_VARIANTS = [
-    "CRLClassifier(alpha=0), the CE step",
-    "CRLClassifier(memory_size=0)",
-    "CRLClassifier()",
+VARIANTS = {
+    "skorch NeuralNetClassifier": None,
+    "CRLClassifier(alpha=0)": dict(alpha=0.0),
+    "CRLClassifier()": dict(),
+}
+
+#: short names of bench_fit's configurations, for --configurations
+SHORT_NAMES = dict(
+    zip(("10-classes", "100-classes", "small"), CONFIGURATIONS, strict=True)
+)
+
+#: the parts reported per fit (ms); the others per training step (µs)
+PER_FIT = ("fit", "initialize", "first epoch", "later epoch (median)")
+
+#: (owner, method, timer): the methods timed; "base" is skcrl._base's name
+#: for the CRL term
+TIMED = [
+    ("net", "initialize", "initialize"),
+    ("net", "infer", "infer"),
+    ("net", "get_loss", "get_loss"),
+    ("base", "crl_with_memory", "crl"),
+    ("net", "train_step_single", "train_step_single"),
+    ("net", "train_step", "train_step"),
+    ("net", "notify", "notify"),
+    ("net", "run_single_epoch", "run_single_epoch"),
 ]
-PARTS = ["infer", "get_loss", "backward", "notify"]
 
 
-class _Timers:
-    """Wall time spent in the wrapped callables, summed by name."""
+class Timers:
+    """Seconds spent in the timed methods during the fit in progress, by
+    timer, and in ``notify`` by event; a method that calls its parent's is
+    timed once, outermost."""
 
     def __init__(self):
-        self.seconds = collections.defaultdict(float)
-        self._undo = []
+        self.seconds = defaultdict(float)
+        self.by_event = defaultdict(float)
+        self._depth = defaultdict(int)
 
-    def wrap(self, owner, name, key=None):
-        original = getattr(owner, name)
-        key = key or name
+    def reset(self):
+        self.seconds.clear()
+        self.by_event.clear()
+
+    def wrap(self, owner, name, timer):
+        original = owner.__dict__[name]
 
         def timed(*args, **kwargs):
+            self._depth[timer] += 1
             start = time.perf_counter()
             try:
                 return original(*args, **kwargs)
             finally:
-                self.seconds[key] += time.perf_counter() - start
+                self._depth[timer] -= 1
+                if not self._depth[timer]:
+                    elapsed = time.perf_counter() - start
+                    self.seconds[timer] += elapsed
+                    if name == "notify":
+                        event = args[1] if len(args) > 1 else kwargs["method_name"]
+                        self.by_event[event] += elapsed
 
-        self._undo.append((owner, name, owner.__dict__.get(name)))
         setattr(owner, name, timed)
 
-    def restore(self):
-        for owner, name, own in reversed(self._undo):
-            if own is None:  # inherited: the base class's is found again
-                delattr(owner, name)
-            else:
-                setattr(owner, name, own)
+    def install(self):
+        for owner_name, name, timer in TIMED:
+            if owner_name == "base":
+                self.wrap(skcrl._base, name, timer)
+                continue
+            owners = {
+                cls
+                for net_class in (NeuralNetClassifier, CRLClassifier)
+                for cls in net_class.__mro__
+                if name in cls.__dict__
+            }
+            for owner in owners:
+                self.wrap(owner, name, timer)
 
 
-def step_parts(variant, n_classes, batch_size, repeats):
-    """Per-step µs of the whole step and of each part, best of ``repeats`` fits."""
-    X, y = data(n_classes)
-    steps = 3 * math.ceil(len(y) / batch_size)
-    best = None
+def parts_of(timers, estimator, total):
+    """The parts of one fit, in seconds per fit."""
+    s, events = timers.seconds, timers.by_event
+    durations = estimator.history[:, "dur"]
+    batch_callbacks = events["on_batch_begin"] + events["on_batch_end"]
+    single = s["train_step_single"]
+    return {
+        "fit": total,
+        "initialize": s["initialize"],
+        "first epoch": durations[0],
+        "later epoch (median)": statistics.median(durations[1:]),
+        "forward (infer)": s["infer"],
+        "get_loss without the CRL term": s["get_loss"] - s["crl"],
+        "the CRL term (forward)": s["crl"],
+        "backward and on_grad_computed": single - s["get_loss"] - s["infer"],
+        "of which on_grad_computed": events["on_grad_computed"],
+        "optimiser (zero_grad, step)": s["train_step"] - single,
+        "batch callbacks (begin, end)": batch_callbacks,
+        "epoch callbacks": sum(
+            v for e, v in events.items() if e.startswith("on_epoch")
+        ),
+        "data and history": s["run_single_epoch"] - s["train_step"] - batch_callbacks,
+    }
+
+
+def loss_alone(n_classes, batch_size, repeats=100):
+    """µs of ``crl_loss`` (the defaults) forward and backward on one batch of
+    the configuration's shape, in a loop; of its first call after the cached
+    constants were dropped; and of the cross-entropy's."""
+    logits, labels, _ = long_tailed_batch(batch_size, n_classes)
+    env = dict(F=F, crl_loss=crl_loss, logits=logits, y=labels)
+    first = []
     for _ in range(repeats):
-        timers = _Timers()
-        for part in ("infer", "get_loss", "notify"):
-            timers.wrap(CRLClassifier, part)
-        timers.wrap(torch.Tensor, "backward")
-        try:
-            estimator = net(VARIANTS[variant], n_classes, batch_size)
+        clear()
+        start = time.perf_counter()
+        crl_loss(logits, labels).backward()
+        first.append(time.perf_counter() - start)
+    return {
+        "crl_loss_us": _median_seconds("crl_loss(logits, y).backward()", env, "cpu")
+        * 1e6,
+        "first_crl_loss_us": statistics.median(first) * 1e6,
+        "cross_entropy_us": _median_seconds(
+            "F.cross_entropy(logits, y).backward()", env, "cpu"
+        )
+        * 1e6,
+    }
+
+
+def run_configuration(configuration, repeats, timers):
+    n_classes, batch_size, n, epochs = CONFIGURATIONS[configuration]
+    X, y = data(n_classes, n=n)
+    steps = epochs * math.ceil(n / batch_size)
+    for arguments in VARIANTS.values():  # imports and first calls, not timed
+        net(arguments, n_classes, batch_size, epochs=1).fit(X, y)
+    per_fit = {name: defaultdict(list) for name in VARIANTS}
+    for _ in range(repeats):
+        for name, arguments in VARIANTS.items():
+            estimator = net(arguments, n_classes, batch_size, epochs=epochs)
+            timers.reset()
             torch.manual_seed(0)
             start = time.perf_counter()
             estimator.fit(X, y)
             total = time.perf_counter() - start
-        finally:
-            timers.restore()
-        row = {part: timers.seconds[part] / steps * 1e6 for part in PARTS}
-        row["step"] = total / steps * 1e6
-        row["rest"] = row["step"] - sum(row[part] for part in PARTS)
-        if best is None or row["step"] < best["step"]:
-            best = row
-    return best
+            for part, seconds in parts_of(timers, estimator, total).items():
+                per_fit[name][part].append(seconds)
+    results = {}
+    for name, parts in per_fit.items():
+        results[name] = {}
+        for part, values in parts.items():
+            seconds = statistics.median(values)
+            results[name][part] = (
+                {"ms_per_fit": seconds * 1e3}
+                if part in PER_FIT
+                else {"us_per_step": seconds / steps * 1e6}
+            )
+    base = results["skorch NeuralNetClassifier"]["fit"]["ms_per_fit"]
+    for row in results.values():
+        row["fit"]["ratio"] = row["fit"]["ms_per_fit"] / base
+    return {
+        "steps": steps,
+        "parts": results,
+        "loss_alone": loss_alone(n_classes, batch_size),
+    }
 
 
-def loss_alone(n_classes, batch_size, rows):
-    """µs of ``crl_loss`` forward + backward (defaults) and of cross-entropy's on
-    one batch of ``rows`` rows, timed alone."""
-    logits, labels, _ = long_tailed_batch(rows, n_classes)
-    env = dict(F=F, crl_loss=crl_loss, logits=logits, y=labels)
-
-    return (
-        _median_seconds("crl_loss(logits, y).backward()", env, "cpu") * 1e6,
-        _median_seconds("F.cross_entropy(logits, y).backward()", env, "cpu") * 1e6,
+def print_configuration(configuration, report, repeats):
+    print(
+        f"\n{configuration}: {report['steps']} steps, median of {repeats} "
+        "alternating fits, 1 thread\n"
+    )
+    names = list(report["parts"])
+    print("| part | " + " | ".join(names) + " |\n|---|" + "---:|" * len(names))
+    for part in report["parts"][names[-1]]:
+        cells = []
+        for name in names:
+            row = report["parts"][name][part]
+            if "ratio" in row:
+                cells.append(f"{row['ms_per_fit']:.0f} ms ({row['ratio']:.2f}x)")
+            elif "ms_per_fit" in row:
+                cells.append(f"{row['ms_per_fit']:.1f} ms")
+            else:
+                cells.append(f"{row['us_per_step']:.0f} µs")
+        print(f"| {part} | " + " | ".join(cells) + " |")
+    alone = report["loss_alone"]
+    print(
+        f"\ncrl_loss alone, forward and backward: {alone['crl_loss_us']:.0f} µs "
+        f"(its first call at a new shape {alone['first_crl_loss_us']:.0f} µs; "
+        f"cross-entropy {alone['cross_entropy_us']:.0f} µs)"
     )
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--classes", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--configurations", nargs="+", choices=list(SHORT_NAMES), default=SHORT_NAMES
+    )
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--output", type=Path, default=None)
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    rows = {
-        variant: step_parts(variant, args.classes, args.batch_size, args.repeats)
-        for variant in STEP_VARIANTS
-    }
-    print(
-        f"\n{args.classes} classes, batch {args.batch_size}: µs per step, best of "
-        f"{args.repeats} fits, 1 thread\n"
-    )
-    print("| variant | step | " + " | ".join(PARTS) + " | rest |")
-    print("|---|" + "---:|" * (len(PARTS) + 2))
-    for variant, row in rows.items():
-        cells = " | ".join(f"{row[part]:.0f}" for part in ["step", *PARTS, "rest"])
-        print(f"| {variant} | {cells} |")
-    ce_step = rows[STEP_VARIANTS[0]]
-    for variant, n_rows in (
-        (STEP_VARIANTS[1], args.batch_size),
-        (STEP_VARIANTS[2], args.batch_size + 1024),
-    ):
-        inside = sum(
-            rows[variant][part] - ce_step[part] for part in ("get_loss", "backward")
-        )
-        crl, ce = loss_alone(args.classes, args.batch_size, n_rows)
-        print(
-            f"\n{variant}: the CRL term adds {inside:.0f} µs to get_loss and the "
-            f"backward pass inside the fit; crl_loss at ({n_rows}, {args.classes}) "
-            f"alone takes {crl:.0f} µs forward and backward (cross-entropy {ce:.0f})"
-        )
+    timers = Timers()
+    timers.install()
+    reports = {}
+    for configuration in (SHORT_NAMES[name] for name in args.configurations):
+        reports[configuration] = run_configuration(configuration, args.repeats, timers)
+        print_configuration(configuration, reports[configuration], args.repeats)
+    if args.output:
+        report = {
+            "command": "python benchmarks/bench_step.py "
+            + " ".join(argv or sys.argv[1:]),
+            "machine": f"{platform.machine()}, {torch.get_num_threads()} torch thread",
+            "torch": torch.__version__,
+            "python": sys.version.split()[0],
+            "repeats": args.repeats,
+            "results": reports,
+        }
+        args.output.write_text(json.dumps(report, indent=1))
 
 
 if __name__ == "__main__":

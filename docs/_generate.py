@@ -546,7 +546,8 @@ def bench_fit_table(results=RESULTS):
 
     def cell(row):
         step = f", {row['step_us']:.0f} µs/step" if "step_us" in row else ""
-        return f"{row['ratio']:.2f}x ({row['best_seconds']:.1f} s{step})"
+        seconds = row.get("median_seconds", row.get("best_seconds"))
+        return f"{row['ratio']:.2f}x ({seconds:.2f} s{step})"
 
     table = list_table(
         ["variant", *configurations],
@@ -557,9 +558,53 @@ def bench_fit_table(results=RESULTS):
     )
     return {
         "bench_fit": f"``{report['command']}`` ({report['machine']}, torch "
-        f"{report['torch']}); best of the repeats, ratio to skorch's "
+        f"{report['torch']}); the median of fits alternating between the "
+        "variants, ratio to skorch's "
         f"``NeuralNetClassifier``:\n\n" + table
     }
+
+
+def bench_step_table(results=RESULTS):
+    """Where a fit's time goes, per configuration (``benchmarks/bench_step.py``)."""
+    path = results / "bench_step.json"
+    if not path.exists():
+        return {"bench_step": "(``benchmarks/bench_step.py`` has not been run.)\n"}
+    report = json.loads(path.read_text())
+
+    def cell(row):
+        if "ratio" in row:
+            return f"{row['ms_per_fit']:,.0f} ms ({row['ratio']:.2f}x)"
+        if "ms_per_fit" in row:
+            return f"{row['ms_per_fit']:,.1f} ms"
+        return f"{row['us_per_step']:,.0f} µs"
+
+    out = [
+        f"``{report['command']}`` ({report['machine']}, torch {report['torch']}); "
+        f"the median of {report['repeats']} fits alternating between the variants; "
+        "per fit, then per training step:\n"
+    ]
+    for configuration, result in report["results"].items():
+        parts = result["parts"]
+        names = list(parts)
+        alone = result["loss_alone"]
+        out.append(f"**{configuration}** ({result['steps']} steps)\n")
+        out.append(
+            list_table(
+                ["part", *(f"``{name}``" for name in names)],
+                [
+                    [part] + [cell(parts[name][part]) for name in names]
+                    for part in parts[names[-1]]
+                ],
+            )
+        )
+        out.append(
+            f"``crl_loss`` alone at this batch shape, forward and backward: "
+            f"{alone['crl_loss_us']:,.0f} µs in a loop, "
+            f"{alone['first_crl_loss_us']:,.0f} µs for its first call at a new "
+            f"shape (which builds the constants); cross-entropy "
+            f"{alone['cross_entropy_us']:,.0f} µs.\n"
+        )
+    return {"bench_step": "\n".join(out)}
 
 
 def bench_loss_tables(results=RESULTS):
@@ -932,6 +977,7 @@ def generate(results=RESULTS, generated=GENERATED):
         pieces.update(calibration_target_table(results))
     pieces.update(calibration_tables(results))
     pieces.update(bench_fit_table(results))
+    pieces.update(bench_step_table(results))
     pieces.update(bench_loss_tables(results))
     pieces.update(large_data_table(results))
     pieces.update(scaling_table(results))

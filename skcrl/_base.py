@@ -16,13 +16,13 @@ from sklearn.utils._param_validation import (
     Interval,
     validate_parameter_constraints,
 )
-from skorch.callbacks import EpochScoring, EpochTimer, PassthroughScoring, PrintLog
+from skorch.callbacks import EpochScoring, EpochTimer, PassthroughScoring
 from skorch.dataset import Dataset
 from skorch.hf import AccelerateMixin
 from skorch.utils import to_numpy, to_tensor
 from torch.utils.data import DataLoader
 
-from ._callbacks import DivergenceGuard, TrainingRandomState
+from ._callbacks import DivergenceGuard, TrainingRandomState, VerbosePrintLog
 from ._checks import (
     ALPHA_CONSTRAINT,
     BALANCE_CONSTRAINTS,
@@ -182,7 +182,7 @@ class _CRLNet(CheckedInputs, AtomicSaving):
             ("valid_loss", PassthroughScoring(name="valid_loss")),
             (name, EpochScoring(score, name=name, lower_is_better=False)),
             ("divergence_guard", DivergenceGuard()),
-            ("print_log", PrintLog()),
+            ("print_log", VerbosePrintLog()),
         ]
 
     def initialize_callbacks(self):
@@ -415,6 +415,19 @@ class _CRLNet(CheckedInputs, AtomicSaving):
             super().partial_fit(X, y, **fit_params)
         return self
 
+    def _set_training(self, training=True):
+        # skorch sets the mode of every module and criterion at every step with
+        # Module.train, which walks the submodules and sets each one's flag
+        # through nn.Module's slow __setattr__. From the second step on every
+        # flag is set already; a module whose train() leaves one otherwise (a
+        # frozen batch norm) is still called at every step.
+        for name in self._modules + self._criteria:
+            module = getattr(self, name + "_")
+            if isinstance(module, torch.nn.Module) and any(
+                submodule.training != training for submodule in module.modules()
+            ):
+                module.train(training)
+
     def get_loss(self, y_pred, y_true, X=None, training=False):
         """``alpha_ * L_crl + (1 - alpha_) * L_ce`` of one batch."""
         logits, embeddings = split_output(y_pred)
@@ -469,9 +482,12 @@ class _CRLNet(CheckedInputs, AtomicSaving):
         return logits
 
     def on_batch_end(self, net, batch=None, training=False, **kwargs):
-        memory = getattr(getattr(self, "criterion_", None), "crl_memory", None)
-        if training and memory is not None:
-            memory.commit()
+        # (a missing attribute of an nn.Module costs a raised AttributeError:
+        # the criterion is asked for its memory only when there is one)
+        if training and self.memory_size:
+            memory = getattr(self.criterion_, "crl_memory", None)
+            if memory is not None:
+                memory.commit()
         terms = getattr(self, "_batch_terms_", None)
         if terms is not None:
             prefix = "train" if training else "valid"

@@ -6,10 +6,15 @@ from __future__ import annotations
 import math
 
 import torch
-from skorch.callbacks import Callback
+from skorch.callbacks import Callback, PrintLog
 from torch import nn
 
-__all__ = ["DivergenceError", "DivergenceGuard", "TrainingRandomState"]
+__all__ = [
+    "DivergenceError",
+    "DivergenceGuard",
+    "TrainingRandomState",
+    "VerbosePrintLog",
+]
 
 
 class DivergenceError(FloatingPointError):
@@ -112,6 +117,22 @@ def _what_went_wrong(terms, finite):
         f"the loss is finite (cross-entropy {ce:.4g}, CRL {crl:.4g}) but a gradient "
         "is not"
     )
+
+
+class VerbosePrintLog(PrintLog):
+    """skorch's ``PrintLog``, which builds its table only to print it.
+
+    skorch's tabulates every epoch's history row and then, at ``verbose=0``
+    with the default sink (``print``), prints nothing: a fifth of a millisecond
+    per epoch, which a small fit of a grid search pays at every epoch of every
+    fit. This one skips that; with any other sink, or ``verbose=1``, it is
+    skorch's. The header comes with the first row it prints.
+    """
+
+    def on_epoch_end(self, net, **kwargs):
+        if self.sink is print and not net.verbose:
+            return
+        super().on_epoch_end(net, **kwargs)
 
 
 class TrainingRandomState(nn.Module):

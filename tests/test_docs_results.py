@@ -121,7 +121,7 @@ def test_headline_and_pages_are_written(results):
                 "machine": "x86_64",
                 "torch": "2.13.0",
                 "results": {
-                    "10 classes": {"skorch": {"ratio": 1.0, "best_seconds": 2}}
+                    "10 classes": {"skorch": {"ratio": 1.0, "median_seconds": 2}}
                 },
             }
         )
@@ -148,7 +148,7 @@ def test_headline_and_pages_are_written(results):
     assert "**1.50**" in pieces["bench_loss"]
     assert "- 3\n" in pieces["bench_loss_memory"]
     assert (results / "_generated" / "targets.rst.inc").exists()
-    assert "1.00x (2.0 s)" in pieces["bench_fit"]
+    assert "1.00x (2.00 s)" in pieces["bench_fit"]
     assert "(``benchmarks/large_data.py`` has not been run.)" in pieces["large_data"]
 
 

@@ -6,10 +6,12 @@ import numpy as np
 import pytest
 import torch
 from skorch.callbacks import (
+    Callback,
     Checkpoint,
     EarlyStopping,
     LoadInitState,
     LRScheduler,
+    PrintLog,
     ProgressBar,
 )
 from skorch.dataset import ValidSplit
@@ -139,3 +141,51 @@ def test_progress_bar_shows_the_terms(estimator):
     cls(callbacks=[bar], **{**FAST, "max_epochs": 1}).fit(X, y)
     assert len(shown) == 4
     assert all(set(postfix) == set(bar.postfix_keys) for postfix in shown)
+
+
+def test_the_log_prints_as_skorch_when_verbose_and_builds_nothing_when_not(
+    estimator, capsys, monkeypatch
+):
+    cls, _, X, y = estimator
+    skorch_run = cls(callbacks__print_log=PrintLog(), verbose=1, **FAST).fit(X, y)
+    skorch_lines = capsys.readouterr().out.splitlines()
+    ours = cls(verbose=1, **FAST).fit(X, y)
+    lines = capsys.readouterr().out.splitlines()
+    # the same header and one row per epoch; the columns differ only by the
+    # durations
+    assert len(lines) == len(skorch_lines) == 2 + FAST["max_epochs"]
+    assert lines[0].split() == skorch_lines[0].split()
+    assert len(skorch_run.history) == len(ours.history)
+
+    def no_table(self, row):
+        raise AssertionError("the table was built")
+
+    monkeypatch.setattr(PrintLog, "table", no_table)
+    cls(**FAST).fit(X, y)  # verbose=0: nothing to print, no table built
+    assert capsys.readouterr().out == ""
+    printed = []
+    with pytest.raises(AssertionError, match="table was built"):
+        cls(callbacks__print_log__sink=printed.append, **FAST).fit(X, y)
+
+
+def test_every_training_step_runs_in_training_mode(estimator):
+    # a callback that puts the module in evaluation mode before each step:
+    # skorch sets training mode again at every step, and so must the net
+    cls, _, X, y = estimator
+    modes = []
+
+    class Evaluating(Callback):
+        def on_batch_begin(self, net, training=False, **kwargs):
+            net.module_.eval()
+
+    class Recording(Callback):
+        def on_grad_computed(self, net, named_parameters, **kwargs):
+            modes.append(all(m.training for m in net.module_.modules()))
+
+    net = cls(callbacks=[Evaluating(), Recording()], **FAST).fit(X, y)
+    assert modes and all(modes)
+    net.predict(X)
+    assert not any(m.training for m in net.module_.modules())
+    net.partial_fit(X, y)  # and back, after a prediction
+    assert len(modes) > len(X) // FAST["batch_size"] * FAST["max_epochs"]
+    assert all(modes)
