@@ -141,8 +141,39 @@ def test_headline_and_pages_are_written(results):
             }
         )
     )
+    parts = {
+        "fit": {"ms_per_fit": 330.0, "ratio": 1.32},
+        "initialize": {"ms_per_fit": 0.9},
+        "the CRL term (forward)": {"us_per_step": 1297.4},
+    }
+    (results / "bench_step.json").write_text(
+        json.dumps(
+            {
+                "command": "python benchmarks/bench_step.py",
+                "machine": "x86_64",
+                "torch": "2.13.0",
+                "repeats": 5,
+                "results": {
+                    "small": {
+                        "steps": 300,
+                        "parts": {"skorch": parts, "CRLClassifier()": parts},
+                        "loss_alone": {
+                            "crl_loss_us": 236.4,
+                            "first_crl_loss_us": 557.0,
+                            "cross_entropy_us": 29.0,
+                        },
+                    }
+                },
+            }
+        )
+    )
     pieces = _generate.generate(results, results / "_generated")
     assert {"comparison_tasks", "targets", "bench_fit", "bench_loss"} <= set(pieces)
+    step = pieces["bench_step"]
+    assert "**small** (300 steps)" in step and "median of 5 fits" in step
+    assert "- 330 ms (1.32x)\n" in step and "- 0.9 ms\n" in step
+    assert "- 1,297 µs\n" in step
+    assert "236 µs in a loop, 557 µs for its first call" in step
     assert "- 3.0x" in pieces["bench_loss"]
     # ours over the triplet loss: 6 / 4
     assert "**1.50**" in pieces["bench_loss"]
