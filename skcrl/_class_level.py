@@ -58,8 +58,11 @@ class KnownGradient(torch.autograd.Function):
         # inference mode, which save_for_backward refuses (and no one modifies
         # them in place, which is what it would check)
         ctx.gradients = pairs[1::2]
-        # an alias: autograd gives the output its own node
-        return value.detach()
+        # value times a cached 1, exactly value: a new tensor, which autograd
+        # makes a node of the graph even when value was made in inference mode
+        # (as an alias of it, a detach, it would stay an inference tensor)
+        (one,) = numbers(value, 1.0)
+        return value * one
 
     @staticmethod
     @once_differentiable
