@@ -26,6 +26,8 @@ extensions = [
     "sphinx.ext.mathjax",
     "sphinx.ext.viewcode",
     "numpydoc",
+    # docs/spec.md: the specification, a byte copy of the contract, kept in Markdown
+    "myst_parser",
     "sphinx_gallery.gen_gallery",
     "matplotlib.sphinxext.plot_directive",
 ]
@@ -33,6 +35,7 @@ extensions = [
 templates_path = ["_templates"]
 exclude_patterns = ["_build", "_generated", "results"]
 root_doc = "index"
+source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 
 html_theme = "pydata_sphinx_theme"
 html_title = f"skcrl {release}"

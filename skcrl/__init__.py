@@ -1,7 +1,8 @@
 """skcrl: the Class Rectification Loss for scikit-learn, skorch and PyTorch.
 
 Dong, Gong and Zhu, *Imbalanced Deep Learning by Minority Class Incremental
-Rectification*, IEEE TPAMI 2018. The algorithm, to the number, is in SPEC.md.
+Rectification*, IEEE TPAMI 2018. The algorithm, to the number, is in docs/spec.md;
+"SPEC §n" in comments and docstrings is its section n.
 """
 
 from . import metrics

@@ -1,4 +1,4 @@
-"""Class level, SPEC.md §3-§4: each comparison from the columns' shared lists
+"""Class level, docs/spec.md §3-§4: each comparison from the columns' shared lists
 (:mod:`skcrl._class_lists`), with its gradients in closed form.
 
 The relative and absolute comparisons work class by class where they can

@@ -1,4 +1,4 @@
-"""Class-level CRL (SPEC.md §1-§4, ``level="class"``) with its gradient in closed form.
+"""Class-level CRL (SPEC §1-§4, ``level="class"``) with its gradient in closed form.
 
 The loss and its exact gradient with respect to the logits are computed together,
 with no autograd graph, and the gradient is handed to autograd by

@@ -1,4 +1,4 @@
-"""Class level, SPEC.md §1-§2: what every comparison reads.
+"""Class level, docs/spec.md §1-§2: what every comparison reads.
 
 The ``K`` *columns* are the (task, class) pairs: the ``C`` classes of a
 multi-class target; ``(class 0 of every attribute, class 1 of every

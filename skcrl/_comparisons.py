@@ -1,4 +1,4 @@
-"""The three comparisons of SPEC.md §4 on mined distances, with their gradients.
+"""The three comparisons of docs/spec.md §4 on mined distances, with their gradients.
 
 Each function takes ``d_pos`` ``(R, P)`` with its mask ``pos_valid`` and ``d_neg``
 ``(R, Q)`` with ``neg_valid``: one row per anchor (all tasks and classes pooled), the

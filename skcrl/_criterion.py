@@ -1,5 +1,5 @@
 """The balanced loss ``alpha * L_crl + (1 - alpha) * L_ce`` for plain PyTorch
-(SPEC.md §5, §8, §11), and the imbalance measure that sets ``alpha``."""
+(docs/spec.md §5, §8, §11), and the imbalance measure that sets ``alpha``."""
 
 from __future__ import annotations
 
@@ -263,7 +263,7 @@ class ClassRectificationLoss(nn.Module):
 
 
 def imbalance_measure(y, n_classes: int | None = None) -> float:
-    """Imbalance ``Omega_imb`` of a label vector or indicator matrix (SPEC.md §5).
+    """Imbalance ``Omega_imb`` of a label vector or indicator matrix (docs/spec.md §5).
 
     The total-variation distance between the class frequencies and the uniform
     distribution, ``0.5 * sum_c |p_c - 1/C|``: the share of samples that would have

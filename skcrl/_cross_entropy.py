@@ -1,4 +1,4 @@
-"""The cross-entropy term of the balanced loss (SPEC.md §8, §10): class and
+"""The cross-entropy term of the balanced loss (docs/spec.md §8, §10): class and
 sample weights, the class distribution the weighted loss sees, and the logit
 adjustment's shift."""
 

@@ -1,4 +1,4 @@
-"""Instance-level distances (SPEC.md §3) and their gradient in closed form.
+"""Instance-level distances (docs/spec.md §3) and their gradient in closed form.
 
 Embeddings are L2-normalised, so the distance of a pair is
 ``sqrt(2 - 2 cos)``, with the cosine that mining has already computed: no

@@ -1,4 +1,4 @@
-"""The global batch of data-parallel training (SPEC.md §9), in pure torch.distributed.
+"""The global batch of data-parallel training (SPEC §9), in pure torch.distributed.
 
 Every process gathers the rows of all processes in rank order and computes the same
 loss on them. The gradient of a gathered tensor is summed over the processes and

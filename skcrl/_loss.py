@@ -1,4 +1,4 @@
-"""``L_crl``, the Class Rectification Loss of one batch (SPEC.md §1-§7, §10,
+"""``L_crl``, the Class Rectification Loss of one batch (docs/spec.md §1-§7, §10,
 §11), as a function: :func:`crl_loss`, and the batch mined with a memory."""
 
 from __future__ import annotations
@@ -208,7 +208,7 @@ def crl_loss(
     memory: tuple[Tensor, ...] | None = None,
     sample_weight: Tensor | None = None,
 ) -> Tensor:
-    """Class Rectification Loss ``L_crl`` of one mini-batch (SPEC.md §1-§4, §6).
+    """Class Rectification Loss ``L_crl`` of one mini-batch (docs/spec.md §1-§4, §6).
 
     The batch's minority classes are those of smallest count that together hold at
     most ``rho * n`` samples; each with two samples or more is mined for hard

@@ -1,4 +1,4 @@
-"""A first-in-first-out memory of recent training rows for CRL (SPEC.md §11).
+"""A first-in-first-out memory of recent training rows for CRL (docs/spec.md §11).
 
 A rare class seldom comes twice in one batch, so a batch alone never mines it. The
 memory keeps the detached logits, targets (embeddings, at instance level, and sample

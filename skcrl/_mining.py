@@ -1,4 +1,4 @@
-"""Minority profiling and hard mining (SPEC.md §1-§2) as pure tensor functions.
+"""Minority profiling and hard mining (docs/spec.md §1-§2) as pure tensor functions.
 
 Every function works on a stack of ``T`` tasks at once: ``T = 1`` for a multi-class
 batch, ``T = J`` for ``J`` binary attributes. Labels are ``(T, n)`` integer tensors in

@@ -1,4 +1,4 @@
-"""A deliberately simple, loop-based CRL written from SPEC.md alone.
+"""A deliberately simple, loop-based CRL written from docs/spec.md alone.
 
 It shares no code with skcrl: Python lists, ``sorted`` and one scalar tensor per
 distance, so that values and gradients can be compared with the vectorised loss.

@@ -1,4 +1,4 @@
-"""The logit-adjusted cross-entropy (SPEC.md §8) in the loss and both estimators."""
+"""The logit-adjusted cross-entropy (SPEC §8) in the loss and both estimators."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""The memory across batches (SPEC.md §11): the loss, the module and the estimators."""
+"""The memory across batches (SPEC §11): the loss, the module and the estimators."""
 
 import pickle
 

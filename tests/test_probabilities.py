@@ -1,4 +1,4 @@
-"""What predict_proba and predict return (SPEC.md §8, as changed on 2026-12-05):
+"""What predict_proba and predict return (docs/spec.md §8, as changed on 2026-12-05):
 the probabilities the cross-entropy was fitted to, and the class-balanced
 decision of the raw logits."""
 
