@@ -13,6 +13,7 @@ PYTHON ?= python3
 VENV ?= .venv
 TORCH ?= torch==2.13.0
 EXTRAS ?= test
+DEMO_EXTRAS ?= plot,benchmark
 DOCS_EXTRAS ?= test,docs
 PY := $(VENV)/bin/python
 
@@ -21,7 +22,7 @@ PY := $(VENV)/bin/python
 test: $(VENV)/.ready-$(EXTRAS)
 	$(PY) -m pytest
 
-demo: $(VENV)/.ready-$(EXTRAS)
+demo: $(VENV)/.ready-$(DEMO_EXTRAS)
 	$(PY) -m skcrl
 
 lint: $(VENV)/.ready-$(EXTRAS)

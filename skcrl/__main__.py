@@ -21,12 +21,14 @@ from .benchmark import (
     csv_dataset,
     format_table,
     plot,
+    plotting_available,
     run_comparison,
     scores_by_method,
     summarise,
     verdict_lines,
     write_csv,
 )
+from .benchmark._report import NO_MATPLOTLIB
 
 QUICK_METHODS = ("ce", "ce+balanced", "ce+ros", "crl")
 
@@ -190,7 +192,12 @@ def main(argv=None) -> int:
     print(format_table(summary))
     args.output.mkdir(parents=True, exist_ok=True)
     write_csv(records, args.output / "results.csv")
-    plot(summary, args.output / "comparison.png", title)
+    written = ["results.csv", "settings.json"]
+    if plotting_available():
+        plot(summary, args.output / "comparison.png", title)
+        written.insert(1, "comparison.png")
+    else:
+        print(f"\nnote: {NO_MATPLOTLIB}")
     settings = {
         **{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         "skcrl": __version__,
@@ -199,7 +206,7 @@ def main(argv=None) -> int:
         "machine": platform.machine(),
     }
     (args.output / "settings.json").write_text(json.dumps(settings, indent=2))
-    print(f"\nwrote {args.output}/results.csv, comparison.png, settings.json")
+    print(f"\nwrote {args.output}/" + ", ".join(written))
     return 0
 
 

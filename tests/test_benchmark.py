@@ -45,6 +45,24 @@ def test_quick_mode_end_to_end(tmp_path, capsys):
     assert settings["quick"] is True and settings["epochs"] == 5
 
 
+def test_quick_mode_without_matplotlib(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr("skcrl.__main__.plotting_available", lambda: False)
+    assert main(["--quick", "--no-progress", "--output", str(tmp_path)]) == 0
+    printed = capsys.readouterr().out
+    assert 'pip install "skcrl[plot]"' in printed
+    assert "wrote" in printed and "comparison.png" not in printed.split("wrote")[-1]
+    assert not (tmp_path / "comparison.png").exists()
+    assert (tmp_path / "results.csv").exists()
+
+
+def test_plot_says_which_extra_it_needs(monkeypatch):
+    from skcrl.benchmark import _report
+
+    monkeypatch.setattr(_report, "plotting_available", lambda: False)
+    with pytest.raises(ImportError, match=r"skcrl\[plot\]"):
+        _report.plot([], "unused.png", title="none")
+
+
 def test_help_and_defaults():
     args = parse_args([])
     assert args.dataset == "digits" and args.seeds == [0, 1, 2]

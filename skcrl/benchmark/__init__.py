@@ -3,7 +3,7 @@ weighting and imbalanced-learn's samplers on a built-in long-tailed data set."""
 
 from ._methods import METHODS, TUNING_GRID, Method, build, make_sampler
 from ._probabilities import probability_scores, training_distribution_weight
-from ._report import format_table, plot, read_csv, write_csv
+from ._report import format_table, plot, plotting_available, read_csv, write_csv
 from ._run import (
     DATASETS,
     METRICS,
@@ -39,6 +39,7 @@ __all__ = [
     "make_sampler",
     "paired_difference",
     "plot",
+    "plotting_available",
     "probability_scores",
     "read_csv",
     "run_comparison",

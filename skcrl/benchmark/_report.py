@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import importlib.util
 from pathlib import Path
 
 from ._run import METRICS
@@ -115,6 +116,24 @@ def read_csv(path: Path) -> list:
     return records
 
 
+NO_MATPLOTLIB = (
+    "matplotlib is not installed, so no figure was drawn; "
+    'pip install "skcrl[plot]" (or make demo) adds it'
+)
+
+
+def plotting_available() -> bool:
+    """Whether matplotlib, which only :func:`plot` needs, can be imported.
+
+    Examples
+    --------
+    >>> from skcrl.benchmark import plotting_available
+    >>> isinstance(plotting_available(), bool)
+    True
+    """
+    return importlib.util.find_spec("matplotlib") is not None
+
+
 def plot(summary, path: Path, title: str) -> None:
     """Balanced accuracy per method (error bars: std over seeds) and a heatmap of
     each method's recall of each class, head to tail, saved as an image. CRL at
@@ -127,6 +146,11 @@ def plot(summary, path: Path, title: str) -> None:
     path : str or Path
         The image file (PNG by its suffix).
     title : str
+
+    Raises
+    ------
+    ImportError
+        Without matplotlib (the ``plot`` extra).
 
     Examples
     --------
@@ -141,6 +165,8 @@ def plot(summary, path: Path, title: str) -> None:
     ...     path.read_bytes()[:4]
     b'\\x89PNG'
     """
+    if not plotting_available():
+        raise ImportError(NO_MATPLOTLIB)
     import matplotlib
 
     matplotlib.use("Agg")
