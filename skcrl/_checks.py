@@ -23,7 +23,6 @@ __all__ = [
     "check_crl_parameters",
     "check_device",
     "crl_parameters",
-    "with_crl_parameter_docs",
 ]
 
 LEVELS = ("class", "instance")
@@ -44,23 +43,24 @@ CRL_CONSTRAINTS = {
 
 
 #: The numpydoc entries of :data:`CRL_CONSTRAINTS`' parameters, written once for
-#: every docstring that lists them (see :func:`with_crl_parameter_docs`).
+#: every docstring that lists them; ``{default_*}`` come from each owner's
+#: signature (:func:`skcrl._docstrings.with_docs`).
 CRL_PARAMETER_DOCS = """\
-    level : {"class", "instance"}, default="class"
+    level : {"class", "instance"}, default={default_level}
         Compare predicted probabilities of the minority class (``"class"``) or
         L2-normalised embeddings (``"instance"``).
-    comparison : {"relative", "absolute", "distribution"}, default="relative"
+    comparison : {"relative", "absolute", "distribution"}, default={default_comparison}
         Triplet ranking, contrastive, or histogram loss.
-    k : int, default=25
+    k : int, default={default_k}
         Number of hard positives and hard negatives mined per minority class (class
         level) or per anchor (instance level).
-    margin : float, default=0.5
+    margin : float, default={default_margin}
         Margin of the relative and absolute comparisons.
-    rho : float in (0, 1], default=0.5
+    rho : float in (0, 1], default={default_rho}
         Share of a batch that its minority classes may hold together.
-    n_bins : int, default=32
+    n_bins : int, default={default_n_bins}
         Histogram nodes of the distribution comparison.
-    mining : {"local", "global"}, default="local"
+    mining : {"local", "global"}, default={default_mining}
         Under data-parallel training (several processes of torch.distributed),
         mine each process's rows (``"local"``) or the global batch gathered from
         all processes (``"global"``), whose loss every process computes, with the
@@ -68,15 +68,6 @@ CRL_PARAMETER_DOCS = """\
         single-process training on the global batch (SPEC §9). Without a process
         group of several processes both are the same.
 """
-
-_PLACEHOLDER = "    %(crl_parameters)s\n"
-
-
-def with_crl_parameter_docs(documented):
-    """Put :data:`CRL_PARAMETER_DOCS` where ``documented``'s docstring holds the
-    line ``%(crl_parameters)s``."""
-    documented.__doc__ = documented.__doc__.replace(_PLACEHOLDER, CRL_PARAMETER_DOCS)
-    return documented
 
 
 def crl_parameters(owner) -> dict:
@@ -96,7 +87,7 @@ BALANCE_CONSTRAINTS = {
 }
 
 #: The numpydoc entries of :data:`BALANCE_CONSTRAINTS`' parameters; ``{default_*}``
-#: are filled in by each owner, whose defaults differ.
+#: come from each owner's signature, whose defaults differ.
 BALANCE_PARAMETER_DOCS = """\
     logit_adjustment : float >= 0, default={default_logit_adjustment}
         ``tau`` of the logit-adjusted cross-entropy (Menon et al., ICLR 2021):

@@ -13,9 +13,9 @@ from torch import Tensor, nn
 
 from ._checks import (
     BALANCE_PARAMETER_DOCS,
+    CRL_PARAMETER_DOCS,
     check_crl_parameters,
     crl_parameters,
-    with_crl_parameter_docs,
 )
 from ._cross_entropy import (
     checked_prior,
@@ -24,6 +24,7 @@ from ._cross_entropy import (
     weighted_cross_entropy,
     weighted_entry_mean,
 )
+from ._docstrings import with_docs
 from ._loss import crl_with_memory
 from ._memory import CRLMemory
 
@@ -68,12 +69,7 @@ class CRLTerms(NamedTuple):
     crl: Tensor
 
 
-_LOSS_BALANCE_DOCS = BALANCE_PARAMETER_DOCS.format(
-    default_logit_adjustment=0.0, default_memory_size=0
-)
-
-
-@with_crl_parameter_docs
+@with_docs(crl_parameters=CRL_PARAMETER_DOCS, balance_parameters=BALANCE_PARAMETER_DOCS)
 class ClassRectificationLoss(nn.Module):
     """Balanced loss ``alpha * L_crl + (1 - alpha) * L_ce`` for PyTorch training.
 
@@ -134,8 +130,6 @@ class ClassRectificationLoss(nn.Module):
     >>> len(criterion.memory)  # the batch's 4 rows, kept for the next batches
     4
     """
-
-    __doc__ = __doc__.replace("    %(balance_parameters)s\n", _LOSS_BALANCE_DOCS)
 
     def __init__(
         self,

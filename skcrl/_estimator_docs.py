@@ -10,6 +10,7 @@ from ._checks import (
     BALANCE_PARAMETER_DOCS,
     CRL_PARAMETER_DOCS,
 )
+from ._docstrings import with_docs
 
 
 def with_shared_signature(cls):
@@ -24,23 +25,14 @@ def with_shared_signature(cls):
     cls.__init__.__signature__ = own.replace(
         parameters=[*head, *tail, own.parameters["kwargs"]]
     )
-    crl_parameters_doc = _CRL_PARAMETERS
-    for parameter in shared:
-        placeholder = "{default_" + parameter.name + "}"
-        crl_parameters_doc = crl_parameters_doc.replace(
-            placeholder, str(parameter.default)
-        )
-    for placeholder, text in (
-        ("    %(crl_parameters)s\n", crl_parameters_doc),
-        ("    %(training_parameters)s\n", _TRAINING_PARAMETERS),
-    ):
-        cls.__doc__ = cls.__doc__.replace(placeholder, text)
-    return cls
+    return with_docs(
+        crl_parameters=_CRL_PARAMETERS, training_parameters=_TRAINING_PARAMETERS
+    )(cls)
 
 
 _CRL_PARAMETERS = (
     """\
-    eta : float, default=0.5
+    eta : float, default={default_eta}
         ``alpha = min(1, eta * imbalance_)`` when ``alpha`` is None. This default,
         ``logit_adjustment``'s and ``memory_size``'s were chosen together by a
         written protocol on the training parts of fifteen offline tasks, with
@@ -50,10 +42,7 @@ _CRL_PARAMETERS = (
         Fixed weight of the CRL term, overriding ``eta``.
 """
     + CRL_PARAMETER_DOCS
-    + BALANCE_PARAMETER_DOCS.format(
-        default_logit_adjustment="{default_logit_adjustment}",
-        default_memory_size="{default_memory_size}",
-    ).replace(
+    + BALANCE_PARAMETER_DOCS.replace(
         "in validation or prediction.",
         "in validation or prediction. It lives in ``criterion_`` (as\n"
         "        ``criterion_.crl_memory``), so that skorch's ``Checkpoint``\n"
@@ -63,7 +52,7 @@ _CRL_PARAMETERS = (
 )
 
 _TRAINING_PARAMETERS = """\
-    balanced_proba : bool, default=False
+    balanced_proba : bool, default={default_balanced_proba}
         What ``predict_proba`` returns. False: the probabilities the
         cross-entropy term was fitted to, those of the logits shifted by
         ``logit_adjustment`` (SPEC §8), calibrated to the class distribution
@@ -77,13 +66,13 @@ _TRAINING_PARAMETERS = """\
         Seeds weight initialisation, batch shuffling and dropout of each ``fit``
         without touching the global torch random state. None: the global state.
     optimizer : torch optimizer class, default=torch.optim.Adam
-    lr : float, default=0.001
-    max_epochs : int, default=20
-    batch_size : int, default=128
+    lr : float, default={default_lr}
+    max_epochs : int, default={default_max_epochs}
+    batch_size : int, default={default_batch_size}
     train_split : callable or None, default=None
         No internal validation split, as for scikit-learn estimators (inside
         cross-validation a second split would take minority samples away).
-    verbose : int, default=0
+    verbose : int, default={default_verbose}
         Print skorch's epoch table when 1.
     iterator_train__shuffle : bool, default=True
         Shuffle training batches: resampled data arrive sorted by class.

@@ -10,13 +10,11 @@ from torch import Tensor
 
 from . import _comparisons
 from ._cached import in_dtype, scalar
-from ._checks import (
-    check_crl_parameters,
-    with_crl_parameter_docs,
-)
+from ._checks import CRL_PARAMETER_DOCS, check_crl_parameters
 from ._class_level import KnownGradient, class_level_crl
 from ._distances import embedding_gradient, instance_distances, unit_embeddings
 from ._distributed import gather_batch
+from ._docstrings import with_docs
 from ._memory import CRLMemory
 from ._mining import (
     group_by_class,
@@ -192,7 +190,7 @@ def _zero(logits: Tensor) -> Tensor:
     return logits.flatten()[:0].sum()
 
 
-@with_crl_parameter_docs
+@with_docs(crl_parameters=CRL_PARAMETER_DOCS)
 def crl_loss(
     logits: Tensor,
     target: Tensor,
