@@ -1,11 +1,12 @@
-"""The class level's size gates, both sides timed: where each rule that picks a
-path by the batch's shape stands against the path it did not pick.
+"""The loss's size gates (``skcrl/_gates.py``), both sides timed: where each
+rule that picks a path by the batch's shape stands against the path it did not
+pick.
 
-Each gate is forced one way, then the other (by patching the module's rule),
-on the same long-tailed batches (``bench_loss.py``'s, ``--batches`` different
-ones per block), in alternating blocks, best of ``--rotations`` each, one
-thread; the ratio is the gate's chosen path over the other, so a ratio above 1
-at a size means the rule picks the slower path there.
+Each gate is forced one way, then the other (by patching ``skcrl._gates``), on
+the same long-tailed batches (``bench_loss.py``'s, ``--batches`` different ones
+per block), in alternating blocks, best of ``--rotations`` each, one thread;
+the ratio is the gate's chosen path over the other, so a ratio above 1 at a
+size means the rule picks the slower path there.
 
 - ``SELECT_ANCHORS_FROM``: from this many (sample, task) rows on, the rows that
   read their column's lists (the distribution comparison, the sample-by-sample
@@ -14,6 +15,10 @@ at a size means the rule picks the slower path there.
   sample.
 - ``MANY_COLUMNS``: from this many (task, class) columns on, the probabilities
   row by row and the positives from one sort of the batch.
+- ``PAIRWISE_MINORITY_UP_TO``: the minority rule by comparing every pair of
+  classes, or by a sort (class and instance level).
+- ``DENSE_PAIRS``: the instance level's embedding gradient through dense pair
+  matrices, or gathered pair by pair in blocks.
 
     python benchmarks/bench_gates.py
     python benchmarks/bench_gates.py --gates SELECT_ANCHORS_FROM
@@ -31,65 +36,89 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from bench_loss import _median_seconds, long_tailed_batch
 
-import skcrl._class_level as class_level
-import skcrl._class_lists as class_lists
+import skcrl._gates as gates
 from skcrl import crl_loss
 
-#: gate: (module, attribute, value that forces it on, value that forces it
-#: off, [(comparison, n, classes), ...] around its threshold)
+ON, OFF = 0, sys.maxsize
+
+#: gate: (attribute of skcrl._gates, value that forces it on, value that forces
+#: it off, [(level, comparison, n, classes), ...] around its threshold)
 GATES = {
     "SELECT_ANCHORS_FROM": (
-        class_lists,
         "SELECT_ANCHORS_FROM",
-        0,
-        sys.maxsize,
+        ON,
+        OFF,
         [
-            ("distribution", 128, 10),
-            ("distribution", 256, 10),
-            ("distribution", 512, 10),
-            ("distribution", 1152, 10),
-            ("distribution", 4096, 10),
-            ("relative", 512, 100),
-            ("absolute", 512, 100),
+            ("class", "distribution", 128, 10),
+            ("class", "distribution", 256, 10),
+            ("class", "distribution", 512, 10),
+            ("class", "distribution", 1152, 10),
+            ("class", "distribution", 4096, 10),
+            ("class", "relative", 512, 100),
+            ("class", "absolute", 512, 100),
         ],
     ),
     "class_by_class": (
-        class_level,
         "class_by_class",
         lambda *_: True,
         lambda *_: False,
         [
-            ("relative", 256, 100),
-            ("relative", 512, 100),
-            ("relative", 1536, 100),
-            ("relative", 512, 32),
-            ("relative", 128, 10),
+            ("class", "relative", 256, 100),
+            ("class", "relative", 512, 100),
+            ("class", "relative", 1536, 100),
+            ("class", "relative", 512, 32),
+            ("class", "relative", 128, 10),
         ],
     ),
     "MANY_COLUMNS": (
-        class_level,
         "MANY_COLUMNS",
-        0,
-        sys.maxsize,
+        ON,
+        OFF,
         [
-            ("relative", 512, 16),
-            ("relative", 512, 32),
-            ("relative", 512, 64),
-            ("distribution", 512, 32),
+            ("class", "relative", 512, 16),
+            ("class", "relative", 512, 32),
+            ("class", "relative", 512, 64),
+            ("class", "distribution", 512, 32),
+        ],
+    ),
+    "PAIRWISE_MINORITY_UP_TO": (
+        "PAIRWISE_MINORITY_UP_TO",
+        OFF,
+        -1,
+        [
+            ("class", "relative", 512, 10),
+            ("class", "relative", 512, 32),
+            ("class", "relative", 512, 64),
+            ("class", "relative", 1152, 100),
+            ("instance", "relative", 512, 10),
+            ("instance", "relative", 512, 100),
+        ],
+    ),
+    "DENSE_PAIRS": (
+        "DENSE_PAIRS",
+        OFF,
+        -1,
+        [
+            ("instance", "relative", 256, 10),
+            ("instance", "relative", 512, 10),
+            ("instance", "relative", 1024, 10),
         ],
     ),
 }
 
 
-def chosen(gate, comparison, n, n_classes):
+def chosen(gate, n, n_classes):
     """Whether the unpatched rule takes the gated path at this shape."""
     if gate == "MANY_COLUMNS":
-        return n_classes >= class_level.MANY_COLUMNS
+        return gates.many_columns(n_classes)
     if gate == "class_by_class":
-        width = min(25, n)
-        return class_level.class_by_class(n_classes, width, n)
+        return gates.class_by_class(n_classes, min(25, n), n)
+    if gate == "PAIRWISE_MINORITY_UP_TO":
+        return gates.pairwise_minority(n_classes)
+    if gate == "DENSE_PAIRS":
+        return gates.dense_pairs(1, n)
     # rows of one task, more than floor(rho n) of them
-    return n >= class_lists.SELECT_ANCHORS_FROM
+    return gates.selects_anchors(n, n // 2)
 
 
 def main(argv=None):
@@ -100,38 +129,44 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
     print(
-        "class level, µs per forward + backward, best of "
+        "µs per forward + backward, best of "
         f"{args.rotations} interleaved blocks; ratio = the rule's path / the other\n"
     )
-    print("| gate | comparison | size | on µs | off µs | rule takes | ratio |")
+    print("| gate | level, comparison | size | on µs | off µs | rule takes | ratio |")
     print("|---|---|---|---:|---:|---|---:|")
     for gate in args.gates:
-        module, attribute, on, off, cases = GATES[gate]
-        original = getattr(module, attribute)
-        for comparison, n, n_classes in cases:
-            takes = chosen(gate, comparison, n, n_classes)
-            batches = [
-                long_tailed_batch(n, n_classes, seed=seed)
-                for seed in range(args.batches)
-            ]
-            batches = [(x.requires_grad_(), y) for x, y, _ in batches]
+        attribute, on, off, cases = GATES[gate]
+        original = getattr(gates, attribute)
+        for level, comparison, n, n_classes in cases:
+            takes = chosen(gate, n, n_classes)
+            batches = []
+            for seed in range(args.batches):
+                logits, y, _ = long_tailed_batch(n, n_classes, seed=seed)
+                embeddings = torch.randn(
+                    n, 64, generator=torch.Generator().manual_seed(seed)
+                )
+                batches.append(
+                    (logits.requires_grad_(), y, embeddings.requires_grad_())
+                )
             env = {"crl_loss": crl_loss, "batches": batches}
             stmt = (
-                "for logits, y in batches: "
-                f"crl_loss(logits, y, comparison={comparison!r}).backward()"
+                "for logits, y, e in batches: "
+                f"crl_loss(logits, y, embeddings=e, level={level!r}, "
+                f"comparison={comparison!r}).backward()"
             )
             best = {"on": float("inf"), "off": float("inf")}
             try:
                 for _ in range(args.rotations):
                     for side, value in (("on", on), ("off", off)):
-                        setattr(module, attribute, value)
+                        setattr(gates, attribute, value)
                         seconds = _median_seconds(stmt, env, "cpu") / len(batches)
                         best[side] = min(best[side], seconds * 1e6)
             finally:
-                setattr(module, attribute, original)
+                setattr(gates, attribute, original)
             taken, other = (best["on"], best["off"])[:: 1 if takes else -1]
             print(
-                f"| {gate} | {comparison} | ({n}, {n_classes}) | {best['on']:.0f} "
+                f"| {gate} | {level} {comparison} | ({n}, {n_classes}) "
+                f"| {best['on']:.0f} "
                 f"| {best['off']:.0f} | {'on' if takes else 'off'} "
                 f"| {taken / other:.2f} |",
                 flush=True,

@@ -17,7 +17,8 @@ import time
 
 import torch
 
-from skcrl._mining import top_k, uses_chunks
+from skcrl._gates import uses_chunks
+from skcrl._mining import top_k
 
 SHAPES = [(2, 1088), (10, 128), (10, 225), (10, 512), (10, 1152), (20, 1152)]
 SHAPES += [(32, 512), (32, 1152)]

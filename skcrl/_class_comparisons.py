@@ -24,19 +24,10 @@ from ._class_lists import Rows
 __all__ = [
     "absolute_by_class",
     "by_sample",
-    "class_by_class",
     "distribution_by_sample",
     "per_column",
     "relative_by_class",
 ]
-
-
-def class_by_class(n_columns: int, width: int, n: int) -> bool:
-    """Whether the relative comparison is cheaper class by class, with about
-    ``K W^2 / 2`` queries and a fixed number of operations, than sample by
-    sample, with ``n T W`` queries and a few more operations (measured: the
-    class-by-class path wins up to about twice the queries)."""
-    return n_columns * (width + 1) < 4 * n
 
 
 def relative_by_class(lists, counts, total, list_weight, margin, const, with_gradient):

@@ -25,11 +25,11 @@ import torch
 from torch import Tensor
 from torch.autograd.function import once_differentiable
 
+from . import _gates
 from ._cached import in_dtype, numbers, scalar, zeros
 from ._class_comparisons import (
     absolute_by_class,
     by_sample,
-    class_by_class,
     distribution_by_sample,
     per_column,
     relative_by_class,
@@ -43,7 +43,7 @@ from ._class_lists import (
 )
 from ._mining import n_anchor_slots
 
-__all__ = ["MANY_COLUMNS", "KnownGradient", "class_level_crl"]
+__all__ = ["KnownGradient", "class_level_crl"]
 
 
 class KnownGradient(torch.autograd.Function):
@@ -90,12 +90,6 @@ def counting_dtype(dtype: torch.dtype, largest: int) -> torch.dtype:
     return torch.int64
 
 
-#: From this many columns on, a top-k per column costs more than a sort of the
-#: batch by (column, score) for the positives and a top-k of chunk maxima for
-#: the negatives (measured on the CPU: ``benchmarks/bench_loss.py``).
-MANY_COLUMNS = 32
-
-
 def class_level_crl(
     logits: Tensor,
     target: Tensor,
@@ -118,7 +112,7 @@ def class_level_crl(
     n_tasks, n_classes = (n_outputs, 2) if multi_label else (1, n_outputs)
     n_columns = n_tasks * n_classes
     width = min(k, n)
-    many = n_columns >= MANY_COLUMNS
+    many = _gates.many_columns(n_columns)
     const = constants(n_tasks, n_classes, width, n, logits.dtype, logits.device)
     probabilities, member, own, rows = column_major(logits, target, const, many)
     zero, minus_infinity = numbers(logits, 0.0, -math.inf)
@@ -208,7 +202,7 @@ def class_level_crl(
         grad, score_sum = _logit_gradient(probabilities, grad, multi_label, True)
         return torch.add(loss, score_sum, alpha=0.5), grad
 
-    if comparison == "relative" and class_by_class(n_columns, width, n):
+    if comparison == "relative" and _gates.class_by_class(n_columns, width, n):
         # A minority class of one member (SPEC §1 step 4) gets query weights of
         # 0 all the same (no anchor but itself), so none is struck out here; a
         # column that is not mined has none either, whatever its negatives.

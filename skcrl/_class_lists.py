@@ -18,12 +18,12 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from . import _gates
 from ._cached import arange, numbers, scalar, zeros
 from ._cached import constants as cached_constants
 from ._mining import top_k
 
 __all__ = [
-    "SELECT_ANCHORS_FROM",
     "Constants",
     "Rows",
     "anchor_rows",
@@ -204,13 +204,6 @@ def _arange_like(size: int, like: Tensor) -> Tensor:
     return arange(size, like.device).view(1, -1)
 
 
-#: From this many (sample, task) rows on, the rows that read their column's
-#: lists are first narrowed to those of minority columns (:func:`anchor_rows`):
-#: below it, the selection's operations cost about what the rows it drops save
-#: (``benchmarks/bench_gates.py``).
-SELECT_ANCHORS_FROM = 256
-
-
 class Rows(NamedTuple):
     """The (sample, task) rows that read their column's lists, ``R`` of them."""
 
@@ -222,7 +215,7 @@ class Rows(NamedTuple):
 
 
 def anchor_rows(own, within, present, row_weight, n_slots, const, n_classes):
-    """Every (sample, task) row, or, from :data:`SELECT_ANCHORS_FROM` rows on
+    """Every (sample, task) row, or, from ``_gates.SELECT_ANCHORS_FROM`` rows on
     when ``n_slots`` (``T floor(rho n)``) are fewer, only the rows of minority
     columns (``within`` ``(K,)``) of samples that take part, in that many slots:
     only those can be anchors, and a static bound on their number needs no wait
@@ -234,7 +227,7 @@ def anchor_rows(own, within, present, row_weight, n_slots, const, n_classes):
     """
     n, n_tasks = own.shape
     column, sample, valid = own.view(-1, 1), const.samples, None
-    if SELECT_ANCHORS_FROM <= n * n_tasks and n_slots < n * n_tasks:
+    if _gates.selects_anchors(n * n_tasks, n_slots):
         one, zero = numbers(own, 1, 0)
         flag = torch.where(within, one, zero).take(own)
         if present is not None:

@@ -13,8 +13,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
+from . import _gates
 from ._cached import arange, numbers, scalar
-from ._mining import _SIMILARITY_BLOCK, MinedPairs
+from ._mining import MinedPairs
 
 __all__ = ["embedding_gradient", "instance_distances", "unit_embeddings"]
 
@@ -75,7 +76,7 @@ def embedding_gradient(
     coefficient = torch.where(distance > zero, grad / distance.neg(), zero)
     shared = units.shape[0] == 1 and n_tasks > 1
     n = units.shape[1]
-    if n_tasks * n * n <= _DENSE_PAIRS:
+    if _gates.dense_pairs(n_tasks, n):
         grad_units = _pair_matrix_gradient(units, pairs, index, coefficient)
     else:
         grad_units = _blocked_gradient(units, pairs, index, coefficient)
@@ -87,12 +88,6 @@ def embedding_gradient(
     if embeddings.dim() == 3:
         return grad_embeddings.transpose(0, 1)
     return grad_embeddings.squeeze(0)
-
-
-#: Up to this many (task, sample, sample) entries, the pairs' weights go into one
-#: dense matrix per task and the gradient is one batched product: a few
-#: operations, where gathering the rows pair by pair takes some twenty.
-_DENSE_PAIRS = 1 << 18
 
 
 def _pair_matrix_gradient(units, pairs, index, coefficient):
@@ -123,7 +118,7 @@ def _blocked_gradient(units, pairs, index, coefficient):
     other_rows = index + offset.unsqueeze(-1)
     grad_units = torch.zeros_like(table)
     width = index.shape[2]
-    block = max(1, _SIMILARITY_BLOCK // max(1, n_tasks * width * dim))
+    block = _gates.similarity_block(n_tasks * width * dim)
     for start in range(0, n_slots, block):
         stop = min(start + block, n_slots)
         anchor = anchor_rows[:, start:stop].flatten()

@@ -15,6 +15,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from . import _gates
 from ._cached import arange, scalar
 
 __all__ = [
@@ -28,10 +29,6 @@ __all__ = [
     "select_anchors",
     "taking_part",
 ]
-
-#: Elements of one ``(T, anchors, n)`` similarity block at instance level; larger
-#: batches are mined in blocks of anchors so that memory stays linear in ``n``.
-_SIMILARITY_BLOCK = 1 << 22
 
 
 class MinedPairs(NamedTuple):
@@ -85,23 +82,18 @@ def minority_classes(counts: Tensor, rho: float, n: int | Tensor) -> Tensor:
     return minority & present
 
 
-#: Up to this many classes, :func:`mined_classes` compares every pair of
-#: (count, class) keys at once instead of sorting them.
-_PAIRWISE_CLASSES = 64
-
-
 def mined_classes(counts: Tensor, rho: float, n: int | Tensor) -> Tensor:
     """SPEC §1: the minority classes of each task that are mined, ``(T, C)``
     bool: :func:`minority_classes` with at least two members (step 4).
 
-    Up to ``_PAIRWISE_CLASSES`` classes, each class's cumulative count in
+    Up to ``_gates.PAIRWISE_MINORITY_UP_TO`` classes, each class's cumulative count in
     (count, class) order is the sum of the counts of the classes whose key
     ``count * C + class`` is no larger: a ``(T, C, C)`` comparison in a few
     operations, where a sort, a gather, a cumsum and a scatter take more.
     Absent classes add 0, and are not mined.
     """
     n_classes = counts.shape[1]
-    if n_classes > _PAIRWISE_CLASSES:
+    if not _gates.pairwise_minority(n_classes):
         return minority_classes(counts, rho, n) & (counts >= 2)
     key = torch.add(arange(n_classes, counts.device), counts, alpha=n_classes)
     earlier = key.unsqueeze(1) <= key.unsqueeze(2)
@@ -164,22 +156,6 @@ def _anchor_class_counts(anchors, counts: Tensor) -> Tensor:
     return counts.gather(1, anchor_class) * anchor_valid
 
 
-#: Values from which a top-k by chunk maxima beats ``torch.topk`` on the CPU,
-#: for rows of ``16 k`` to ``64 k`` (``benchmarks/bench_topk.py``: about twice
-#: as fast from 32 rows of 1,152 on, slower below about 20 rows of 1,152).
-CHUNKED_FROM = 1 << 15
-
-
-def uses_chunks(values: Tensor, k: int) -> bool:
-    """Whether :func:`top_k` takes the chunked route for ``values``."""
-    n = values.shape[-1]
-    return (
-        values.device.type == "cpu"
-        and 16 * k <= n < 64 * k
-        and values.numel() >= CHUNKED_FROM
-    )
-
-
 def top_k(values: Tensor, k: int, force_chunks: bool = False) -> tuple[Tensor, Tensor]:
     """``torch.topk`` along the last dimension, sorted, largest first.
 
@@ -188,11 +164,11 @@ def top_k(values: Tensor, k: int, force_chunks: bool = False) -> tuple[Tensor, T
     with the largest maxima (each of those values is some chunk's maximum or
     below it), so the top ``k`` of the rows's chunk maxima, then of the ``4 k``
     values of those chunks, are found on far shorter rows: faster on many rows
-    (:func:`uses_chunks`), slower on a few. ``force_chunks`` takes that route
-    whatever the shape (for tests and benchmarks).
+    (:func:`~skcrl._gates.uses_chunks`), slower on a few. ``force_chunks`` takes
+    that route whatever the shape (for tests and benchmarks).
     """
     n = values.shape[-1]
-    if not (force_chunks or uses_chunks(values, k)):
+    if not (force_chunks or _gates.uses_chunks(values, k)):
         return torch.topk(values, k, dim=-1)
     chunk = 4
     padded = values
@@ -252,7 +228,7 @@ def mine_instance_level(
     widths = (pos_width, neg_width)
     with torch.no_grad():
         units = unit_embeddings.expand(n_tasks, -1, -1)
-        block = max(1, _SIMILARITY_BLOCK // max(1, n_tasks * n))
+        block = _gates.similarity_block(n_tasks * n)
         if block >= n_slots:  # one block: the results as topk returns them
             pos_cosine, pos_index, neg_cosine, neg_index = _mine_block(
                 units, labels, anchor_index, anchor_class, present, widths

@@ -104,14 +104,13 @@ def test_estimator_trains_after_an_evaluation_in_inference_mode():
 LAYOUTS = {
     "default": {},
     "many columns, anchor rows": {
-        "skcrl._class_level.MANY_COLUMNS": 0,
-        "skcrl._class_lists.SELECT_ANCHORS_FROM": 0,
+        "skcrl._gates.MANY_COLUMNS": 0,
+        "skcrl._gates.SELECT_ANCHORS_FROM": 0,
     },
-    "sample by sample": {"skcrl._class_level.class_by_class": lambda *_: False},
+    "sample by sample": {"skcrl._gates.class_by_class": lambda *_: False},
     "blocked pairs": {
-        "skcrl._distances._DENSE_PAIRS": 0,
-        "skcrl._distances._SIMILARITY_BLOCK": 16,
-        "skcrl._mining._SIMILARITY_BLOCK": 16,
+        "skcrl._gates.DENSE_PAIRS": 0,
+        "skcrl._gates.SIMILARITY_BLOCK": 16,
     },
 }
 

@@ -59,9 +59,8 @@ def test_instance_gradient_gathered_in_blocks_matches_reference(
     # of pair weights per task, and mine all their anchors at once; large ones
     # gather it pair by pair and mine in blocks of anchors. Forced here, with
     # blocks of a few anchors, on the reference's batches.
-    monkeypatch.setattr("skcrl._distances._DENSE_PAIRS", 0)
-    monkeypatch.setattr("skcrl._distances._SIMILARITY_BLOCK", 64)
-    monkeypatch.setattr("skcrl._mining._SIMILARITY_BLOCK", 64)
+    monkeypatch.setattr("skcrl._gates.DENSE_PAIRS", 0)
+    monkeypatch.setattr("skcrl._gates.SIMILARITY_BLOCK", 64)
     test_matches_reference("instance", multi_label, embedding, comparison)
 
 
@@ -146,9 +145,9 @@ def test_both_class_level_relative_paths_match_reference(
     # by anchor, whichever needs fewer searches: each must be exact on its own,
     # also on the layout of many columns (one task's probabilities row by row),
     # there with sample weights, whose class totals it reads off the labels.
-    monkeypatch.setattr("skcrl._class_level.class_by_class", lambda *_: class_by_class)
+    monkeypatch.setattr("skcrl._gates.class_by_class", lambda *_: class_by_class)
     if many_columns:
-        monkeypatch.setattr("skcrl._class_level.MANY_COLUMNS", 0)
+        monkeypatch.setattr("skcrl._gates.MANY_COLUMNS", 0)
     _class_level_matches_reference(multi_label, weighted=many_columns)
 
 
@@ -161,7 +160,7 @@ def test_many_columns_mining_matches_reference(
     # From MANY_COLUMNS (task, class) columns on, the positives come from one
     # sort of the batch and the negatives from chunk maxima: forced here on the
     # small batches of the reference
-    monkeypatch.setattr("skcrl._class_level.MANY_COLUMNS", 0)
+    monkeypatch.setattr("skcrl._gates.MANY_COLUMNS", 0)
     _class_level_matches_reference(multi_label, comparison, weighted)
 
 
@@ -177,10 +176,10 @@ def test_anchor_rows_match_reference(
     # of minority columns, at most rho n per task, in slots of that static
     # size: forced here on the reference's small batches, whose free slots
     # (rows of minority columns are usually fewer) must weigh nothing
-    monkeypatch.setattr("skcrl._class_lists.SELECT_ANCHORS_FROM", 0)
-    monkeypatch.setattr("skcrl._class_level.class_by_class", lambda *_: False)
+    monkeypatch.setattr("skcrl._gates.SELECT_ANCHORS_FROM", 0)
+    monkeypatch.setattr("skcrl._gates.class_by_class", lambda *_: False)
     if many_columns:
-        monkeypatch.setattr("skcrl._class_level.MANY_COLUMNS", 0)
+        monkeypatch.setattr("skcrl._gates.MANY_COLUMNS", 0)
     _class_level_matches_reference(multi_label, comparison, weighted)
 
 

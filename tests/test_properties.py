@@ -290,7 +290,7 @@ def test_counts_in_int64_give_the_same_loss(
     # the largest key (skcrl._class_level.counting_dtype); forced here on a
     # batch where float64 holds them exactly, both give the same loss
     if many_columns:
-        monkeypatch.setattr("skcrl._class_level.MANY_COLUMNS", 0)
+        monkeypatch.setattr("skcrl._gates.MANY_COLUMNS", 0)
     n = 300
     logits, target, embeddings, generator = _large_batch(3, n, multi_label)
     weight = (
