@@ -51,15 +51,13 @@ def relative_by_class(lists, counts, total, list_weight, margin, const, with_gra
     ``list_weight`` ``(K, W)`` each positive's sample weight (0 past the valid
     ones; None without sample weights). Slots past a column's positives may hold
     any finite score: their queries weigh 0. Returns the loss and its gradients
-    with respect to the positives' scores and the negatives' scores ``s_q``;
-    ``with_gradient``, instead of the loss, the sum of the queries' gradients,
-    which the caller weighs by the margin and adds to the sum of each listed
-    score times its gradient.
+    with respect to the positives' scores and the negatives' scores ``s_q``
+    (None unless ``with_gradient``).
     """
     _, pos_score, _, neg_lowered = lists
     listed, negatives = counts
     width = pos_score.shape[1]
-    zero, margin_tensor = numbers(pos_score, 0.0, margin)
+    (zero,) = numbers(pos_score, 0.0)
     if list_weight is None:
         # every weight 1, and total the count of a mined class (0 otherwise):
         # single query j weighs the anchors past slot j, total - j - 1, and a
@@ -83,23 +81,19 @@ def relative_by_class(lists, counts, total, list_weight, margin, const, with_gra
         torch.dot(weights.sum(1), negatives.view(-1).clamp_max(width)),
         weighted=list_weight is not None,
     )
-    # hinge(u + s_q) = hinge(u - (-s_q)) against the ascending -s_q, the means'
-    # divisor folded into the weights (the sums and gradients are linear in them)
-    total_hinge, grad_queries, grad_scores = _comparisons.sum_of_hinges(
+    # d+ - d- = query + s_q = query - (-s_q) against the ascending -s_q, the
+    # means' divisor folded into the weights (the sums and gradients are linear
+    # in them)
+    loss, grad_queries, grad_scores = _comparisons.relative_hinges(
+        pos_score.mm(const.queries),
         neg_lowered,
-        None,
-        torch.addmm(margin_tensor, pos_score, const.queries),
         weights / n_triplets,
-        with_total=not with_gradient,
+        margin,
         negated=True,
     )
-    if with_gradient:
-        # Each active hinge is linear in its query and its negative, so the sum
-        # is the queries and scores weighed by their gradients (Euler): margin
-        # times the queries' gradients, plus every listed score times its
-        # gradient, which the caller reads off the gradient it builds anyway.
-        total_hinge = grad_queries.sum()
-    return total_hinge, grad_queries.mm(const.queries_t), grad_scores
+    if not with_gradient:
+        return loss, None, None
+    return loss, grad_queries.mm(const.queries_t), grad_scores
 
 
 def absolute_by_class(
@@ -122,19 +116,14 @@ def absolute_by_class(
 
     Returns the loss, the gradient with respect to each sample's own
     probability in each task ``(T, n)``, and the lists' gradients with
-    respect to the positives' and the negatives' scores; ``with_gradient``,
-    instead of the loss, half the margin times its derivative: the loss is
-    homogeneous of degree 2 in the scores and the margin, so (Euler) it is that
-    plus half the sum of every score times its gradient, which the caller reads
-    off the softmax chain.
+    respect to the positives' and the negatives' scores (None unless
+    ``with_gradient``).
     """
     pos_index, pos_score, _, neg_lowered = lists
     listed, negatives = sizes
     n_columns, width = pos_score.shape
     n_tasks = own.shape[1]
-    zero, half, margin_tensor, half_margin = numbers(
-        probabilities, 0.0, 0.5, margin, 0.5 * margin
-    )
+    zero, half = numbers(probabilities, 0.0, 0.5)
     weighted = weight is not None
     # rows (task, sample): each sample's own column and probability there
     own = own.view(1, -1) if n_tasks == 1 else own.t().contiguous()
@@ -164,23 +153,24 @@ def absolute_by_class(
     # the anchors' weights, each pair's share of its mean
     pulling = anchor_weight / pulled_pairs
     pushing = anchor_weight / pushed_pairs
-    p1 = positives.sum(1)
-    # pushed: each anchor's t = margin - s_a against its own column's listed
-    # negatives l = -s_q, max(0, t - l) (0 past them, where l = inf)
-    short = neg_lowered.index_select(0, column)
-    short = torch.sub(torch.sub(margin_tensor, score).view(-1, 1), short, out=short)
-    short = short.clamp_min_(0)
-    if not with_gradient:
-        pushed_sum = torch.dot((short * short).sum(1), pushing)
-        pulled_sum = torch.dot(
-            torch.sub(row_in_list * score, p1.take(column), alpha=2) * score, pulling
-        ) + torch.dot((positives * positives).sum(1), total.view(-1) / pulled_pairs)
-        return (pulled_sum + pushed_sum) * half, None, None, None
-    pushed = short.mul_(pushing.view(-1, 1))
-    # d/ds_a: w_a (m s_a - P1) / pairs+ - w_a sum (t - l) / pairs-
-    grad = torch.addcmul(
-        pushed.sum(1).neg_(), pulling, torch.sub(row_in_list * score, p1.take(column))
+    p1 = positives.sum(1).take(column)
+    # pulled, per anchor: sum_p (s_a - s_p)^2 = s_a (m s_a - 2 P1) + P2, with
+    # m s_a - P1 (its derivative) shared with the gradient
+    centred = torch.sub(row_in_list * score, p1)
+    p2 = (positives * positives).sum(1).take(column)
+    pulled_sum = torch.dot(torch.addcmul(p2, score, centred - p1), pulling)
+    # pushed: each anchor against its own column's listed negatives, d- =
+    # s_a - s_q = s_a + (-s_q) (inf past them, where it falls short by 0)
+    d_neg = neg_lowered.index_select(0, column)
+    short = _comparisons.absolute_shortfall(
+        torch.add(d_neg, score.view(-1, 1), out=d_neg), margin
     )
+    pushed = short * pushing.view(-1, 1)
+    loss = torch.add(pulled_sum, (pushed * short).sum()) * half
+    if not with_gradient:
+        return loss, None, None, None
+    # d/ds_a: w_a (m s_a - P1) / pairs+ - w_a sum (t - l) / pairs-
+    grad = torch.addcmul(pushed.sum(1).neg_(), pulling, centred)
     # d/ds_q: w_a (t - l) / pairs- over the anchors of its column
     grad_neg = zeros(neg_lowered.shape, grad.dtype, grad.device).index_add(
         0, column, pushed
@@ -192,12 +182,7 @@ def absolute_by_class(
         torch.sub(total / pulled_pairs * positives, pulled_scores.view(-1, 1)),
         zero,
     )
-    return (
-        torch.mul(grad_neg.sum(), half_margin),
-        grad.view(n_tasks, -1),
-        grad_pos,
-        grad_neg,
-    )
+    return loss, grad.view(n_tasks, -1), grad_pos, grad_neg
 
 
 def per_column(column: Tensor, values: Tensor, n_columns: int) -> Tensor:

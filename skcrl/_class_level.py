@@ -199,8 +199,7 @@ def class_level_crl(
             return loss, None
         grad = _in_own_columns(member, grad_own, multi_label)
         grad.scatter_add_(1, lists[0], grad_pos).scatter_add_(1, lists[2], grad_neg)
-        grad, score_sum = _logit_gradient(probabilities, grad, multi_label, True)
-        return torch.add(loss, score_sum, alpha=0.5), grad
+        return loss, _logit_gradient(probabilities, grad, multi_label)[0]
 
     if comparison == "relative" and _gates.class_by_class(n_columns, width, n):
         # A minority class of one member (SPEC §1 step 4) gets query weights of
@@ -230,16 +229,15 @@ def class_level_crl(
         if not with_gradient:
             return loss, None
         if rows is not None:
-            grad, listed_sum = _sparse_softmax_gradient(
-                rows, lists, grad_pos, grad_neg, None, const
+            grad, _ = _sparse_softmax_gradient(
+                rows, lists, grad_pos, grad_neg, None, const, False
             )
-            return torch.add(listed_sum, loss, alpha=margin), grad
+            return loss, grad
         grad = zeros(probabilities.shape, logits.dtype, logits.device)
         grad = grad.scatter_add(1, lists[0], grad_pos).scatter_add_(
             1, lists[2], grad_neg
         )
-        grad, listed_sum = _logit_gradient(probabilities, grad, multi_label, True)
-        return torch.add(listed_sum, loss, alpha=margin), grad
+        return loss, _logit_gradient(probabilities, grad, multi_label)[0]
     row_weight = weight
     if weight is not None and n_tasks > 1:
         row_weight = weight.repeat_interleave(n_tasks)

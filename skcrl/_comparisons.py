@@ -23,11 +23,13 @@ from ._cached import numbers, zeros
 
 __all__ = [
     "absolute",
+    "absolute_shortfall",
     "compare",
     "cumulative_histogram",
     "distribution",
     "prefix_sums",
     "relative",
+    "relative_hinges",
     "sum_of_hinges",
 ]
 
@@ -53,39 +55,27 @@ def cumulative_histogram(below: Tensor, weight: Tensor, n_values: int) -> Tensor
 
 
 def sum_of_hinges(
-    ascending: Tensor,
-    valid: Tensor | None,
-    upper: Tensor,
-    weight: Tensor,
-    with_total: bool = True,
-    negated: bool = False,
-) -> tuple[Tensor | None, Tensor, Tensor]:
+    ascending: Tensor, upper: Tensor, weight: Tensor, negated: bool = False
+) -> tuple[Tensor, Tensor, Tensor]:
     """``sum weight[..., i] * sum_q max(0, upper[..., i] - ascending[..., q])``.
 
     ``ascending`` ``(..., Q)`` holds its valid values first, in increasing order,
-    the others masked by ``valid`` or, when ``valid`` is None, already ``+inf``;
-    ``upper`` and ``weight`` ``(..., U)`` are queries against the same rows, of
-    finite value. Never builds the ``U * Q`` pairs: for one query,
-    ``sum_q max(0, u - d_q)`` is ``m * u - (sum of the m values below u)``, read
-    off prefix sums. Returns the sum (None unless ``with_total``) and its
-    gradients with respect to ``upper`` and ``ascending`` (``negated``: to
-    ``-ascending``).
+    the others ``+inf``; ``upper`` and ``weight`` ``(..., U)`` are queries
+    against the same rows, of finite value. Never builds the ``U * Q`` pairs:
+    for one query, ``sum_q max(0, u - d_q)`` is ``m * u - (sum of the m values
+    below u)``, read off prefix sums. Returns the sum and its gradients with
+    respect to ``upper`` and ``ascending`` (``negated``: to ``-ascending``).
     """
-    if valid is not None:
-        (infinity,) = numbers(upper, math.inf)
-        ascending = torch.where(valid, ascending, infinity)
     below = torch.searchsorted(ascending, upper)
     grad_upper = weight * below
-    total = None
-    if with_total:
-        # a query counts only values below it, all finite: the infinite sums
-        # past the valid values are never read
-        total = torch.addcmul(
-            grad_upper * upper,
-            weight,
-            prefix_sums(ascending).gather(-1, below),
-            value=-1,
-        ).sum()
+    # a query counts only values below it, all finite: the infinite sums
+    # past the valid values are never read
+    total = torch.addcmul(
+        grad_upper * upper,
+        weight,
+        prefix_sums(ascending).gather(-1, below),
+        value=-1,
+    ).sum()
     # Value q is below the queries whose count `below` exceeds its position: the
     # weights of those, from the cumulative histogram of the counts.
     cumulative = cumulative_histogram(below, weight, ascending.shape[-1])
@@ -111,37 +101,49 @@ def _entry_weight(mask: Tensor, row_weight: Tensor | None, like: Tensor) -> Tens
     return torch.where(mask, row_weight.view(-1, 1), zero)
 
 
+def relative_hinges(
+    d_pos: Tensor,
+    d_neg: Tensor,
+    weight: Tensor,
+    margin: float,
+    negated: bool = False,
+) -> tuple[Tensor, Tensor, Tensor]:
+    """The relative comparison's triplet term, defined here and nowhere else:
+    ``sum weight[..., i] * sum_q max(0, margin + d_pos[..., i] - d_neg[..., q])``.
+
+    ``d_neg`` ``(..., Q)`` holds each row's valid values first, increasing, then
+    ``+inf``; ``d_pos`` and ``weight`` ``(..., U)`` are the rows' positive
+    distances (or, at class level, queries linear in the positives' scores) and
+    their weights. Returns the sum and its gradients with respect to ``d_pos``
+    and ``d_neg`` (``negated``: to ``-d_neg``). Both levels, and every layout of
+    the class level, call this function: changing the margin or the hinge is a
+    change here (the reference tests then say whether the change is right).
+    """
+    (margin_tensor,) = numbers(d_pos, margin)
+    return sum_of_hinges(d_neg, d_pos + margin_tensor, weight, negated=negated)
+
+
 def relative(
     d_pos: Tensor,
     pos_valid: Tensor,
     d_neg: Tensor,
     neg_valid: Tensor,
     margin: float,
-    negatives_sorted: bool = False,
     row_weight: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Mean of ``max(0, margin + d+ - d-)`` over every triplet ``(a, p, q)``.
-
-    ``negatives_sorted`` skips the sort when the valid ``d-`` of each row already
-    increase and come first.
-    """
-    (margin_tensor, infinity) = numbers(d_pos, margin, math.inf)
+    """Mean of the triplets' :func:`relative_hinges` over every triplet
+    ``(a, p, q)``. The valid ``d-`` of each row come first, increasing (as
+    mining returns them)."""
+    (infinity,) = numbers(d_pos, math.inf)
     weight = _entry_weight(pos_valid, row_weight, d_pos)
     n_negatives = neg_valid.sum(1, dtype=d_pos.dtype)
     n_triplets = mean_divisor(
         torch.dot(weight.sum(1), n_negatives), row_weight is not None
     )
-    upper = d_pos + margin_tensor
     # the mean's divisor folded into the weights: the sums and the gradients
     # are linear in them
-    weight = weight / n_triplets
-    if negatives_sorted:
-        return sum_of_hinges(d_neg, neg_valid, upper, weight)
-    # sorted with the invalid ones last, as +inf
-    ascending, order = torch.sort(torch.where(neg_valid, d_neg, infinity), dim=1)
-    total, grad_pos, grad_sorted = sum_of_hinges(ascending, None, upper, weight)
-    grad_neg = torch.empty_like(grad_sorted).scatter_(1, order, grad_sorted)
-    return total, grad_pos, grad_neg
+    ascending = torch.where(neg_valid, d_neg, infinity)
+    return relative_hinges(d_pos, ascending, weight / n_triplets, margin)
 
 
 def _masked_mean(values: Tensor, weight: Tensor) -> tuple[Tensor, Tensor]:
@@ -149,6 +151,13 @@ def _masked_mean(values: Tensor, weight: Tensor) -> tuple[Tensor, Tensor]:
     share ``weight / total``."""
     share = weight / mean_divisor(weight.sum(), weighted=True)
     return (values * share).sum(), share
+
+
+def absolute_shortfall(d_neg: Tensor, margin: float) -> Tensor:
+    """The absolute comparison's margin, defined here for both levels:
+    ``max(0, margin - d-)`` of each pushed pair, whose square is its loss."""
+    (margin_tensor,) = numbers(d_neg, margin)
+    return torch.sub(margin_tensor, d_neg).clamp_min_(0)
 
 
 def absolute(
@@ -160,9 +169,10 @@ def absolute(
     row_weight: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
     """Contrastive: ``0.5 * (mean d+^2 + mean max(0, margin - d-)^2)``."""
-    zero, margin_tensor, half = numbers(d_pos, 0.0, margin, 0.5)
+    zero, infinity, half = numbers(d_pos, 0.0, math.inf, 0.5)
     d_pos = torch.where(pos_valid, d_pos, zero)
-    short = (margin_tensor - torch.where(neg_valid, d_neg, margin_tensor)).clamp_min(0)
+    # an invalid pair falls short by 0: as if infinitely far
+    short = absolute_shortfall(torch.where(neg_valid, d_neg, infinity), margin)
     pulled, pos_share = _masked_mean(
         d_pos * d_pos, _entry_weight(pos_valid, row_weight, d_pos)
     )
@@ -258,7 +268,7 @@ def compare(
     ones first: at class level by ascending ``s_a - s_q``, at instance level by
     descending cosine, so ascending distance."""
     if comparison == "relative":
-        return relative(d_pos, pos_valid, d_neg, neg_valid, margin, True, row_weight)
+        return relative(d_pos, pos_valid, d_neg, neg_valid, margin, row_weight)
     if comparison == "absolute":
         return absolute(d_pos, pos_valid, d_neg, neg_valid, margin, row_weight)
     return distribution(

@@ -100,6 +100,11 @@ def _mean(weighted, zero):
     return sum(value * weight for value, weight in weighted) / total
 
 
+#: The relative comparison's hinge; a test swaps it, and skcrl's one function
+#: (skcrl._comparisons.relative_hinges) with it, for a non-homogeneous one.
+HINGE = torch.relu
+
+
 def reference_crl_loss(
     logits,
     target,
@@ -119,7 +124,7 @@ def reference_crl_loss(
     zero = logits.sum() * 0
     if comparison == "relative":
         terms = [
-            (torch.relu(margin + dp - dn), w)
+            (HINGE(margin + dp - dn), w)
             for d_pos, d_neg, w in records
             for dp in d_pos
             for dn in d_neg

@@ -121,9 +121,8 @@ def _class_level_matches_reference(multi_label, comparison="relative", weighted=
 def test_class_level_value_without_gradient_matches_reference(
     comparison, multi_label, weighted
 ):
-    # With a gradient to compute, the class level reads its value off the
-    # gradient (Euler's identity for its hinges); without one (validation,
-    # torch.no_grad) it takes the loss's own formulas: both must be exact.
+    # Without a gradient to compute (validation, torch.no_grad) the class level
+    # skips the gradient's steps: its value alone must be exact too.
     n_nonzero = 0
     batches = _class_level_batches(multi_label, comparison, weighted)
     for logits, target, embeddings, params in batches:
@@ -181,6 +180,109 @@ def test_anchor_rows_match_reference(
     if many_columns:
         monkeypatch.setattr("skcrl._gates.MANY_COLUMNS", 0)
     _class_level_matches_reference(multi_label, comparison, weighted)
+
+
+def _softplus_hinges(d_pos, d_neg, weight, margin, negated=False):
+    """relative_hinges with softplus for max(0, .), pair by pair: no prefix sums,
+    no homogeneity (an entry of +inf among d_neg gives softplus(-inf) = 0)."""
+    z = margin + d_pos.unsqueeze(-1) - d_neg.unsqueeze(-2)
+    weight = weight.unsqueeze(-1)
+    slope = torch.sigmoid(z) * weight
+    grad_neg = slope.sum(-2) if negated else -slope.sum(-2)
+    return (weight * torch.nn.functional.softplus(z)).sum(), slope.sum(-1), grad_neg
+
+
+# every layout of the relative comparison: class by class, sample by sample,
+# many columns, anchor rows; and the instance level
+RELATIVE_LAYOUTS = {
+    "class by class": ("class", {"skcrl._gates.class_by_class": lambda *_: True}),
+    "sample by sample": (
+        "class",
+        {
+            "skcrl._gates.class_by_class": lambda *_: False,
+            "skcrl._gates.SELECT_ANCHORS_FROM": 0,
+        },
+    ),
+    "many columns": (
+        "class",
+        {
+            "skcrl._gates.MANY_COLUMNS": 0,
+            "skcrl._gates.class_by_class": lambda *_: True,
+        },
+    ),
+    "many columns by sample": (
+        "class",
+        {
+            "skcrl._gates.MANY_COLUMNS": 0,
+            "skcrl._gates.class_by_class": lambda *_: False,
+        },
+    ),
+    "instance": ("instance", {}),
+}
+
+
+def _relative_matches_reference(level, multi_label, weighted, margin_scale=1.0):
+    n_nonzero = 0
+    for seed in range(N_BATCHES):
+        logits, target, embeddings, k, margin, rho = random_batch(
+            seed, multi_label=multi_label
+        )
+        params = dict(level=level, comparison="relative", k=k, rho=rho)
+        if weighted:
+            generator = torch.Generator().manual_seed(seed)
+            weight = torch.rand(len(logits), generator=generator, dtype=logits.dtype)
+            params["sample_weight"] = torch.where(weight < 0.2, 0.0, weight)
+        got = _values_and_gradients(
+            crl_loss, logits, target, embeddings, margin=margin, **params
+        )
+        want = _values_and_gradients(
+            reference_crl_loss,
+            logits,
+            target,
+            embeddings,
+            margin=margin * margin_scale,
+            **params,
+        )
+        assert_matches(got, want, seed)
+        n_nonzero += bool(want[0] != 0)
+    assert n_nonzero >= N_BATCHES // 3
+
+
+@pytest.mark.parametrize("layout", list(RELATIVE_LAYOUTS))
+@pytest.mark.parametrize("multi_label", [False, True])
+def test_a_new_hinge_is_one_function(monkeypatch, layout, multi_label):
+    # The relative comparison's hinge and margin live in one function,
+    # _comparisons.relative_hinges: replaced by a softplus, which no identity
+    # of max(0, .) (homogeneity, prefix sums) holds for, every layout of both
+    # levels must compute the reference's softplus loss and its gradients.
+    import reference_crl
+
+    level, gates = RELATIVE_LAYOUTS[layout]
+    for name, value in gates.items():
+        monkeypatch.setattr(name, value)
+    monkeypatch.setattr("skcrl._comparisons.relative_hinges", _softplus_hinges)
+    monkeypatch.setattr(
+        reference_crl, "HINGE", lambda z: torch.nn.functional.softplus(z)
+    )
+    _relative_matches_reference(level, multi_label, weighted=multi_label)
+
+
+@pytest.mark.parametrize("layout", list(RELATIVE_LAYOUTS))
+def test_a_new_margin_is_one_function(monkeypatch, layout):
+    # Twice the margin, changed in relative_hinges alone, is the reference's
+    # loss at twice the margin in every layout.
+    from skcrl import _comparisons
+
+    level, gates = RELATIVE_LAYOUTS[layout]
+    for name, value in gates.items():
+        monkeypatch.setattr(name, value)
+    original = _comparisons.relative_hinges
+
+    def doubled(d_pos, d_neg, weight, margin, negated=False):
+        return original(d_pos, d_neg, weight, 2 * margin, negated)
+
+    monkeypatch.setattr("skcrl._comparisons.relative_hinges", doubled)
+    _relative_matches_reference(level, False, weighted=False, margin_scale=2.0)
 
 
 @pytest.mark.parametrize("n", [400, 401, 403, 1000, 1599])
