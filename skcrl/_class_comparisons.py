@@ -11,6 +11,7 @@ returns the loss and its gradients with respect to the scores it read, which
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -28,6 +29,48 @@ __all__ = [
     "per_column",
     "relative_by_class",
 ]
+
+
+class RelativeQueries(NamedTuple):
+    """The class-by-class relative comparison's queries for lists of ``W``
+    slots, ``P = W (W - 1) / 2`` pairs of slots ``i < j``: built only for it,
+    and only while ``W (W + P)`` stays within ``_gates.RELATIVE_QUERIES_UP_TO``."""
+
+    queries: Tensor  # (W, W + P) float: the relative queries, linear in the positives
+    queries_t: Tensor  # (W + P, W) float: its transpose, contiguous
+    offset: Tensor  # (1, W + P) float: j + 1 of each single query, j of a pair
+    cap: Tensor  # (1, W + P) float: inf for a single query, 1 for a pair
+    pair_anchor: Tensor  # (P,) int64: slot i of each pair
+    pair_positive: Tensor  # (P,) int64: slot j of each pair
+
+
+@cached_constants(maxsize=32)
+def relative_queries(width, dtype, device) -> RelativeQueries:
+    slots = torch.arange(width, device=device)
+    first, second = torch.triu_indices(width, width, offset=1, device=device)
+    # query j: - s_j; query (i, j), i < j: s_j - 2 s_i (the margin and s_q are
+    # relative_hinges')
+    n_pairs = first.numel()
+    queries = torch.zeros(width, width + n_pairs, dtype=dtype, device=device)
+    queries[slots, slots] = -1.0
+    pair_columns = torch.arange(width, width + n_pairs, device=device)
+    queries[second, pair_columns] = 1.0
+    queries[first, pair_columns] = -2.0
+    offset = torch.cat((slots + 1, second)).to(dtype)
+    cap = torch.cat(
+        (
+            torch.full((width,), math.inf, dtype=dtype, device=device),
+            torch.ones(n_pairs, dtype=dtype, device=device),
+        )
+    )
+    return RelativeQueries(
+        queries=queries,
+        queries_t=queries.t().contiguous(),
+        offset=offset.view(1, -1),
+        cap=cap.view(1, -1),
+        pair_anchor=first,
+        pair_positive=second,
+    )
 
 
 def relative_by_class(lists, counts, total, list_weight, margin, const, with_gradient):
@@ -58,20 +101,25 @@ def relative_by_class(lists, counts, total, list_weight, margin, const, with_gra
     listed, negatives = counts
     width = pos_score.shape[1]
     (zero,) = numbers(pos_score, 0.0)
+    query = relative_queries(width, pos_score.dtype, pos_score.device)
     if list_weight is None:
         # every weight 1, and total the count of a mined class (0 otherwise):
         # single query j weighs the anchors past slot j, total - j - 1, and a
         # pair (i, j) 1 while j is a valid slot, j < total
         weights = torch.minimum(
-            (total.view(-1, 1) - const.query_offset).clamp_min_(0), const.query_cap
+            (total.view(-1, 1) - query.offset).clamp_min_(0), query.cap
         )
     else:
         pos_valid = const.slots < listed
-        positive_valid = pos_valid.take(const.pair_positive)
+        positive_valid = pos_valid.index_select(1, query.pair_positive)
         weights = torch.cat(
             (
                 torch.where(pos_valid, total.view(-1, 1) - list_weight.cumsum(1), zero),
-                torch.where(positive_valid, list_weight.take(const.pair_anchor), zero),
+                torch.where(
+                    positive_valid,
+                    list_weight.index_select(1, query.pair_anchor),
+                    zero,
+                ),
             ),
             dim=1,
         )
@@ -85,7 +133,7 @@ def relative_by_class(lists, counts, total, list_weight, margin, const, with_gra
     # means' divisor folded into the weights (the sums and gradients are linear
     # in them)
     loss, grad_queries, grad_scores = _comparisons.relative_hinges(
-        pos_score.mm(const.queries),
+        pos_score.mm(query.queries),
         neg_lowered,
         weights / n_triplets,
         margin,
@@ -93,7 +141,7 @@ def relative_by_class(lists, counts, total, list_weight, margin, const, with_gra
     )
     if not with_gradient:
         return loss, None, None
-    return loss, grad_queries.mm(const.queries_t), grad_scores
+    return loss, grad_queries.mm(query.queries_t), grad_scores
 
 
 def absolute_by_class(

@@ -41,7 +41,7 @@ from ._class_lists import (
     mine_class_lists,
     negative_candidates,
 )
-from ._mining import n_anchor_slots
+from ._mining import minority_bound, n_anchor_slots, within_minority
 
 __all__ = ["KnownGradient", "class_level_crl"]
 
@@ -123,12 +123,10 @@ def class_level_crl(
     present = None
     if weight is None:
         (n_taking,) = numbers(logits, n)
-        bound = scalar(math.floor(rho * n), count_dtype, logits.device)
     else:
         present = weight > zero
         whole_taking = present.sum(dtype=count_dtype)
         n_taking = in_dtype(whole_taking, logits.dtype)
-        bound = (whole_taking * scalar(rho, torch.float64, logits.device)).floor()
     candidates = None
     if member is None:  # many classes of one task, row by row
         # no sample is a negative of its own class, nor of any if it takes no part
@@ -155,22 +153,13 @@ def class_level_crl(
         )
         whole_counts = per_column(own.view(-1), taking, n_classes)
     counts = in_dtype(whole_counts, logits.dtype)  # the comparisons' arithmetic
-    # SPEC §1: the classes of each task in (count, class) order; a class is a
-    # minority while the counts up to it stay within rho * n
-    key = torch.add(
-        in_dtype(const.column_class, count_dtype), whole_counts, alpha=n_classes
-    )
-    if n_tasks == 1 and many:
-        order = key.argsort()
-        cumulative = torch.empty_like(whole_counts).scatter_(
-            0, order, whole_counts.take(order).cumsum(0)
-        )
+    # SPEC §1, per task: the columns are class-major (c * T + t)
+    bound = minority_bound(rho, n if present is None else whole_taking, whole_counts)
+    if n_tasks == 1:
+        within = within_minority(whole_counts, bound)
     else:
-        earlier = key.view(1, -1) <= key.view(-1, 1)
-        if n_tasks > 1:
-            earlier.bitwise_and_(const.same_task)
-        cumulative = torch.where(earlier, whole_counts, no_count).sum(1)
-    within = cumulative <= bound
+        by_task = whole_counts.view(n_classes, n_tasks).t().contiguous()
+        within = within_minority(by_task, bound).t().reshape(-1)
     grouped = None
     if many:
         own_score = (probabilities.transpose(0, 1) if rows is None else rows).gather(

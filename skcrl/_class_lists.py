@@ -37,62 +37,26 @@ __all__ = [
 class Constants(NamedTuple):
     """What every batch of one shape reuses, on its device."""
 
-    column_class: Tensor  # (K,) float: the class of each column within its task
-    same_task: Tensor  # (K, K) bool: the columns of one task
     classes: Tensor  # (C, 1) int64: 0..C-1 (multi-class membership)
     attribute_columns: tuple  # (J,) int64 each: the columns of classes 0 and 1
     slots: Tensor  # (1, W) float: 0..W-1
-    pair_anchor: Tensor  # (K, P) int64: flat (K * W) slot of each pair's anchor i
-    pair_positive: Tensor  # (K, P) int64: ... and of its positive j > i
     samples: Tensor  # (n T, 1) int64: the sample of each row of (sample, task)
     list_columns: Tensor  # (K W,) int64: the column of each flattened list slot
     column_index: Tensor  # (K, 1) int64: 0..K-1
-    queries: Tensor  # (W, W + P) float: the relative queries, linear in the positives
-    queries_t: Tensor  # (W + P, W) float: its transpose, contiguous
-    query_offset: Tensor  # (1, W + P) float: j + 1 of each single query, j of a pair
-    query_cap: Tensor  # (1, W + P) float: inf for a single query, 1 for a pair
 
 
 @cached_constants(maxsize=32)
 def constants(n_tasks, n_classes, width, n, dtype, device) -> Constants:
     columns = torch.arange(n_tasks * n_classes, device=device)
-    column_task = columns % n_tasks
-    slots = torch.arange(width, device=device)
     attributes = torch.arange(n_tasks, device=device)
-    # the slots i < j of each column's list, as flat indices of a (K, W) tensor
-    first, second = torch.triu_indices(width, width, offset=1, device=device)
     row_samples = torch.arange(n, device=device).repeat_interleave(n_tasks)
-    offsets = torch.arange(0, n_tasks * n_classes * width, width, device=device)
-    pairs = (offsets.view(-1, 1) + first, offsets.view(-1, 1) + second)
-    # query j: margin - s_j; query (i, j), i < j: margin + s_j - 2 s_i
-    n_pairs = first.numel()
-    queries = torch.zeros(width, width + n_pairs, dtype=dtype, device=device)
-    queries[slots, slots] = -1.0
-    pair_columns = torch.arange(width, width + n_pairs, device=device)
-    queries[second, pair_columns] = 1.0
-    queries[first, pair_columns] = -2.0
-    query_slot = torch.cat((slots + 1, second)).to(dtype)
-    query_cap = torch.cat(
-        (
-            torch.full((width,), math.inf, dtype=dtype, device=device),
-            torch.ones(n_pairs, dtype=dtype, device=device),
-        )
-    )
     return Constants(
-        column_class=(columns // n_tasks).to(dtype),
-        same_task=column_task.view(-1, 1) == column_task,
         classes=torch.arange(n_classes, device=device).view(-1, 1),
         attribute_columns=(attributes, attributes + n_tasks),
-        slots=slots.to(dtype).view(1, -1),
-        pair_anchor=pairs[0],
-        pair_positive=pairs[1],
+        slots=torch.arange(width, device=device).to(dtype).view(1, -1),
         samples=row_samples.view(-1, 1),
         list_columns=columns.repeat_interleave(width),
         column_index=columns.view(-1, 1),
-        queries=queries,
-        queries_t=queries.t().contiguous(),
-        query_offset=query_slot.view(1, -1),
-        query_cap=query_cap.view(1, -1),
     )
 
 

@@ -24,10 +24,12 @@ __all__ = [
     "group_by_class",
     "mine_instance_level",
     "mined_classes",
+    "minority_bound",
     "minority_classes",
     "n_anchor_slots",
     "select_anchors",
     "taking_part",
+    "within_minority",
 ]
 
 
@@ -55,51 +57,62 @@ def class_counts(labels: Tensor, n_classes: int) -> Tensor:
     return counts.scatter_add_(1, labels, torch.ones_like(labels))
 
 
-def _minority_bound(rho: float, n: int | Tensor) -> int | Tensor:
-    """``floor(rho * n)``, to compare integer counts with: int64 against a
-    Python float would be rounded to float32 first. ``n`` may be a 0-dim
-    tensor (the samples of positive weight, SPEC §10)."""
-    if isinstance(n, Tensor):
-        return torch.floor(n.to(torch.float64) * rho).long()
-    return math.floor(rho * n)
+def minority_bound(rho: float, n: int | Tensor, counts: Tensor) -> Tensor:
+    """``floor(rho * n)``, the largest total count of a task's minority classes,
+    as a 0-dim tensor to compare ``counts`` with (in their dtype, or float64
+    against float counts). ``n`` may be a 0-dim tensor (the samples of positive
+    weight, SPEC §10): the product is then taken in float64 (an integer count
+    against a float32 product would be rounded)."""
+    if not isinstance(n, Tensor):
+        return scalar(math.floor(rho * n), counts.dtype, counts.device)
+    bound = torch.floor(n * scalar(rho, torch.float64, n.device))
+    return bound if counts.is_floating_point() else bound.long()
+
+
+def within_minority(counts: Tensor, bound: int | Tensor) -> Tensor:
+    """SPEC §1 steps 1-3, the one minority rule of both levels: for the counts
+    ``h_c`` ``(..., C)`` of each task's classes (contiguous; integers, in a dtype
+    that holds them exactly), whether the cumulative count up to each class, in
+    ``(h_c, c)`` order, is within ``bound`` (:func:`minority_bound`).
+
+    A present class is a minority class exactly when this holds: counts are
+    non-negative, so the cumulative sum is monotone and the classes where it
+    stays within the bound *are* the longest prefix. Absent classes (count 0)
+    add nothing; the caller drops them (and, step 4, classes of one member).
+    Up to ``_gates.PAIRWISE_MINORITY_UP_TO`` classes, each class's cumulative
+    count is the sum of the counts whose key ``h_c * C + c`` is no larger, a
+    ``(..., C, C)`` comparison in a few operations; above it, a sort, a gather,
+    a cumulative sum and a scatter.
+    """
+    n_classes = counts.shape[-1]
+    classes = arange(n_classes, counts.device, counts.dtype)
+    if _gates.pairwise_minority(n_classes):
+        # views rather than unsqueeze and transpose, which cost a call more each
+        tasks = counts.shape[:-1]
+        row = counts.view(*tasks, 1, n_classes)
+        key = torch.add(classes, row, alpha=n_classes)
+        earlier = key <= key.view(*tasks, n_classes, 1)
+        zero = scalar(0, counts.dtype, counts.device)
+        cumulative = torch.where(earlier, row, zero).sum(-1)
+    else:
+        order = torch.add(classes, counts, alpha=n_classes).argsort(dim=-1)
+        cumulative = torch.empty_like(counts).scatter_(
+            -1, order, counts.gather(-1, order).cumsum(-1)
+        )
+    return cumulative <= bound
 
 
 def minority_classes(counts: Tensor, rho: float, n: int | Tensor) -> Tensor:
-    """SPEC §1 steps 1-3: the minority classes of each task, ``(T, C)`` bool.
-
-    Present classes sorted by ``(h_c, c)``; the longest prefix whose cumulative count
-    is ``<= rho * n``. Counts are non-negative, so the cumulative sum is monotone and
-    the set where it stays within the bound *is* that prefix. ``n`` may be a 0-dim
-    tensor (the samples of positive weight, SPEC §10).
-    """
-    present = counts > 0
-    # Absent classes sort last; a stable sort breaks count ties by class id.
-    key = torch.where(present, counts, counts.sum(dim=1, keepdim=True) + 1)
-    order = torch.sort(key, dim=1, stable=True).indices
-    cumulative = counts.gather(1, order).cumsum(dim=1)
-    within = cumulative <= _minority_bound(rho, n)
-    minority = torch.zeros_like(present).scatter_(1, order, within)
-    return minority & present
+    """SPEC §1 steps 1-3: the minority classes of each task, ``(T, C)`` bool."""
+    within = within_minority(counts, minority_bound(rho, n, counts))
+    return torch.bitwise_and(within, counts > 0)
 
 
 def mined_classes(counts: Tensor, rho: float, n: int | Tensor) -> Tensor:
     """SPEC §1: the minority classes of each task that are mined, ``(T, C)``
-    bool: :func:`minority_classes` with at least two members (step 4).
-
-    Up to ``_gates.PAIRWISE_MINORITY_UP_TO`` classes, each class's cumulative count in
-    (count, class) order is the sum of the counts of the classes whose key
-    ``count * C + class`` is no larger: a ``(T, C, C)`` comparison in a few
-    operations, where a sort, a gather, a cumsum and a scatter take more.
-    Absent classes add 0, and are not mined.
-    """
-    n_classes = counts.shape[1]
-    if not _gates.pairwise_minority(n_classes):
-        return minority_classes(counts, rho, n) & (counts >= 2)
-    key = torch.add(arange(n_classes, counts.device), counts, alpha=n_classes)
-    earlier = key.unsqueeze(1) <= key.unsqueeze(2)
-    zero = scalar(0.0, counts.dtype, counts.device)
-    cumulative = torch.where(earlier, counts.unsqueeze(1), zero).sum(2)
-    return torch.bitwise_and(cumulative <= _minority_bound(rho, n), counts >= 2)
+    bool: the minority classes with at least two members (step 4)."""
+    within = within_minority(counts, minority_bound(rho, n, counts))
+    return torch.bitwise_and(within, counts >= 2)
 
 
 def n_anchor_slots(n: int, rho: float) -> int:
