@@ -19,7 +19,7 @@ from torch import Tensor
 
 from . import _comparisons
 from ._cached import constants as cached_constants
-from ._cached import numbers, scalar, zeros
+from ._cached import numbers, zeros
 from ._class_lists import Rows
 
 __all__ = [
@@ -240,70 +240,38 @@ def per_column(column: Tensor, values: Tensor, n_columns: int) -> Tensor:
     return sums.index_add(0, column, values)
 
 
-class _HistogramConstants(NamedTuple):
-    """What the distribution comparison of one list width and node count
-    reuses; the joined lists' slots are ``(2, W)``: the positives', the
-    negatives'."""
+class _JoinedLists(NamedTuple):
+    """What the distribution comparison of one list width reuses: the joined
+    lists' slots are ``(2, W)``, the positives', the negatives'."""
 
-    joined_slots: Tensor  # (1, 2, W) int64: 0..2W-1
     slots: Tensor  # (1, 1, W) float: each slot's place in its half, 0..W-1
     positive_half: Tensor  # (1, 2, 1) bool
     negative_half: Tensor  # (1, 2, 1) bool
     halves: Tensor  # (1, 2, 1) int64: 0, 1
     needed: Tensor  # (1, 2, 1) float: 2 members (one besides the anchor), 1 negative
     listed_sign: Tensor  # (1, 2, 1) float: 1 for a positive's s_p, -1 for -s_q
-    to_position: tuple  # -lo / step (cached 0-dim) and 1 / step (float)
-    first_node: Tensor  # (1, 2, 1) int64: each half's first node, 0 and n_bins
-    node_gradient: Tensor  # (4 n_bins - 1, 2 n_bins): see _histogram_constants
-    half_step: Tensor  # 0-dim: -step / 2
 
 
 @cached_constants(maxsize=32)
-def _histogram_constants(width, n_bins, dtype, device) -> _HistogramConstants:
-    lo, hi = _comparisons.HISTOGRAM_RANGE["class"]
-    step = (hi - lo) / (n_bins - 1)
+def _joined_lists(width, dtype, device) -> _JoinedLists:
     # built on the device (no copy from the host, which would wait for it)
     halves = torch.arange(2, device=device).view(1, 2, 1)
     positive_half = halves == 0
-    negative_half = (~positive_half).to(dtype)
-    first_node = n_bins * negative_half
-    # L = sum_{s <= t} H+[t] H-[s] = h' A h / 2 for the joined histogram
-    # h = (H+, H-) and the symmetric A with A[t, n_bins + s] = [s <= t], so
-    # dL/dh = A h. A value's share moves from its lower node to the next at
-    # slope 1 / step: its gradient is a difference of consecutive entries of
-    # A h / step. One product with (the differences of A's rows; A), over
-    # -step, gives those differences first, then A h / step, negated: what the
-    # listed probabilities receive (d = s_a - s_listed).
-    nodes = torch.arange(n_bins, device=device)
-    lower = (nodes.view(1, -1) <= nodes.view(-1, 1)).to(dtype)
-    pairs = torch.zeros(2 * n_bins, 2 * n_bins, dtype=dtype, device=device)
-    pairs[:n_bins, n_bins:] = lower
-    pairs[n_bins:, :n_bins] = lower.t()
-    return _HistogramConstants(
-        joined_slots=torch.arange(2 * width, device=device).view(1, 2, width),
+    return _JoinedLists(
         slots=torch.arange(width, device=device).to(dtype).view(1, 1, width),
         positive_half=positive_half,
         negative_half=~positive_half,
         halves=halves,
         needed=(2 - halves).to(dtype),
-        listed_sign=1 - 2 * negative_half,
-        # (n_bins - 1) / 2, a binary fraction: v / step - lo / step is exact at
-        # v = lo and v = hi, so no value of [lo, hi] leaves the nodes
-        to_position=(scalar(-lo / step, dtype, device), 1 / step),
-        first_node=first_node.long(),
-        node_gradient=torch.cat((pairs.diff(dim=0), pairs)) / -step,
-        half_step=scalar(-step / 2, dtype, device),
+        listed_sign=(1 - 2 * halves).to(dtype),
     )
 
 
 def distribution_by_sample(scores, anchors: Rows, lists, sizes, n_bins):
-    """The histogram loss (SPEC §4) at class level: each (sample, task) row of
+    """The distribution comparison at class level: each (sample, task) row of
     ``anchors`` against its own class's joined lists, positives then
-    negatives, ``(R, 2, W)`` values in one histogram of ``2 n_bins`` nodes (the
-    positives' nodes, then the negatives').
+    negatives, ``(R, 2, W)`` distances, in :func:`skcrl._comparisons.histogram_loss`.
 
-    Class-level values lie in ``[-1, 1]``, inside the nodes' range, so no valid
-    value is clamped and each moves its share at slope ``1 / step``.
     ``scores``: the probabilities whose flattened places ``anchors`` give
     (``(K, n)`` or ``(n, C)``); ``sizes``: the valid positives and negatives of
     each column, ``(K, 1, 1)``. Returns the loss and its gradients with respect
@@ -313,7 +281,7 @@ def distribution_by_sample(scores, anchors: Rows, lists, sizes, n_bins):
     pos_index, pos_score, _, neg_lowered = lists
     listed, negatives = sizes
     n_columns, width = pos_score.shape
-    const = _histogram_constants(width, n_bins, scores.dtype, scores.device)
+    const = _joined_lists(width, scores.dtype, scores.device)
     zero, one = numbers(scores, 0.0, 1.0)
     own, samples, row_weight = (
         anchors.column.view(-1, 1, 1),
@@ -349,47 +317,21 @@ def distribution_by_sample(scores, anchors: Rows, lists, sizes, n_bins):
     if anchors.valid is not None:
         enough = enough.bitwise_and_(anchors.valid.view(-1, 1, 1))
     valid = valid.bitwise_and_(enough)
-    # each half's total weight (1, 2, 1), against (.., 2, W) or (1, 2, n_bins)
     if row_weight is None:
         weight = torch.where(valid, one, zero)
-        total = weight.sum((0, 2), keepdim=True).clamp_min(1)
     else:
         weight = torch.where(valid, row_weight.view(-1, 1, 1), zero)
-        total = _comparisons.mean_divisor(weight.sum((0, 2), keepdim=True), True)
+    # the distance to a positive is |s_a - s_p|
     sign = difference.sign().masked_fill_(const.negative_half, 1.0)
-    # each value's place among the nodes, 0 to n_bins - 1 (its half's first
-    # node is added to the index only: in low precision the positions lose
-    # less); invalid values (a negative of -s_q = inf) stop at the last node
-    position = difference.mul_(sign)
-    position = torch.add(
-        const.to_position[0], position, alpha=const.to_position[1], out=position
-    ).clamp_max_(n_bins - 1)
-    # its lower node (positions are not negative: a cast floors them)
-    lower = position.clamp_max(n_bins - 2)
-    node = torch.empty(shape, dtype=torch.int64, device=scores.device).copy_(lower)
-    upper_share = position.sub_(lower.floor_()).mul_(weight)
-    node = node.add_(const.first_node).view(-1)
-    # the gradient's weights, each half's normaliser folded in, before the
-    # lower shares take the weights' place
-    signed_weight = sign.mul_(weight).div_(total)
-    # raw weights, then normalised: low precision loses less in the sums
-    histogram = zeros((2 * n_bins,), scores.dtype, scores.device).scatter_add(
-        0, node, weight.sub_(upper_share).view(-1)
+    loss, grad = _comparisons.histogram_loss(
+        difference.mul_(sign), weight, n_bins, "class", row_weight is not None
     )
-    # the upper nodes: one above, through a view (as_strided: one operation)
-    histogram.as_strided((2 * n_bins - 1,), (1,), 1).scatter_add_(
-        0, node, upper_share.view(-1)
-    )
-    histogram.view(1, 2, n_bins).div_(total)
-    node_gradient = torch.mv(const.node_gradient, histogram)
-    node_gradient_of_h = node_gradient.as_strided((2 * n_bins,), (1,), 2 * n_bins - 1)
-    loss = torch.dot(histogram, node_gradient_of_h) * const.half_step
-    # d/d s_listed of d (s_p or s_q), and minus it for s_a
-    grad = node_gradient.index_select(0, node).view(shape).mul_(signed_weight)
+    # d/d s_a of |s_a - s_p| and of s_a - s_q, and minus it for s_p and s_q
+    grad = grad.mul_(sign)
     grad_lists = zeros((n_columns, 2 * width), grad.dtype, grad.device).index_add(
         0, rows, grad.view(-1, 2 * width)
     )
-    return loss, grad.sum((1, 2)).neg_(), grad_lists
+    return loss, grad.sum((1, 2)), grad_lists.neg_()
 
 
 def by_sample(scores, anchors: Rows, lists, sizes, params, const):

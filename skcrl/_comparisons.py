@@ -15,11 +15,13 @@ weight (SPEC §10); every mean becomes a weighted mean.
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 import torch
 from torch import Tensor
 
-from ._cached import numbers, zeros
+from ._cached import constants as cached_constants
+from ._cached import numbers, scalar, zeros
 
 __all__ = [
     "absolute",
@@ -27,6 +29,8 @@ __all__ = [
     "compare",
     "cumulative_histogram",
     "distribution",
+    "histogram_loss",
+    "histogram_nodes",
     "prefix_sums",
     "relative",
     "relative_hinges",
@@ -182,27 +186,104 @@ def absolute(
     return (pulled + pushed) * half, pos_share * d_pos, (neg_share * short).neg_()
 
 
-def _soft_histogram(
-    values: Tensor, weight: Tensor, lo: float, hi: float, n_bins: int
-) -> tuple[Tensor, Tensor, Tensor]:
-    """Linear-interpolation histogram of the values, each entering with its
-    ``weight`` (0 where masked), normalised to sum 1, with what its gradient
-    needs: each value's lower node, the derivative of its upper node's share (0
-    where clamped or masked), and the normaliser."""
+class HistogramNodes(NamedTuple):
+    """What the histogram loss of one node count, range, dtype and device
+    reuses. The joined histogram has ``2 n_bins`` nodes: the positives', then
+    the negatives'."""
+
+    first_node: Tensor  # (1, 2, 1) int64: each half's first node, 0 and n_bins
+    to_position: tuple  # -lo / step (cached 0-dim) and 1 / step (float)
+    node_gradient: Tensor  # (4 n_bins - 1, 2 n_bins): see histogram_nodes
+    half_step: Tensor  # 0-dim: -step / 2
+
+
+@cached_constants(maxsize=32)
+def histogram_nodes(n_bins, lo, hi, dtype, device) -> HistogramNodes:
     step = (hi - lo) / (n_bins - 1)
-    lo_tensor, hi_tensor, step_tensor, zero = numbers(values, lo, hi, step, 0.0)
-    position = (values.clamp(lo, hi) - lo_tensor) / step_tensor
-    lower = position.floor().clamp_max(n_bins - 2)
-    upper_share = (position - lower) * weight
-    lower = lower.long().view(-1)
-    total = mean_divisor(weight.sum(), weighted=True)
-    histogram = zeros((n_bins,), values.dtype, values.device).clone()
-    histogram.scatter_add_(0, lower, (weight - upper_share).view(-1))
-    # the upper node of each value, one above its lower node
-    histogram[1:].scatter_add_(0, lower, upper_share.view(-1))
-    inside = torch.bitwise_and(values >= lo_tensor, values <= hi_tensor)
-    slope = torch.where(inside, weight, zero) / (step_tensor * total)
-    return histogram / total, lower, slope.view(-1)
+    # L = sum_{s <= t} H+[t] H-[s] = h' A h / 2 for the joined histogram
+    # h = (H+, H-) and the symmetric A with A[t, n_bins + s] = [s <= t], so
+    # dL/dh = A h. A value's share moves from its lower node to the next at
+    # slope 1 / step: its gradient is a difference of consecutive entries of
+    # A h / step. One product with (the differences of A's rows over step;
+    # A over -step) gives those differences first, then -A h / step.
+    nodes = torch.arange(n_bins, device=device)
+    lower = (nodes.view(1, -1) <= nodes.view(-1, 1)).to(dtype)
+    pairs = torch.zeros(2 * n_bins, 2 * n_bins, dtype=dtype, device=device)
+    pairs[:n_bins, n_bins:] = lower
+    pairs[n_bins:, :n_bins] = lower.t()
+    return HistogramNodes(
+        first_node=(torch.arange(2, device=device) * n_bins).view(1, 2, 1),
+        # (n_bins - 1) / (hi - lo), a binary fraction for both levels' ranges:
+        # v / step - lo / step is exact at v = lo and v = hi, so no value of
+        # [lo, hi] leaves the nodes
+        to_position=(scalar(-lo / step, dtype, device), 1 / step),
+        node_gradient=torch.cat((pairs.diff(dim=0) / step, pairs / -step)),
+        half_step=scalar(-step / 2, dtype, device),
+    )
+
+
+def histogram_loss(
+    values: Tensor,
+    weight: Tensor,
+    n_bins: int,
+    level: str,
+    weighted: bool,
+) -> tuple[Tensor, Tensor]:
+    """The distribution comparison (SPEC §4), defined here for both levels: the
+    chance that a negative is no farther than a positive, from linearly
+    interpolated histograms of the two.
+
+    ``values`` ``(R, 2, W)``: each anchor's distances to its positives (half 0)
+    and to its negatives (half 1); ``weight`` the same shape, each value's
+    weight, 0 where masked (the anchor's sample weight, or 1). Each half's
+    histogram is divided by its total weight. Values outside the level's
+    :data:`HISTOGRAM_RANGE` are clamped to it, with no gradient (at class
+    level no valid value is: they lie in [-1, 1]). Returns the loss and its
+    gradient with respect to ``values``. ``values`` and ``weight`` are
+    overwritten.
+    """
+    lo, hi = HISTOGRAM_RANGE[level]
+    nodes = histogram_nodes(n_bins, lo, hi, values.dtype, values.device)
+    total = mean_divisor(weight.sum((0, 2), keepdim=True), weighted)
+    # each value's place among its half's nodes, 0 to n_bins - 1 (the half's
+    # first node is added to the index only: in low precision the positions
+    # lose less)
+    position = torch.add(
+        nodes.to_position[0], values, alpha=nodes.to_position[1], out=values
+    )
+    if level == "instance":
+        (zero, top) = numbers(values, 0.0, n_bins - 1)
+        inside = torch.bitwise_and(position >= zero, position <= top)
+        position = position.clamp_(0, n_bins - 1)
+    else:  # only masked values, -s_q = inf, leave the nodes: their weight is 0
+        inside = None
+        position = position.clamp_max_(n_bins - 1)
+    # its lower node (positions are not negative: a cast floors them)
+    lower = position.clamp_max(n_bins - 2)
+    node = torch.empty(values.shape, dtype=torch.int64, device=values.device)
+    node = node.copy_(lower)
+    upper_share = position.sub_(lower.floor_()).mul_(weight)
+    node = node.add_(nodes.first_node).view(-1)
+    # the gradient's weights, each half's normaliser folded in, before the
+    # lower shares take the weights' place
+    slope = weight / total
+    if inside is not None:
+        slope = slope.mul_(inside)
+    # raw weights, then normalised: low precision loses less in the sums
+    histogram = zeros((2 * n_bins,), values.dtype, values.device).scatter_add(
+        0, node, weight.sub_(upper_share).view(-1)
+    )
+    # the upper nodes: one above, through a view (as_strided: one operation)
+    histogram.as_strided((2 * n_bins - 1,), (1,), 1).scatter_add_(
+        0, node, upper_share.view(-1)
+    )
+    histogram.view(1, 2, n_bins).div_(total)
+    node_gradient = torch.mv(nodes.node_gradient, histogram)
+    of_histogram = node_gradient.as_strided((2 * n_bins,), (1,), 2 * n_bins - 1)
+    loss = torch.dot(histogram, of_histogram) * nodes.half_step
+    # d loss / d value: the difference of A h / step at its lower node
+    grad = node_gradient.index_select(0, node).view(values.shape).mul_(slope)
+    return loss, grad
 
 
 def distribution(
@@ -210,46 +291,29 @@ def distribution(
     pos_valid: Tensor,
     d_neg: Tensor,
     neg_valid: Tensor,
-    lo: float,
-    hi: float,
+    level: str,
     n_bins: int,
     row_weight: Tensor | None = None,
 ) -> tuple[Tensor, Tensor, Tensor]:
-    """Histogram loss: the chance that a negative is no farther than a positive.
-
-    Only anchors with at least one positive and one negative take part.
-    """
-    taking_part = torch.bitwise_and(
-        pos_valid.any(dim=1, keepdim=True), neg_valid.any(dim=1, keepdim=True)
+    """:func:`histogram_loss` of each row's positives and negatives. Only
+    anchors with at least one positive and one negative take part."""
+    width = max(d_pos.shape[1], d_neg.shape[1])
+    # one (R, 2, W) layout: the shorter side (n <= k only) padded, masked
+    pad = torch.nn.functional.pad
+    joined = torch.stack(
+        [pad(d, (0, width - d.shape[1])) for d in (d_pos, d_neg)], dim=1
     )
-    positives, pos_lower, pos_slope = _soft_histogram(
-        d_pos,
-        _entry_weight(torch.bitwise_and(pos_valid, taking_part), row_weight, d_pos),
-        lo,
-        hi,
-        n_bins,
+    valid = torch.stack(
+        [pad(v, (0, width - v.shape[1])) for v in (pos_valid, neg_valid)], dim=1
     )
-    negatives, neg_lower, neg_slope = _soft_histogram(
-        d_neg,
-        _entry_weight(torch.bitwise_and(neg_valid, taking_part), row_weight, d_pos),
-        lo,
-        hi,
-        n_bins,
+    taking_part = valid.any(2, keepdim=True).all(1, keepdim=True)
+    weight = _entry_weight(torch.bitwise_and(valid, taking_part), None, d_pos)
+    if row_weight is not None:
+        weight = weight.mul_(row_weight.view(-1, 1, 1))
+    loss, grad = histogram_loss(
+        joined, weight, n_bins, level, weighted=row_weight is not None
     )
-    below = negatives.cumsum(dim=0)
-    loss = torch.dot(positives, below)
-    # d loss / d H+[t] = sum_{s<=t} H-[s]; d loss / d H-[s] = sum_{t>=s} H+[t]; a
-    # value moves its share from its lower node to the next one.
-    above = positives.sum() - positives.cumsum(0) + positives
-
-    def chain(node_grad: Tensor, lower: Tensor, slope: Tensor, like: Tensor) -> Tensor:
-        return (node_grad.diff().take(lower) * slope).view_as(like)
-
-    return (
-        loss,
-        chain(below, pos_lower, pos_slope, d_pos),
-        chain(above, neg_lower, neg_slope, d_neg),
-    )
+    return loss, grad[:, 0, : d_pos.shape[1]], grad[:, 1, : d_neg.shape[1]]
 
 
 def compare(
@@ -272,11 +336,5 @@ def compare(
     if comparison == "absolute":
         return absolute(d_pos, pos_valid, d_neg, neg_valid, margin, row_weight)
     return distribution(
-        d_pos,
-        pos_valid,
-        d_neg,
-        neg_valid,
-        *HISTOGRAM_RANGE[level],
-        n_bins,
-        row_weight=row_weight,
+        d_pos, pos_valid, d_neg, neg_valid, level, n_bins, row_weight=row_weight
     )
