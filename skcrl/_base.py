@@ -31,7 +31,7 @@ from ._checks import (
     check_device,
     crl_parameters,
 )
-from ._criterion import balanced_loss, imbalance_measure
+from ._criterion import balanced_terms, imbalance_measure
 from ._cross_entropy import class_prior, logit_shift
 from ._data import ArrayDataset, collate_for, indexes_batches
 from ._distributed import is_distributed
@@ -40,7 +40,6 @@ from ._inputs import (
     dataset_labels,
     root_dataset,
 )
-from ._loss import crl_with_memory
 from ._memory import CRLMemory
 from ._modules import MLP
 from ._persistence import AtomicSaving
@@ -441,29 +440,29 @@ class _CRLNet(CheckedInputs, AtomicSaving):
         weight = None
         if isinstance(X, WeightedInput):  # SPEC §10
             weight = to_tensor(X.weight, device=logits.device).to(logits.dtype)
-        logits = self._as_logits(logits)
-        ce = self._cross_entropy(self._adjusted_logits(logits), y_true, weight)
-        if self.alpha_ == 0:
-            # nothing of the CRL term reaches the loss: none of it is computed
-            self._batch_terms_ = (ce.detach(), torch.zeros_like(ce).detach())
-            return ce
         # SPEC §11: the memory serves training batches only
         memory = self.criterion_.crl_memory if training and self.memory_size else None
         # The batch's rows (the global batch's, under mining="global") are staged
         # and go into the memory once, when the step ends (on_batch_end).
-        crl = crl_with_memory(
-            memory,
-            logits,
+        terms = balanced_terms(
+            self._as_logits(logits),
             y_true,
             embeddings,
+            cross_entropy=self._adjusted_cross_entropy,
+            alpha=self.alpha_,
+            crl_parameters=crl_parameters(self),
+            memory=memory,
             sample_weight=weight,
             checked=True,
             push=False,
-            **crl_parameters(self),
         )
         # Read by on_batch_end, so that only batches of fit reach the history.
-        self._batch_terms_ = (ce.detach(), crl.detach())
-        return balanced_loss(ce, crl, self.alpha_)
+        self._batch_terms_ = (terms.cross_entropy.detach(), terms.crl.detach())
+        return terms.total
+
+    def _adjusted_cross_entropy(self, logits, target, sample_weight):
+        """``L_ce`` of the logits the cross-entropy term sees."""
+        return self._cross_entropy(self._adjusted_logits(logits), target, sample_weight)
 
     def _adjusted_logits(self, logits):
         """The logits the cross-entropy term sees: shifted by the logit

@@ -69,6 +69,43 @@ class CRLTerms(NamedTuple):
     crl: Tensor
 
 
+def balanced_terms(
+    logits: Tensor,
+    target: Tensor,
+    embeddings: Tensor | None,
+    *,
+    cross_entropy,
+    alpha: float,
+    crl_parameters: dict,
+    memory: CRLMemory | None = None,
+    sample_weight: Tensor | None = None,
+    checked: bool = False,
+    push: bool = True,
+) -> CRLTerms:
+    """The balanced loss of one batch (SPEC §5), composed in this one place for
+    :class:`ClassRectificationLoss` and the estimators alike: ``cross_entropy``
+    ``(logits, target, sample_weight) -> L_ce`` (class-weighted, logit-adjusted
+    as its owner sets it up), ``L_crl`` of the batch mined with ``memory``'s
+    rows (SPEC §11; :func:`skcrl._loss.crl_with_memory`, whose ``checked`` and
+    ``push`` these are), weighted by ``sample_weight`` (SPEC §10) and mixed by
+    ``alpha``. With ``alpha = 0`` nothing of the CRL term reaches the loss, so
+    none of it is computed: ``crl`` is 0 and ``total`` is ``L_ce`` itself."""
+    ce = cross_entropy(logits, target, sample_weight)
+    if alpha == 0:
+        return CRLTerms(ce, ce, torch.zeros_like(ce))
+    crl = crl_with_memory(
+        memory,
+        logits,
+        target,
+        embeddings,
+        sample_weight=sample_weight,
+        checked=checked,
+        push=push,
+        **crl_parameters,
+    )
+    return CRLTerms(balanced_loss(ce, crl, alpha), ce, crl)
+
+
 @with_docs(crl_parameters=CRL_PARAMETER_DOCS, balance_parameters=BALANCE_PARAMETER_DOCS)
 class ClassRectificationLoss(nn.Module):
     """Balanced loss ``alpha * L_crl + (1 - alpha) * L_ce`` for PyTorch training.
@@ -231,18 +268,19 @@ class ClassRectificationLoss(nn.Module):
         embeddings: Tensor | None = None,
         sample_weight: Tensor | None = None,
     ) -> CRLTerms:
-        """The balanced loss with its cross-entropy and CRL parts."""
+        """The balanced loss with its cross-entropy and CRL parts (with
+        ``alpha=0``, the CRL part is not computed and is 0)."""
         remember = self.memory.size > 0 and self.training and torch.is_grad_enabled()
-        crl = crl_with_memory(
-            self.memory if remember else None,
+        return balanced_terms(
             logits,
             target,
             embeddings,
+            cross_entropy=self.cross_entropy,
+            alpha=self.alpha,
+            crl_parameters=crl_parameters(self),
+            memory=self.memory if remember else None,
             sample_weight=sample_weight,
-            **crl_parameters(self),
         )
-        ce = self.cross_entropy(logits, target, sample_weight)
-        return CRLTerms(balanced_loss(ce, crl, self.alpha), ce, crl)
 
     def forward(
         self,

@@ -6,8 +6,13 @@ import torch
 from skorch.dataset import Dataset, ValidSplit
 from torch.utils.data import default_collate
 
-import skcrl._base
-from skcrl import ClassAwareDataLoader, CRLClassifier, CRLMultiLabelClassifier
+import skcrl._criterion
+from skcrl import (
+    ClassAwareDataLoader,
+    ClassRectificationLoss,
+    CRLClassifier,
+    CRLMultiLabelClassifier,
+)
 from skcrl._data import ArrayDataset
 
 
@@ -71,7 +76,7 @@ def test_alpha_zero_computes_no_crl(monkeypatch):
     def refuse(*args, **kwargs):
         raise AssertionError("the CRL term computed with alpha = 0")
 
-    monkeypatch.setattr(skcrl._base, "crl_with_memory", refuse)
+    monkeypatch.setattr(skcrl._criterion, "crl_with_memory", refuse)
     clf = CRLClassifier(
         alpha=0.0, logit_adjustment=0.0, memory_size=64, max_epochs=2
     ).fit(X, y)
@@ -80,4 +85,35 @@ def test_alpha_zero_computes_no_crl(monkeypatch):
     target = torch.as_tensor(np.searchsorted(clf.classes_, y))
     torch.testing.assert_close(
         clf.get_loss(logits, target), torch.nn.functional.cross_entropy(logits, target)
+    )
+
+
+@pytest.mark.parametrize("class_weight", [None, {"common": 0.5, "rare": 3.0}])
+def test_estimator_and_criterion_compose_one_loss(class_weight):
+    # The estimators and ClassRectificationLoss build the balanced loss in one
+    # helper (skcrl._criterion.balanced_terms): the same batch gives the same
+    # loss, class weights, logit adjustment and sample weights included.
+    X, y = _data()
+    clf = CRLClassifier(max_epochs=1, class_weight=class_weight, random_state=0)
+    clf.fit(X, y)
+    logits = clf.module_(torch.as_tensor(X))
+    target = torch.as_tensor(np.searchsorted(clf.classes_, y))
+    sample_weight = torch.linspace(0.5, 2.0, len(y))
+    weight = None
+    if class_weight is not None:
+        weight = torch.tensor([class_weight[c] for c in clf.classes_])
+    criterion = ClassRectificationLoss(
+        alpha=clf.alpha_,
+        weight=weight,
+        logit_adjustment=clf.logit_adjustment,
+        prior=torch.as_tensor(
+            np.bincount(target.numpy(), minlength=2) / len(y), dtype=torch.float32
+        ),
+        **{name: getattr(clf, name) for name in ("k", "margin", "rho", "n_bins")},
+    )
+    from skcrl._inputs import WeightedInput
+
+    torch.testing.assert_close(
+        clf.get_loss(logits, target, X=WeightedInput(X, sample_weight.numpy())),
+        criterion(logits, target, sample_weight=sample_weight),
     )
