@@ -20,15 +20,26 @@ from torch import Tensor
 from . import _comparisons
 from ._cached import constants as cached_constants
 from ._cached import numbers, zeros
-from ._class_lists import Rows
+from ._class_lists import ClassBatch, Rows, per_column
 
 __all__ = [
+    "RelativeQueries",
+    "ScoreGradients",
     "absolute_by_class",
     "by_sample",
     "distribution_by_sample",
-    "per_column",
     "relative_by_class",
+    "relative_queries",
 ]
+
+
+class ScoreGradients(NamedTuple):
+    """A comparison's gradient with respect to the probabilities it read,
+    which :func:`skcrl._class_level.logit_gradient` chains to the logits."""
+
+    own: Tensor | None  # the anchor rows' own probabilities: (T, n) or (R,)
+    at: Rows | None  # the rows of ``own`` when (R,); None: every sample and task
+    listed: tuple  # ((index (K, L), gradient (K, L)), ...): the listed samples'
 
 
 class RelativeQueries(NamedTuple):
@@ -73,7 +84,7 @@ def relative_queries(width, dtype, device) -> RelativeQueries:
     )
 
 
-def relative_by_class(lists, counts, total, list_weight, margin, const, with_gradient):
+def relative_by_class(batch: ClassBatch, margin: float, with_gradient: bool):
     """The relative comparison class by class, from the shared lists alone.
 
     Every anchor ``a`` of class ``c`` meets the same positives, ``c``'s lowest
@@ -88,19 +99,35 @@ def relative_by_class(lists, counts, total, list_weight, margin, const, with_gra
     anchor: ``W + W (W - 1) / 2`` queries per class, linear in the positives'
     scores (one product with :attr:`Constants.queries`).
 
-    ``counts`` ``(K, 1)`` are the numbers of members of each mined column (0 for
-    a column that is not mined) and of negative candidates; ``total`` ``(K,)``
-    each mined class's total weight (its count without sample weights);
-    ``list_weight`` ``(K, W)`` each positive's sample weight (0 past the valid
-    ones; None without sample weights). Slots past a column's positives may hold
-    any finite score: their queries weigh 0. Returns the loss and its gradients
-    with respect to the positives' scores and the negatives' scores ``s_q``
-    (None unless ``with_gradient``).
+    Slots past a column's positives may hold any finite score: their queries
+    weigh 0. A minority class of one member (SPEC §1 step 4) gets query weights
+    of 0 all the same (no anchor but itself), so none is struck out here; a
+    column that is not mined has none either, whatever its negatives. Returns
+    the loss and, if asked, its :class:`ScoreGradients`.
     """
-    _, pos_score, _, neg_lowered = lists
-    listed, negatives = counts
+    lists, const, weight = batch.lists, batch.const, batch.weight
+    pos_score, neg_lowered = lists.pos_score, lists.neg_lowered
     width = pos_score.shape[1]
     (zero,) = numbers(pos_score, 0.0)
+    # the members of each minority column and the negative candidates
+    listed = torch.where(batch.within, batch.counts, zero).view(-1, 1)
+    negatives = (batch.n_taking - batch.counts).view(-1, 1)
+    # each mined class's total weight (its count without sample weights), and
+    # each positive's weight (0 past the valid ones)
+    list_weight = None
+    total = listed.view(-1)
+    if weight is not None:
+        if batch.member is None:
+            total = per_column(
+                batch.own.view(-1),
+                torch.where(batch.present, weight, zero),
+                batch.n_classes,
+            )
+        else:
+            total = torch.where(batch.member, weight, zero).sum(1)
+        list_weight = torch.where(
+            const.slots < listed, weight.take(lists.pos_index), zero
+        )
     query = relative_queries(width, pos_score.dtype, pos_score.device)
     if list_weight is None:
         # every weight 1, and total the count of a mined class (0 otherwise):
@@ -140,13 +167,15 @@ def relative_by_class(lists, counts, total, list_weight, margin, const, with_gra
         negated=True,
     )
     if not with_gradient:
-        return loss, None, None
-    return loss, grad_queries.mm(query.queries_t), grad_scores
+        return loss, None
+    listed = (
+        (lists.pos_index, grad_queries.mm(query.queries_t)),
+        (lists.neg_index, grad_scores),
+    )
+    return loss, ScoreGradients(None, None, listed)
 
 
-def absolute_by_class(
-    probabilities, own, weight, sizes, lists, margin, const, with_gradient
-):
+def absolute_by_class(batch: ClassBatch, margin: float, with_gradient: bool):
     """The absolute comparison, one row per sample and task: the anchor in its
     own column (no other column of ``(K, n)`` holds one).
 
@@ -157,21 +186,24 @@ def absolute_by_class(
     ``P1``, ``P2``), over ``m W - (the listed anchors' weights)`` pairs: no
     ``(anchor, positive)`` entry is built. Pushed pairs: anchor ``a`` with each
     listed negative of its column, ``max(0, t_a - l)^2`` with ``t_a = margin -
-    s_a`` and ``l = -s_q``, ``(n T, W)`` entries. ``own`` ``(n, T)``: each
-    sample's column in each task; ``weight`` ``(n,)``, the sample weights
-    (None: 1); ``sizes``: the numbers of members of each mined column (0 if
-    not mined) and of negative candidates, ``(K, 1)``.
-
-    Returns the loss, the gradient with respect to each sample's own
-    probability in each task ``(T, n)``, and the lists' gradients with
-    respect to the positives' and the negatives' scores (None unless
-    ``with_gradient``).
+    s_a`` and ``l = -s_q``, ``(n T, W)`` entries. Returns the loss and, if
+    asked, its :class:`ScoreGradients` (the own probabilities' ``(T, n)``).
     """
-    pos_index, pos_score, _, neg_lowered = lists
-    listed, negatives = sizes
+    lists, const, weight, own = batch.lists, batch.const, batch.weight, batch.own
+    pos_index, pos_score, neg_lowered = (
+        lists.pos_index,
+        lists.pos_score,
+        lists.neg_lowered,
+    )
+    probabilities, counts = batch.probabilities, batch.counts
     n_columns, width = pos_score.shape
     n_tasks = own.shape[1]
     zero, half = numbers(probabilities, 0.0, 0.5)
+    (two,) = numbers(batch.whole_counts, 2)
+    # the members of each mined column (0 if not mined), the negative candidates
+    mined = torch.bitwise_and(batch.within, batch.whole_counts >= two)
+    listed = torch.where(mined, counts, zero).view(-1, 1)
+    negatives = (batch.n_taking - counts).view(-1, 1)
     weighted = weight is not None
     # rows (task, sample): each sample's own column and probability there
     own = own.view(1, -1) if n_tasks == 1 else own.t().contiguous()
@@ -216,7 +248,7 @@ def absolute_by_class(
     pushed = short * pushing.view(-1, 1)
     loss = torch.add(pulled_sum, (pushed * short).sum()) * half
     if not with_gradient:
-        return loss, None, None, None
+        return loss, None
     # d/ds_a: w_a (m s_a - P1) / pairs+ - w_a sum (t - l) / pairs-
     grad = torch.addcmul(pushed.sum(1).neg_(), pulling, centred)
     # d/ds_q: w_a (t - l) / pairs- over the anchors of its column
@@ -230,14 +262,8 @@ def absolute_by_class(
         torch.sub(total / pulled_pairs * positives, pulled_scores.view(-1, 1)),
         zero,
     )
-    return loss, grad.view(n_tasks, -1), grad_pos, grad_neg
-
-
-def per_column(column: Tensor, values: Tensor, n_columns: int) -> Tensor:
-    """The sums of ``values`` ``(R,)`` over the rows of each column (``column``
-    ``(R,)``: each row's)."""
-    sums = zeros((n_columns,), values.dtype, values.device)
-    return sums.index_add(0, column, values)
+    listed = ((lists.pos_index, grad_pos), (lists.neg_index, grad_neg))
+    return loss, ScoreGradients(grad.view(n_tasks, -1), None, listed)
 
 
 class _JoinedLists(NamedTuple):
@@ -267,20 +293,30 @@ def _joined_lists(width, dtype, device) -> _JoinedLists:
     )
 
 
-def distribution_by_sample(scores, anchors: Rows, lists, sizes, n_bins):
+def distribution_by_sample(
+    batch: ClassBatch, anchors: Rows, n_bins: int, with_gradient: bool
+):
     """The distribution comparison at class level: each (sample, task) row of
     ``anchors`` against its own class's joined lists, positives then
     negatives, ``(R, 2, W)`` distances, in :func:`skcrl._comparisons.histogram_loss`.
 
-    ``scores``: the probabilities whose flattened places ``anchors`` give
-    (``(K, n)`` or ``(n, C)``); ``sizes``: the valid positives and negatives of
-    each column, ``(K, 1, 1)``. Returns the loss and its gradients with respect
-    to each row's own probability ``(R,)`` and to each column's listed ones
-    ``(K, 2 W)``.
+    A class of one member has no positive but itself, so none is struck out
+    here: its anchor takes no part. Returns the loss and, if asked, its
+    :class:`ScoreGradients` (each row's own probability's, and each column's
+    joined lists').
     """
-    pos_index, pos_score, _, neg_lowered = lists
-    listed, negatives = sizes
+    lists = batch.lists
+    pos_index, pos_score, neg_lowered = (
+        lists.pos_index,
+        lists.pos_score,
+        lists.neg_lowered,
+    )
+    scores = batch.probabilities if batch.rows is None else batch.rows
     n_columns, width = pos_score.shape
+    (zero,) = numbers(batch.counts, 0.0)
+    # the valid positives and negatives of each column, (K, 1, 1)
+    listed = torch.where(batch.within, batch.counts, zero).view(-1, 1, 1)
+    negatives = (batch.n_taking - batch.counts).view(-1, 1, 1)
     const = _joined_lists(width, scores.dtype, scores.device)
     zero, one = numbers(scores, 0.0, 1.0)
     own, samples, row_weight = (
@@ -331,17 +367,38 @@ def distribution_by_sample(scores, anchors: Rows, lists, sizes, n_bins):
     grad_lists = zeros((n_columns, 2 * width), grad.dtype, grad.device).index_add(
         0, rows, grad.view(-1, 2 * width)
     )
-    return loss, grad.sum((1, 2)), grad_lists.neg_()
+    if not with_gradient:
+        return loss, None
+    joined = torch.cat((pos_index, lists.neg_index), dim=1)
+    gradients = ScoreGradients(
+        grad.sum((1, 2)), anchors, ((joined, grad_lists.neg_()),)
+    )
+    return loss, gradients
 
 
-def by_sample(scores, anchors: Rows, lists, sizes, params, const):
-    """Every (sample, task) row of ``anchors`` with its own class's lists; the
-    loss and its gradients with respect to the rows' own scores ``(R,)``, the
-    positives' scores and the negatives' scores ``s_q``. ``scores``: the
-    probabilities whose flattened places ``anchors`` give."""
-    pos_index, pos_score, _, neg_lowered = lists
-    listed, negatives = sizes
-    comparison, margin, n_bins = params
+def by_sample(
+    batch: ClassBatch,
+    anchors: Rows,
+    comparison: str,
+    margin: float,
+    n_bins: int,
+    with_gradient: bool,
+):
+    """Every (sample, task) row of ``anchors`` with its own class's lists, in
+    the comparison of both levels (:func:`skcrl._comparisons.compare`); the
+    loss and, if asked, its :class:`ScoreGradients`."""
+    lists, const = batch.lists, batch.const
+    pos_index, pos_score, neg_lowered = (
+        lists.pos_index,
+        lists.pos_score,
+        lists.neg_lowered,
+    )
+    scores = batch.probabilities if batch.rows is None else batch.rows
+    (zero,) = numbers(batch.counts, 0.0)
+    (two,) = numbers(batch.whole_counts, 2)
+    mined = torch.bitwise_and(batch.within, batch.whole_counts >= two)
+    listed = torch.where(mined, batch.counts, zero).view(-1, 1)
+    negatives = torch.where(mined, batch.n_taking - batch.counts, zero).view(-1, 1)
     rows = anchors.column
     # each row's lists, its column's: whole rows of (K, W) move several times
     # faster than entries gathered one by one
@@ -371,10 +428,16 @@ def by_sample(scores, anchors: Rows, lists, sizes, params, const):
         n_bins=n_bins,
         row_weight=anchors.weight,
     )
+    if not with_gradient:
+        return loss, None
     grad_pos = grad_pos * difference.sign()
     grad_own = grad_pos.sum(1) + grad_neg.sum(1)
     # each column's list slots gather the gradients of its members' rows
     nothing = zeros(pos_score.shape, pos_score.dtype, pos_score.device)
     grad_lists = nothing.index_add(0, flat_rows, grad_pos)
     grad_negatives = nothing.index_add(0, flat_rows, grad_neg)
-    return loss, grad_own, grad_lists.neg_(), grad_negatives.neg_()
+    listed = (
+        (pos_index, grad_lists.neg_()),
+        (lists.neg_index, grad_negatives.neg_()),
+    )
+    return loss, ScoreGradients(grad_own, anchors, listed)

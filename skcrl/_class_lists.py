@@ -19,18 +19,23 @@ import torch
 from torch import Tensor
 
 from . import _gates
-from ._cached import arange, numbers, scalar, zeros
+from ._cached import arange, in_dtype, numbers, scalar, zeros
 from ._cached import constants as cached_constants
-from ._mining import top_k
+from ._mining import minority_bound, top_k, within_minority
 
 __all__ = [
+    "ClassBatch",
+    "ClassLists",
     "Constants",
     "Rows",
     "anchor_rows",
     "column_major",
     "constants",
+    "counting_dtype",
     "mine_class_lists",
     "negative_candidates",
+    "per_column",
+    "profile_batch",
 ]
 
 
@@ -57,6 +62,143 @@ def constants(n_tasks, n_classes, width, n, dtype, device) -> Constants:
         samples=row_samples.view(-1, 1),
         list_columns=columns.repeat_interleave(width),
         column_index=columns.view(-1, 1),
+    )
+
+
+class ClassLists(NamedTuple):
+    """Every column's hard positives and negatives, ``(K, W)`` each."""
+
+    pos_index: Tensor  # int64: the positives' samples
+    pos_score: Tensor  # their probabilities s_p, ascending
+    neg_index: Tensor  # int64: the negatives' samples
+    neg_lowered: Tensor  # their -s_q, ascending (inf past the candidates)
+
+
+class ClassBatch(NamedTuple):
+    """What every comparison of the class level reads of one batch
+    (:func:`profile_batch`)."""
+
+    probabilities: Tensor  # (K, n): each column's probabilities
+    rows: Tensor | None  # (n, C): row by row, for many classes of one task
+    member: Tensor | None  # (K, n) bool (None row by row: read off the labels)
+    own: Tensor  # (n, T) int64: each sample's own column in each task
+    weight: Tensor | None  # (n,): the sample weights (None: unweighted)
+    present: Tensor | None  # (n,) bool: weight > 0 (None: unweighted)
+    counts: Tensor  # (K,): each column's members, in the logits' dtype
+    whole_counts: Tensor  # (K,): the same in the counting dtype
+    n_taking: Tensor  # 0-dim: the samples that take part
+    within: Tensor  # (K,) bool: the minority columns (SPEC §1 steps 1-3)
+    lists: ClassLists
+    const: Constants
+    n_tasks: int
+    n_classes: int
+    multi_label: bool
+
+
+#: The largest integer each float dtype holds exactly, with every smaller one.
+_EXACT_INTEGERS = {torch.float32: 2**24, torch.float64: 2**53}
+
+
+def counting_dtype(dtype: torch.dtype, largest: int) -> torch.dtype:
+    """The dtype of SPEC §1's counts, ``(count, class)`` keys and bound: the
+    logits' own while it holds every integer up to ``largest`` (the largest
+    key) exactly, as float32 does below 2^24 and float64 below 2^53; else int64.
+    A rounded count or key could change the minority set; int64 everywhere
+    would cost the cast of the counts back to the logits' dtype (4 aten calls
+    per loss, ``benchmarks/bench_loss.py``'s count). Half-precision logits
+    reach the loss in float32 (:func:`skcrl._loss._working_dtype`)."""
+    if largest <= _EXACT_INTEGERS.get(dtype, 0):
+        return dtype
+    return torch.int64
+
+
+def per_column(column: Tensor, values: Tensor, n_columns: int) -> Tensor:
+    """The sums of ``values`` ``(R,)`` over the rows of each column (``column``
+    ``(R,)``: each row's)."""
+    sums = zeros((n_columns,), values.dtype, values.device)
+    return sums.index_add(0, column, values)
+
+
+def profile_batch(logits, target, weight, k, rho) -> ClassBatch:
+    """SPEC §1-§2 at class level: the columns' probabilities and members, the
+    counts, the minority columns and every column's hard lists, in the layout
+    the batch's shape calls for (``_gates.many_columns``: row by row, with the
+    positives from one sort of the batch)."""
+    n, n_outputs = logits.shape
+    multi_label = target.dim() == 2
+    n_tasks, n_classes = (n_outputs, 2) if multi_label else (1, n_outputs)
+    n_columns = n_tasks * n_classes
+    width = min(k, n)
+    many = _gates.many_columns(n_columns)
+    const = constants(n_tasks, n_classes, width, n, logits.dtype, logits.device)
+    probabilities, member, own, rows = column_major(logits, target, const, many)
+    zero, minus_infinity = numbers(logits, 0.0, -math.inf)
+    count_dtype = counting_dtype(logits.dtype, (n + 1) * n_columns)
+    no_count, one_count = (scalar(v, count_dtype, logits.device) for v in (0, 1))
+    present = None
+    if weight is None:
+        (n_taking,) = numbers(logits, n)
+    else:
+        present = weight > zero
+        whole_taking = present.sum(dtype=count_dtype)
+        n_taking = in_dtype(whole_taking, logits.dtype)
+    candidates = None
+    others = None  # without weights: every sample but the members
+    if member is None:  # many classes of one task, row by row
+        # no sample is a negative of its own class, nor of any if it takes no part
+        candidates = rows.scatter(1, own, -math.inf)
+        if present is not None:
+            candidates += torch.where(present, zero, minus_infinity).view(-1, 1)
+        candidates = candidates.transpose(0, 1)
+    else:
+        if present is not None:
+            member = torch.bitwise_and(member, present)
+            others = torch.bitwise_and(~member, present)
+        if many:
+            candidates = negative_candidates(probabilities, member, others)
+    if multi_label:
+        whole_counts = member.sum(1, dtype=count_dtype)
+    else:
+        # from the labels: a sum over the (C, n) mask would first copy it whole
+        taking = (
+            one_count.expand(n)
+            if present is None
+            else torch.where(present, one_count, no_count)
+        )
+        whole_counts = per_column(own.view(-1), taking, n_classes)
+    # SPEC §1, per task: the columns are class-major (c * T + t)
+    bound = minority_bound(rho, n if present is None else whole_taking, whole_counts)
+    if n_tasks == 1:
+        within = within_minority(whole_counts, bound)
+    else:
+        by_task = whole_counts.view(n_classes, n_tasks).t().contiguous()
+        within = within_minority(by_task, bound).t().reshape(-1)
+    grouped = None
+    if many:
+        own_score = (probabilities.transpose(0, 1) if rows is None else rows).gather(
+            1, own
+        )
+        own_for_sort = own
+        if present is not None:  # entries that take no part sort after every column
+            own_for_sort = own.masked_fill(~present.view(-1, 1), n_columns)
+        grouped = (own_for_sort, own_score, whole_counts, candidates)
+    return ClassBatch(
+        probabilities=probabilities,
+        rows=rows,
+        member=member,
+        own=own,
+        weight=weight,
+        present=present,
+        # the comparisons' arithmetic is in the logits' dtype
+        counts=in_dtype(whole_counts, logits.dtype),
+        whole_counts=whole_counts,
+        n_taking=n_taking,
+        within=within,
+        lists=mine_class_lists(probabilities, member, others, width, grouped),
+        const=const,
+        n_tasks=n_tasks,
+        n_classes=n_classes,
+        multi_label=multi_label,
     )
 
 
@@ -113,9 +255,7 @@ def mine_class_lists(
     Hard positives of a class are its members of lowest probability ``s_p``;
     hard negatives the ``others`` (the samples of the task's other classes that
     take part; None: every sample but the members) of highest probability
-    ``s_q``. Returns ``(pos_index, pos_score,
-    neg_index, neg_lowered)``, ``(K, W)`` each: the positives' ``s_p``, ascending,
-    and the negatives' ``-s_q``, ascending too (what the comparisons read). Slots
+    ``s_q``. Returns :class:`ClassLists`. Slots
     past a column's negative candidates hold ``inf``; past its members, a finite
     score that masks or zero weights hide (2, above every probability, or, from
     ``grouped``'s sort, another sample's). Every column gets lists, mined or not:
@@ -135,7 +275,7 @@ def mine_class_lists(
         neg_score, neg_index = torch.topk(
             negative_candidates(probabilities, member, others), width, dim=1
         )
-        return pos_index, pos_score, neg_index, neg_score.neg_()
+        return ClassLists(pos_index, pos_score, neg_index, neg_score.neg_())
     own, own_score, counts, candidates = grouped
     n_tasks = own.shape[1]
     # entries (sample i, task t) at i * T + t; a column's members in a run of
@@ -152,7 +292,7 @@ def mine_class_lists(
     pos_index = entries // n_tasks if n_tasks > 1 else entries
     pos_score = own_score.view(-1).take(entries)
     neg_score, neg_index = top_k(candidates, width)
-    return pos_index, pos_score, neg_index, neg_score.neg_()
+    return ClassLists(pos_index, pos_score, neg_index, neg_score.neg_())
 
 
 def negative_candidates(probabilities: Tensor, member: Tensor, others) -> Tensor:
@@ -178,18 +318,20 @@ class Rows(NamedTuple):
     valid: Tensor | None  # (R, 1) bool: whether a slot holds a row (None: all do)
 
 
-def anchor_rows(own, within, present, row_weight, n_slots, const, n_classes):
+def anchor_rows(batch: ClassBatch, n_slots: int) -> Rows:
     """Every (sample, task) row, or, from ``_gates.SELECT_ANCHORS_FROM`` rows on
     when ``n_slots`` (``T floor(rho n)``) are fewer, only the rows of minority
-    columns (``within`` ``(K,)``) of samples that take part, in that many slots:
-    only those can be anchors, and a static bound on their number needs no wait
-    for the device. An empty slot holds row 0 and is marked invalid: whatever it
-    computes must weigh 0.
-
-    ``n_classes``: the number of columns of the ``(n, C)`` probabilities row by
-    row, or None for the ``(K, n)`` ones, which the places index.
+    columns of samples that take part, in that many slots: only those can be
+    anchors, and a static bound on their number needs no wait for the device.
+    An empty slot holds row 0 and is marked invalid: whatever it computes must
+    weigh 0. The places index the probabilities the batch reads the rows' own
+    from: ``(n, C)`` row by row, else ``(K, n)``.
     """
+    own, within, present, const = batch.own, batch.within, batch.present, batch.const
     n, n_tasks = own.shape
+    row_weight = batch.weight
+    if row_weight is not None and n_tasks > 1:
+        row_weight = row_weight.repeat_interleave(n_tasks)
     column, sample, valid = own.view(-1, 1), const.samples, None
     if _gates.selects_anchors(n * n_tasks, n_slots):
         one, zero = numbers(own, 1, 0)
@@ -207,8 +349,8 @@ def anchor_rows(own, within, present, row_weight, n_slots, const, n_classes):
         sample = (chosen if n_tasks == 1 else sample.take(chosen)).view(-1, 1)
         if row_weight is not None:
             row_weight = row_weight.take(chosen)
-    if n_classes is None:
+    if batch.rows is None:
         place = torch.add(sample, column, alpha=n)
     else:
-        place = torch.add(column, sample, alpha=n_classes)
+        place = torch.add(column, sample, alpha=batch.n_classes)
     return Rows(column, sample, place, row_weight, valid)

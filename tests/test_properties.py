@@ -287,7 +287,7 @@ def test_counts_in_int64_give_the_same_loss(
     monkeypatch, comparison, multi_label, weighted, many_columns
 ):
     # SPEC §1's counts and keys go to int64 where the logits' dtype would round
-    # the largest key (skcrl._class_level.counting_dtype); forced here on a
+    # the largest key (skcrl._class_lists.counting_dtype); forced here on a
     # batch where float64 holds them exactly, both give the same loss
     if many_columns:
         monkeypatch.setattr("skcrl._gates.MANY_COLUMNS", 0)
@@ -298,6 +298,6 @@ def test_counts_in_int64_give_the_same_loss(
     )
     hyper = dict(level="class", comparison=comparison, sample_weight=weight)
     floats = _loss_and_gradient(logits, target, embeddings, **hyper)
-    monkeypatch.setattr("skcrl._class_level._EXACT_INTEGERS", {})
+    monkeypatch.setattr("skcrl._class_lists._EXACT_INTEGERS", {})
     integers = _loss_and_gradient(logits, target, embeddings, **hyper)
     torch.testing.assert_close(integers, floats, rtol=1e-12, atol=1e-12)
