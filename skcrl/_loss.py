@@ -8,22 +8,14 @@ import contextlib
 import torch
 from torch import Tensor
 
-from . import _comparisons
 from ._cached import in_dtype, scalar
 from ._checks import CRL_PARAMETER_DOCS, check_crl_parameters
 from ._class_level import KnownGradient, class_level_crl
-from ._distances import embedding_gradient, instance_distances, unit_embeddings
 from ._distributed import gather_batch
 from ._docstrings import with_docs
+from ._instance_level import instance_level_crl
 from ._memory import CRLMemory
-from ._mining import (
-    group_by_class,
-    mine_instance_level,
-    mined_classes,
-    n_anchor_slots,
-    select_anchors,
-    taking_part,
-)
+from ._mining import n_anchor_slots
 
 __all__ = ["crl_loss", "crl_with_memory"]
 
@@ -398,37 +390,18 @@ def _crl_loss(
 
     with_gradient = batch_embeddings.requires_grad and torch.is_grad_enabled()
     with torch.no_grad(), _in_own_dtype(embeddings.device):
-        labels = target.long().t() if target.dim() == 2 else target.long()[None]
-        n_classes = 2 if target.dim() == 2 else logits.shape[1]
-        present, labels, counts, n_taking = taking_part(labels, n_classes, weight)
-        mined = mined_classes(counts, rho, n_taking)
-        if present is not None:
-            mined = torch.nn.functional.pad(mined, (0, 1))  # the void class
-        anchors = select_anchors(labels, mined, group_by_class(labels, mined), n_slots)
-        embeddings = in_dtype(embeddings.detach(), _working_dtype(embeddings.dtype))
-        units, norms = unit_embeddings(embeddings)
-        pairs = mine_instance_level(units, labels, counts, anchors, k, present)
-        distances = instance_distances(pairs)
-        rows = pairs.anchor_index.numel()
-        row_weight = None
-        if weight is not None:
-            row_weight = weight.take(pairs.anchor_index).reshape(rows)
-        loss, grad_pos, grad_neg = _comparisons.compare(
-            comparison,
-            level,
-            distances[0].view(rows, -1),
-            pairs.pos_valid.view(rows, -1),
-            distances[1].view(rows, -1),
-            pairs.neg_valid.view(rows, -1),
+        loss, grad = instance_level_crl(
+            logits,
+            target,
+            in_dtype(embeddings.detach(), _working_dtype(embeddings.dtype)),
+            comparison=comparison,
+            k=k,
             margin=margin,
+            rho=rho,
             n_bins=n_bins,
-            row_weight=row_weight,
+            with_gradient=with_gradient,
+            weight=weight,
         )
-        if with_gradient:
-            grads = (grad_pos.view_as(distances[0]), grad_neg.view_as(distances[1]))
-            grad = embedding_gradient(
-                embeddings, (units, norms), pairs, distances, grads
-            )
     loss = in_dtype(loss, batch_embeddings.dtype)
     # The loss stays in the graph of the logits, as at class level, with a
     # zero gradient (a view of a cached 0 until the backward pass)

@@ -40,7 +40,6 @@ class MinedPairs(NamedTuple):
     """
 
     anchor_index: Tensor  # (T, A) sample index of each anchor slot
-    anchor_class: Tensor  # (T, A) its class
     pos_index: Tensor  # (T, A, P)
     pos_valid: Tensor  # (T, A, P) bool; False also where the anchor slot is empty
     neg_index: Tensor  # (T, A, Q)
@@ -272,7 +271,6 @@ def mine_instance_level(
     n_taking = n if present is None else present.sum()
     return MinedPairs(
         anchor_index,
-        anchor_class,
         pos_index,
         _leading(h - 1, pos_width),
         neg_index,
