@@ -13,6 +13,8 @@ size means the rule picks the slower path there.
   path) are narrowed to those of minority columns, ``floor(rho n)`` per task.
 - ``class_by_class``: the relative comparison class by class, or sample by
   sample.
+- ``ABSOLUTE_ANCHORS_FROM``: the same narrowing for the absolute comparison's
+  own path (few columns).
 - ``MANY_COLUMNS``: from this many (task, class) columns on, the probabilities
   row by row and the positives from one sort of the batch.
 - ``PAIRWISE_MINORITY_UP_TO``: the minority rule by comparing every pair of
@@ -56,6 +58,17 @@ GATES = {
             ("class", "distribution", 4096, 10),
             ("class", "relative", 512, 100),
             ("class", "absolute", 512, 100),
+        ],
+    ),
+    "ABSOLUTE_ANCHORS_FROM": (
+        "ABSOLUTE_ANCHORS_FROM",
+        ON,
+        OFF,
+        [
+            ("class", "absolute", 512, 10),
+            ("class", "absolute", 1152, 10),
+            ("class", "absolute", 2048, 10),
+            ("class", "absolute", 4096, 10),
         ],
     ),
     "class_by_class": (
@@ -115,6 +128,8 @@ def chosen(gate, n, n_classes):
         return gates.class_by_class(n_classes, min(25, n), n)
     if gate == "PAIRWISE_MINORITY_UP_TO":
         return gates.pairwise_minority(n_classes)
+    if gate == "ABSOLUTE_ANCHORS_FROM":
+        return gates.selects_absolute_anchors(n, n // 2)
     if gate == "DENSE_PAIRS":
         return gates.dense_pairs(1, n)
     # rows of one task, more than floor(rho n) of them

@@ -564,6 +564,28 @@ def bench_fit_table(results=RESULTS):
     }
 
 
+def call_path_table(results=RESULTS):
+    """The modules ``crl_loss`` enters, in order (``benchmarks/call_path.py``)."""
+    path = results / "call_path.json"
+    if not path.exists():
+        return {"call_path": "(``benchmarks/call_path.py`` has not been run.)\n"}
+    report = json.loads(path.read_text())
+    rows = [
+        [
+            f"``{row['revision']}``",
+            f"{row['level']} {row['comparison']}",
+            str(row["climbs"]),
+            str(row["returns"]),
+            " -> ".join(f"``{module}``" for module in row["path"]),
+        ]
+        for row in report["rows"]
+    ]
+    return {
+        "call_path": f"``{report['command']}``:\n\n"
+        + list_table(["revision", "loss", "climbs", "returns", "path"], rows)
+    }
+
+
 def bench_step_table(results=RESULTS):
     """Where a fit's time goes, per configuration (``benchmarks/bench_step.py``)."""
     path = results / "bench_step.json"
@@ -978,6 +1000,7 @@ def generate(results=RESULTS, generated=GENERATED):
     pieces.update(calibration_tables(results))
     pieces.update(bench_fit_table(results))
     pieces.update(bench_step_table(results))
+    pieces.update(call_path_table(results))
     pieces.update(bench_loss_tables(results))
     pieces.update(large_data_table(results))
     pieces.update(scaling_table(results))

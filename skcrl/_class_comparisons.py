@@ -175,9 +175,12 @@ def relative_by_class(batch: ClassBatch, margin: float, with_gradient: bool):
     return loss, ScoreGradients(None, None, listed)
 
 
-def absolute_by_class(batch: ClassBatch, margin: float, with_gradient: bool):
-    """The absolute comparison, one row per sample and task: the anchor in its
-    own column (no other column of ``(K, n)`` holds one).
+def absolute_by_class(
+    batch: ClassBatch, anchors: Rows | None, margin: float, with_gradient: bool
+):
+    """The absolute comparison, one row per sample and task (or per row of
+    ``anchors``, when the rows that can be anchors were picked out): the anchor
+    in its own column (no other column of ``(K, n)`` holds one).
 
     Pulled pairs: anchor ``a`` of class ``c`` with each of ``c``'s listed
     positives ``p`` but itself (its own pair is 0), so ``sum w_a (s_a - s_p)^2``
@@ -205,20 +208,28 @@ def absolute_by_class(batch: ClassBatch, margin: float, with_gradient: bool):
     listed = torch.where(mined, counts, zero).view(-1, 1)
     negatives = (batch.n_taking - counts).view(-1, 1)
     weighted = weight is not None
-    # rows (task, sample): each sample's own column and probability there
-    own = own.view(1, -1) if n_tasks == 1 else own.t().contiguous()
-    score = probabilities.gather(0, own).view(-1)
-    column = own.view(-1)
+    row_weight = weight
+    if anchors is None:
+        # rows (task, sample): each sample's own column and probability there
+        own = own.view(1, -1) if n_tasks == 1 else own.t().contiguous()
+        score = probabilities.gather(0, own).view(-1)
+        column = own.view(-1)
+        if weighted and n_tasks > 1:
+            row_weight = weight.repeat(n_tasks)
+    else:
+        score = probabilities.take(anchors.place).view(-1)
+        column, row_weight = anchors.column.view(-1), anchors.weight
     pos_valid = const.slots < listed
     positives = torch.where(pos_valid, pos_score, zero)
     in_list = listed.clamp_max(width)
     row_in_list = in_list.view(-1).take(column)
     # a mined column lists one member or more, the others none
     anchor_weight = row_in_list.clamp_max(1)
+    if anchors is not None and anchors.valid is not None:  # empty slots weigh 0
+        anchor_weight = anchor_weight.mul_(anchors.valid.view(-1))
     if not weighted:
         total, list_total = listed, in_list
     else:
-        row_weight = weight if n_tasks == 1 else weight.repeat(n_tasks)
         anchor_weight = anchor_weight.mul_(row_weight)
         total = per_column(column, anchor_weight, n_columns).view(-1, 1)
         list_total = torch.where(pos_valid, weight.take(pos_index), zero).sum(
@@ -246,7 +257,9 @@ def absolute_by_class(batch: ClassBatch, margin: float, with_gradient: bool):
         torch.add(d_neg, score.view(-1, 1), out=d_neg), margin
     )
     pushed = short * pushing.view(-1, 1)
-    loss = torch.add(pulled_sum, (pushed * short).sum()) * half
+    # one fused pass over the (n T, W) pairs, where a product and a sum take two
+    pushed_sum = torch.dot(pushed.view(-1), short.view(-1))
+    loss = torch.add(pulled_sum, pushed_sum) * half
     if not with_gradient:
         return loss, None
     # d/ds_a: w_a (m s_a - P1) / pairs+ - w_a sum (t - l) / pairs-
@@ -263,6 +276,8 @@ def absolute_by_class(batch: ClassBatch, margin: float, with_gradient: bool):
         zero,
     )
     listed = ((lists.pos_index, grad_pos), (lists.neg_index, grad_neg))
+    if anchors is not None:
+        return loss, ScoreGradients(grad, anchors, listed)
     return loss, ScoreGradients(grad.view(n_tasks, -1), None, listed)
 
 

@@ -101,10 +101,14 @@ def _compare(batch: ClassBatch, comparison, margin, rho, n_bins, with_gradient):
     width = batch.lists.pos_score.shape[1]
     if comparison == "relative" and _gates.class_by_class(n_columns, width, n):
         return relative_by_class(batch, margin, with_gradient)
+    n_slots = batch.n_tasks * n_anchor_slots(n, rho)
     if comparison == "absolute" and not _gates.many_columns(n_columns):
-        return absolute_by_class(batch, margin, with_gradient)
+        anchors = None
+        if _gates.selects_absolute_anchors(n * batch.n_tasks, n_slots):
+            anchors = anchor_rows(batch, n_slots, select=True)
+        return absolute_by_class(batch, anchors, margin, with_gradient)
     # the rows that read their column's lists, all or those that can be anchors
-    anchors = anchor_rows(batch, batch.n_tasks * n_anchor_slots(n, rho))
+    anchors = anchor_rows(batch, n_slots)
     if comparison == "distribution":
         return distribution_by_sample(batch, anchors, n_bins, with_gradient)
     return by_sample(batch, anchors, comparison, margin, n_bins, with_gradient)

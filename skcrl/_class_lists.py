@@ -318,14 +318,15 @@ class Rows(NamedTuple):
     valid: Tensor | None  # (R, 1) bool: whether a slot holds a row (None: all do)
 
 
-def anchor_rows(batch: ClassBatch, n_slots: int) -> Rows:
+def anchor_rows(batch: ClassBatch, n_slots: int, select: bool | None = None) -> Rows:
     """Every (sample, task) row, or, from ``_gates.SELECT_ANCHORS_FROM`` rows on
     when ``n_slots`` (``T floor(rho n)``) are fewer, only the rows of minority
     columns of samples that take part, in that many slots: only those can be
     anchors, and a static bound on their number needs no wait for the device.
     An empty slot holds row 0 and is marked invalid: whatever it computes must
     weigh 0. The places index the probabilities the batch reads the rows' own
-    from: ``(n, C)`` row by row, else ``(K, n)``.
+    from: ``(n, C)`` row by row, else ``(K, n)``. ``select`` overrides the
+    gate.
     """
     own, within, present, const = batch.own, batch.within, batch.present, batch.const
     n, n_tasks = own.shape
@@ -333,7 +334,9 @@ def anchor_rows(batch: ClassBatch, n_slots: int) -> Rows:
     if row_weight is not None and n_tasks > 1:
         row_weight = row_weight.repeat_interleave(n_tasks)
     column, sample, valid = own.view(-1, 1), const.samples, None
-    if _gates.selects_anchors(n * n_tasks, n_slots):
+    if select is None:
+        select = _gates.selects_anchors(n * n_tasks, n_slots)
+    if select:
         one, zero = numbers(own, 1, 0)
         flag = torch.where(within, one, zero).take(own)
         if present is not None:

@@ -26,6 +26,14 @@ MANY_COLUMNS = 32
 #: (``bench_gates.py --gates SELECT_ANCHORS_FROM``, CPU).
 SELECT_ANCHORS_FROM = 256
 
+#: Class level, absolute comparison with few columns. From this many (sample,
+#: task) rows on, its rows are narrowed to those of minority columns as well
+#: (its own path reads each row's own column only, so the selection pays later
+#: than :data:`SELECT_ANCHORS_FROM`): ``bench_gates.py --gates
+#: ABSOLUTE_ANCHORS_FROM`` (CPU, 2026-12-06: the selection costs 7% at 512
+#: rows, is level at 1152, saves 4% at 2048 and 12% at 4096).
+ABSOLUTE_ANCHORS_FROM = 2048
+
 #: The minority rule (SPEC §1) of up to this many classes per task compares
 #: every pair of (count, class) keys at once, ``(T, C, C)``; above it, a sort
 #: and a cumulative sum (``bench_gates.py --gates PAIRWISE_MINORITY_UP_TO``,
@@ -66,6 +74,12 @@ def selects_anchors(n_rows: int, n_slots: int) -> bool:
     """Whether the class level narrows its ``n_rows`` (sample, task) rows to
     the ``n_slots`` that can hold anchors."""
     return SELECT_ANCHORS_FROM <= n_rows and n_slots < n_rows
+
+
+def selects_absolute_anchors(n_rows: int, n_slots: int) -> bool:
+    """Whether the class level's absolute comparison with few columns narrows
+    its ``n_rows`` rows to the ``n_slots`` that can hold anchors."""
+    return ABSOLUTE_ANCHORS_FROM <= n_rows and n_slots < n_rows
 
 
 def pairwise_minority(n_classes: int) -> bool:

@@ -107,7 +107,10 @@ LAYOUTS = {
         "skcrl._gates.MANY_COLUMNS": 0,
         "skcrl._gates.SELECT_ANCHORS_FROM": 0,
     },
-    "sample by sample": {"skcrl._gates.class_by_class": lambda *_: False},
+    "sample by sample": {
+        "skcrl._gates.class_by_class": lambda *_: False,
+        "skcrl._gates.ABSOLUTE_ANCHORS_FROM": 0,
+    },
     "blocked pairs": {
         "skcrl._gates.DENSE_PAIRS": 0,
         "skcrl._gates.SIMILARITY_BLOCK": 16,

@@ -176,6 +176,7 @@ def test_anchor_rows_match_reference(
     # size: forced here on the reference's small batches, whose free slots
     # (rows of minority columns are usually fewer) must weigh nothing
     monkeypatch.setattr("skcrl._gates.SELECT_ANCHORS_FROM", 0)
+    monkeypatch.setattr("skcrl._gates.ABSOLUTE_ANCHORS_FROM", 0)
     monkeypatch.setattr("skcrl._gates.class_by_class", lambda *_: False)
     if many_columns:
         monkeypatch.setattr("skcrl._gates.MANY_COLUMNS", 0)
