@@ -46,7 +46,6 @@ class Constants(NamedTuple):
     attribute_columns: tuple  # (J,) int64 each: the columns of classes 0 and 1
     slots: Tensor  # (1, W) float: 0..W-1
     samples: Tensor  # (n T, 1) int64: the sample of each row of (sample, task)
-    list_columns: Tensor  # (K W,) int64: the column of each flattened list slot
     column_index: Tensor  # (K, 1) int64: 0..K-1
 
 
@@ -60,7 +59,6 @@ def constants(n_tasks, n_classes, width, n, dtype, device) -> Constants:
         attribute_columns=(attributes, attributes + n_tasks),
         slots=torch.arange(width, device=device).to(dtype).view(1, -1),
         samples=row_samples.view(-1, 1),
-        list_columns=columns.repeat_interleave(width),
         column_index=columns.view(-1, 1),
     )
 

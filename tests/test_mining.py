@@ -56,6 +56,20 @@ def test_minority_rule_is_per_task():
     assert got.tolist() == [[True, False], [False, True], [True, False]]
 
 
+def _literal_minority(counts, rho, n):
+    """SPEC §1 read literally: walk the present classes by (count, id) and stop
+    at the first that would exceed rho * n; the classes walked."""
+    chosen, total = [], 0
+    for c in sorted(
+        (c for c in range(len(counts)) if counts[c]), key=lambda c: (counts[c], c)
+    ):
+        if total + counts[c] > rho * n:
+            break
+        total += counts[c]
+        chosen.append(c)
+    return chosen
+
+
 @settings(max_examples=200, deadline=None, derandomize=True)
 @given(
     counts=st.lists(
@@ -74,14 +88,7 @@ def test_one_minority_rule_by_either_route(counts, rho, weighted, dtype):
     n = max(sum(row) for row in counts) + 1
     want_minority, want_mined = [], []
     for row in counts:
-        chosen, total = set(), 0
-        for c in sorted(
-            (c for c in range(len(row)) if row[c]), key=lambda c: (row[c], c)
-        ):
-            if total + row[c] > rho * n:
-                break
-            total += row[c]
-            chosen.add(c)
+        chosen = set(_literal_minority(row, rho, n))
         want_minority.append([c in chosen for c in range(len(row))])
         want_mined.append([c in chosen and row[c] >= 2 for c in range(len(row))])
     tensor = torch.tensor(counts, dtype=dtype)
@@ -213,15 +220,6 @@ def test_instance_level_never_mines_the_anchor_itself():
 )
 def test_minority_rule_matches_its_definition(counts, rho):
     n = sum(counts)
-    # SPEC §1 read literally: walk the present classes by (count, id) and stop at the
-    # first that would exceed rho * n.
-    expected, total = [], 0
-    for c in sorted(
-        (c for c in range(len(counts)) if counts[c]), key=lambda c: (counts[c], c)
-    ):
-        if total + counts[c] > rho * n:
-            break
-        total += counts[c]
-        expected.append(c)
+    expected = _literal_minority(counts, rho, n)
     got = minority_classes(torch.tensor([counts]), rho, n)[0]
     assert got.nonzero().flatten().tolist() == sorted(expected)
