@@ -24,7 +24,12 @@ import time
 import numpy as np
 import torch
 
-from skcrl import ClassAwareDataLoader, CRLMultiLabelClassifier, SmallCNN
+from skcrl import (
+    ClassAwareDataLoader,
+    CRLMultiLabelClassifier,
+    SigmoidFocalLoss,
+    SmallCNN,
+)
 from skcrl.benchmark import probability_scores, training_distribution_weight
 from skcrl.datasets import (
     FASHION_MNIST_ATTRIBUTES,
@@ -47,6 +52,8 @@ METHODS = {
     "bce+balanced": dict(BCE, class_weight="balanced"),
     "bce+la": dict(alpha=0.0, logit_adjustment=1.0),
     "bce+sampler": dict(BCE, iterator_train=ClassAwareDataLoader),
+    # Lin et al. 2017, gamma 2, positives and negatives alike (alpha None)
+    "focal": dict(BCE, criterion=SigmoidFocalLoss),
     "crl": dict(),
     "crl-plain": PLAIN_CRL,
     "crl+la": dict(PLAIN_CRL, logit_adjustment=1.0),

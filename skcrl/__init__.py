@@ -10,6 +10,13 @@ from ._callbacks import DivergenceError, DivergenceGuard
 from ._checkpoint import Checkpoint, CheckpointError, NoCheckpointError
 from ._classifier import CRLClassifier
 from ._criterion import ClassRectificationLoss, CRLTerms, imbalance_measure
+from ._long_tail import (
+    DeferredReweighting,
+    FocalLoss,
+    LDAMLoss,
+    SigmoidFocalLoss,
+    effective_number_weight,
+)
 from ._loss import crl_loss
 from ._modules import MLP, SmallCNN
 from ._multilabel import CRLMultiLabelClassifier
@@ -27,12 +34,17 @@ __all__ = [
     "ClassAwareBatchSampler",
     "ClassAwareDataLoader",
     "ClassRectificationLoss",
+    "DeferredReweighting",
     "DivergenceError",
     "DivergenceGuard",
+    "FocalLoss",
+    "LDAMLoss",
     "NoCheckpointError",
+    "SigmoidFocalLoss",
     "SmallCNN",
     "__version__",
     "crl_loss",
+    "effective_number_weight",
     "imbalance_measure",
     "metrics",
 ]

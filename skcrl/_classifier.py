@@ -3,6 +3,7 @@ Rectification Loss."""
 
 from __future__ import annotations
 
+import functools
 from typing import ClassVar
 
 import numpy as np
@@ -283,6 +284,16 @@ class CRLClassifier(_CRLNet, NeuralNetClassifier):
         self.criterion_.weight = torch.as_tensor(
             weight, dtype=torch.float32, device=self.device
         )
+
+    def _get_predict_nonlinearity(self):
+        # Every criterion but NLLLoss reads the module's output as logits, as the
+        # CRL term does: "auto" takes their softmax, where skorch's takes it for
+        # CrossEntropyLoss only (FocalLoss or LDAMLoss would give raw logits).
+        if self.predict_nonlinearity == "auto" and not isinstance(
+            self.criterion_, torch.nn.NLLLoss
+        ):
+            return functools.partial(torch.softmax, dim=-1)
+        return super()._get_predict_nonlinearity()
 
     def _as_logits(self, output):
         # As skorch's NeuralNetClassifier: with NLLLoss the module returns

@@ -79,19 +79,29 @@ class MLP(_BodyAndHead):
 
 
 class SmallCNN(_BodyAndHead):
-    """Two convolution blocks and a linear head, for small grey images.
+    """Convolution blocks with batch normalisation and a hidden layer over the
+    pooled spatial features, for small grey images (8x8 digits, 28x28 Fashion-MNIST).
+
+    Each block is a 3x3 convolution, batch normalisation and ReLU; every block but
+    the last halves the image by 2x2 max pooling. The last block's maps are
+    average-pooled to ``pooled_size x pooled_size`` (so the head still sees where
+    a feature is), flattened, and pass a hidden layer of ``hidden_size`` units
+    with ReLU, then the linear head.
 
     Parameters
     ----------
     n_classes : int
         Number of outputs.
     in_channels : int, default=1
-    channels : tuple of int, default=(16, 32)
-        Output channels of the two 3x3 convolutions, each followed by ReLU and 2x2
-        max pooling.
+    channels : sequence of int, default=(16, 32, 64)
+        Output channels of each block; more entries make a deeper network.
+    pooled_size : int, default=3
+        Side of the pooled maps the hidden layer reads.
+    hidden_size : int, default=128
+        Width of the hidden layer, whose output is the embedding.
     return_embeddings : bool, default=False
-        Return ``(logits, embeddings)``, the pooled features of the last block, as
-        instance-level CRL needs.
+        Return ``(logits, embeddings)``, the embeddings being the hidden layer's
+        output, as instance-level CRL needs.
 
     Examples
     --------
@@ -99,27 +109,42 @@ class SmallCNN(_BodyAndHead):
     >>> from skcrl import SmallCNN
     >>> SmallCNN(n_classes=10)(torch.zeros(2, 1, 28, 28)).shape
     torch.Size([2, 10])
+    >>> net = SmallCNN(n_classes=10, return_embeddings=True)
+    >>> logits, embeddings = net(torch.zeros(2, 1, 8, 8))
+    >>> embeddings.shape
+    torch.Size([2, 128])
     """
 
     def __init__(
         self,
         n_classes: int,
         in_channels: int = 1,
-        channels: Sequence[int] = (16, 32),
+        channels: Sequence[int] = (16, 32, 64),
+        pooled_size: int = 3,
+        hidden_size: int = 128,
         return_embeddings: bool = False,
     ) -> None:
         super().__init__()
-        first, second = channels
-        self.body = nn.Sequential(
-            nn.Conv2d(in_channels, first, 3, padding=1),
-            nn.ReLU(),
-            nn.MaxPool2d(2),
-            nn.Conv2d(first, second, 3, padding=1),
-            nn.ReLU(),
-            nn.AdaptiveAvgPool2d(1),
+        layers: list[nn.Module] = []
+        width = in_channels
+        for block, out in enumerate(channels):
+            # no bias: batch normalisation's shift replaces it
+            layers += [
+                nn.Conv2d(width, out, 3, padding=1, bias=False),
+                nn.BatchNorm2d(out),
+                nn.ReLU(),
+            ]
+            if block < len(channels) - 1:
+                layers.append(nn.MaxPool2d(2, ceil_mode=True))
+            width = out
+        layers += [
+            nn.AdaptiveAvgPool2d(pooled_size),
             nn.Flatten(),
-        )
-        self.head = nn.Linear(second, n_classes)
+            nn.Linear(width * pooled_size**2, hidden_size),
+            nn.ReLU(),
+        ]
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(hidden_size, n_classes)
         self.return_embeddings = return_embeddings
 
 

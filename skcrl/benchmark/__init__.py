@@ -1,7 +1,14 @@
 """The comparison behind ``python -m skcrl``: CRL against cross-entropy, class
 weighting and imbalanced-learn's samplers on a built-in long-tailed data set."""
 
-from ._methods import METHODS, TUNING_GRID, Method, build, make_sampler
+from ._methods import (
+    IMAGE_TUNING_GRID,
+    METHODS,
+    TUNING_GRID,
+    Method,
+    build,
+    make_sampler,
+)
 from ._probabilities import probability_scores, training_distribution_weight
 from ._report import format_table, plot, plotting_available, read_csv, write_csv
 from ._run import (
@@ -13,7 +20,7 @@ from ._run import (
     summarise,
     tabular_preprocessor,
 )
-from ._suite import SUITE, Task
+from ._suite import IMAGE_ATTRIBUTE_METHODS, IMAGE_METHODS, SUITE, TRACKS, Task
 from ._verdict import (
     PairedDifference,
     against_baselines,
@@ -24,9 +31,13 @@ from ._verdict import (
 
 __all__ = [
     "DATASETS",
+    "IMAGE_ATTRIBUTE_METHODS",
+    "IMAGE_METHODS",
+    "IMAGE_TUNING_GRID",
     "METHODS",
     "METRICS",
     "SUITE",
+    "TRACKS",
     "TUNING_GRID",
     "DataSet",
     "Method",

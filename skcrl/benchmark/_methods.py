@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+import numpy as np
 from imblearn.over_sampling import SMOTE, RandomOverSampler
 from imblearn.pipeline import make_pipeline
 from imblearn.under_sampling import RandomUnderSampler
@@ -18,9 +20,16 @@ from sklearn.preprocessing import FunctionTransformer
 from torch.utils.data import DataLoader
 
 from .._classifier import CRLClassifier
+from .._long_tail import (
+    DeferredReweighting,
+    FocalLoss,
+    LDAMLoss,
+    effective_number_weight,
+)
 from .._sampler import ClassAwareDataLoader
 
 __all__ = [
+    "IMAGE_TUNING_GRID",
     "METHODS",
     "TUNING_GRID",
     "Method",
@@ -47,6 +56,14 @@ TUNING_GRID = [
         "iterator_train": [DataLoader, ClassAwareDataLoader],
     },
 ]
+
+#: What ``crl-tuned-small`` searches, the same way: the CRL term's weight and the
+#: batches, 4 settings, where a network costs too much for the 12 of
+#: :data:`TUNING_GRID` (the image track).
+IMAGE_TUNING_GRID = {
+    "eta": [0.5, 2.0],
+    "iterator_train": [DataLoader, ClassAwareDataLoader],
+}
 
 
 @dataclass(frozen=True)
@@ -75,6 +92,10 @@ class Method:
         ``"balanced"``: ``fit`` receives scikit-learn's balanced sample weights
         (``compute_sample_weight("balanced", y)``), as a user who weighs the
         classes per sample would pass them.
+    from_labels : callable or None, default=None
+        Called with the training labels; returns more classifier arguments
+        (class weights or counts), as a user computes them from ``y`` before
+        ``fit``.
 
     Examples
     --------
@@ -92,6 +113,7 @@ class Method:
     search: dict | None = None  # a GridSearchCV parameter grid
     threshold: bool = False  # TunedThresholdClassifierCV around it (binary only)
     sample_weight: str | None = None  # "balanced": fit(X, y, sample_weight=...)
+    from_labels: Callable | None = None  # y -> more CRLClassifier arguments
 
 
 def _crl(level, comparison, **extra):
@@ -108,6 +130,24 @@ _PLAIN = {"logit_adjustment": 0.0, "memory_size": 0, "iterator_train": DataLoade
 
 def _plain_crl(**extra):
     return _crl("class", "relative", **{**_PLAIN, **extra})
+
+
+def _effective_number_weight(beta):
+    # module-level and partial: a method travels to joblib's workers by pickle
+    return functools.partial(_class_weight_by_effective_number, beta=beta)
+
+
+def _class_weight_by_effective_number(y, beta):
+    return {"class_weight": effective_number_weight(y, beta=beta)}
+
+
+def _ldam_drw(y):
+    """LDAM's margins from the class counts, re-weighted by effective number
+    (beta 0.9999) from 80% of the epochs, as Cao et al. (160 of 200)."""
+    return {
+        "criterion__class_counts": np.unique(y, return_counts=True)[1],
+        "callbacks": [DeferredReweighting(start=0.8, beta=0.9999)],
+    }
 
 
 #: The methods of the comparison by name (``python -m skcrl --methods``).
@@ -142,6 +182,29 @@ METHODS = {
             "ce+la",
             "logit-adjusted cross-entropy (Menon et al. 2021), tau 1",
             {"alpha": 0.0, "logit_adjustment": 1.0},
+        ),
+        Method(
+            "focal",
+            "focal loss (Lin et al. 2017), gamma 2",
+            {**_CE, "criterion": FocalLoss},
+        ),
+        Method(
+            "ce+cb",
+            "cross-entropy, class-balanced weights (Cui et al. 2019), beta 0.9999",
+            _CE,
+            from_labels=_effective_number_weight(0.9999),
+        ),
+        Method(
+            "ce+cb-0.999",
+            "cross-entropy, class-balanced weights (Cui et al. 2019), beta 0.999",
+            _CE,
+            from_labels=_effective_number_weight(0.999),
+        ),
+        Method(
+            "ldam-drw",
+            "LDAM, deferred re-weighting from 80% of the epochs (Cao et al. 2019)",
+            {**_CE, "criterion": LDAMLoss},
+            from_labels=_ldam_drw,
         ),
         Method("crl", "CRLClassifier at its defaults", _crl("class", "relative")),
         Method(
@@ -197,6 +260,12 @@ METHODS = {
             search=TUNING_GRID,
         ),
         Method(
+            "crl-tuned-small",
+            "CRL, GridSearchCV on the training part over IMAGE_TUNING_GRID",
+            _crl("class", "relative"),
+            search=IMAGE_TUNING_GRID,
+        ),
+        Method(
             "ce+threshold",
             "cross-entropy, decision threshold tuned for balanced accuracy",
             _CE,
@@ -250,6 +319,7 @@ def build(
     seed: int,
     sample_shape=None,
     smallest_class=None,
+    labels=None,
     **common,
 ):
     """The estimator of ``method``, trained for about ``steps`` optimiser steps.
@@ -274,6 +344,9 @@ def build(
         Shape of one sample, when it is an image.
     smallest_class : int, default=None
         Training samples of the rarest class, for :func:`make_sampler`.
+    labels : array-like of shape (n_samples,), default=None
+        The training labels, for a method whose arguments come from them
+        (``Method.from_labels``).
     **common
         :class:`~skcrl.CRLClassifier` arguments shared by every method.
 
@@ -297,9 +370,15 @@ def build(
     """
     batch_size = common.get("batch_size", 128)
     epochs = max(1, round(steps / math.ceil(n_train / batch_size)))
+    if method.from_labels is not None and labels is None:
+        raise ValueError(
+            f"method {method.name!r} computes its arguments from the training "
+            "labels: pass labels=y_train."
+        )
     arguments = {
         **common,
         **method.classifier,
+        **(method.from_labels(labels) if method.from_labels is not None else {}),
         "max_epochs": epochs,
         "random_state": seed,
     }

@@ -374,6 +374,7 @@ def _fit_and_score(name, seed, data, steps, common):
         seed=seed,
         sample_shape=X.shape[1:],
         smallest_class=counts.min(),
+        labels=y,
         **common,
     )
     fit_params = {}

@@ -11,9 +11,84 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from .. import datasets
+from .._modules import SmallCNN
 from ._run import _MLP, DATASETS
 
-__all__ = ["SUITE", "Task"]
+__all__ = ["IMAGE_ATTRIBUTE_METHODS", "IMAGE_METHODS", "SUITE", "TRACKS", "Task"]
+
+#: The tracks of the suite: a network family and the data it reads.
+TRACKS = ("tabular", "images")
+
+#: The methods of the image track: plain, logit-adjusted, balanced and
+#: oversampled cross-entropy, the deep long-tail baselines, CRL at its defaults
+#: and on the network's embeddings (instance level), with class weights, and tuned
+#: over :data:`~skcrl.benchmark.IMAGE_TUNING_GRID`; on the binary task also the
+#: tuned thresholds. The full method list costs too much for a CNN on two cores.
+IMAGE_METHODS = (
+    "ce",
+    "ce+la",
+    "ce+balanced",
+    "ce+ros",
+    "focal",
+    "ce+cb",
+    "ce+cb-0.999",
+    "ldam-drw",
+    "crl",
+    "crl-inst",
+    "crl+balanced",
+    "crl-tuned-small",
+    "ce+threshold",
+    "crl+threshold",
+)
+
+#: The image track's methods on attribute tasks (``compare_attributes.py``'s
+#: names): binary cross-entropy plain, logit-adjusted, balanced and with
+#: class-aware batches, the sigmoid focal loss, and CRL as in
+#: :data:`IMAGE_METHODS`.
+IMAGE_ATTRIBUTE_METHODS = (
+    "bce",
+    "bce+la",
+    "bce+balanced",
+    "bce+sampler",
+    "focal",
+    "crl",
+    "crl-inst",
+    "crl+balanced",
+)
+
+#: The rare class of the binary image task: the tail of the long-tailed
+#: Fashion-MNIST (ankle boot, 10 training images at ratio 100).
+RARE_FASHION_CLASS = 9
+
+
+def _fashion_images(imbalance_ratio, seed):
+    return datasets.load_fashion_mnist_long_tailed(
+        imbalance_ratio=imbalance_ratio, random_state=seed
+    )
+
+
+def _rare_fashion(imbalance_ratio, seed):
+    data = _fashion_images(imbalance_ratio, seed)
+    data.y_train = (data.y_train == RARE_FASHION_CLASS).astype(int)
+    data.y_test = (data.y_test == RARE_FASHION_CLASS).astype(int)
+    name = data.target_names[RARE_FASHION_CLASS]
+    data.target_names = [f"not {name}", name]
+    data.description += f"; binary: {name} against the other classes"
+    return data
+
+
+def _digit_images(imbalance_ratio, seed):
+    return datasets.load_digits_long_tailed(
+        imbalance_ratio=imbalance_ratio, as_images=True, random_state=seed
+    )
+
+
+#: Loaders of the image track's data sets, by ``Task.dataset``.
+_IMAGES = {
+    "fashion": _fashion_images,
+    "fashion-rare": _rare_fashion,
+    "digits": _digit_images,
+}
 
 
 @dataclass(frozen=True)
@@ -32,6 +107,10 @@ class Task:
         ``"fashion"``).
     imbalance_ratio : float, default=None
         Head / tail of a long-tailed data set; None for a natural imbalance.
+    track : {"tabular", "images"}, default="tabular"
+        ``"images"``: the samples are images ``(1, height, width)`` and the
+        network is :class:`~skcrl.SmallCNN`; ``"tabular"``: feature vectors (or
+        flattened images) and the MLP.
 
     Examples
     --------
@@ -46,18 +125,37 @@ class Task:
     kind: str
     dataset: str
     imbalance_ratio: float | None = None
+    track: str = "tabular"
 
     @property
     def network(self) -> dict:
         """The classifier arguments every method shares on this task."""
+        if self.track == "images":
+            outputs = {"binary": 2, "multi-class": 10}.get(self.kind)
+            network = {"module": SmallCNN, "module__n_classes": outputs}
+            if outputs is None:
+                # the multi-label estimator does not ask a given module for
+                # embeddings itself, as the comparison's build does
+                network["module__n_classes"] = len(datasets.FASHION_MNIST_ATTRIBUTES)
+                network["module__return_embeddings"] = True
+            return network
         if self.kind == "attributes":
             return dict(_MLP)
         return dict(DATASETS[self.dataset].network)
+
+    @property
+    def methods(self) -> tuple | None:
+        """The methods run on this task; None: every method."""
+        if self.track != "images":
+            return None
+        return IMAGE_ATTRIBUTE_METHODS if self.kind == "attributes" else IMAGE_METHODS
 
     def load(self, seed: int):
         """The task's split for ``seed``: a Bunch of ``X_train``, ``y_train``,
         ``X_test``, ``y_test`` (for attributes, ``y`` is the indicator ``Y``,
         and ``source_train``, ``source_test`` the classes it was derived from)."""
+        if self.track == "images" and self.kind != "attributes":
+            return _IMAGES[self.dataset](self.imbalance_ratio, seed)
         if self.kind != "attributes":
             return DATASETS[self.dataset].load(
                 imbalance_ratio=self.imbalance_ratio, random_state=seed
@@ -69,7 +167,7 @@ class Task:
         else:
             data = datasets.load_fashion_mnist_attributes(
                 imbalance_ratio=self.imbalance_ratio,
-                as_images=False,
+                as_images=self.track == "images",
                 random_state=seed,
             )
         # the class each row's attributes come from, kept for weighing the test
@@ -79,9 +177,12 @@ class Task:
         return data
 
 
-#: The suite: seven multi-class long tails of different ratios, sizes and class
-#: counts, one mildly imbalanced multi-class set, five naturally imbalanced
-#: binary sets from 1:3 to 1:129, two attribute sets.
+#: The suite. The tabular track (an MLP): seven multi-class long tails of
+#: different ratios, sizes and class counts, one mildly imbalanced multi-class
+#: set, five naturally imbalanced binary sets from 1:3 to 1:129, two attribute
+#: sets. The image track (:class:`~skcrl.SmallCNN`): long-tailed Fashion-MNIST
+#: (ratio 100), its tail class against the rest (1:247), its attributes, and the
+#: long-tailed digits as 8x8 images (ratios 10 and 40).
 SUITE = {
     task.name: task
     for task in [
@@ -100,5 +201,10 @@ SUITE = {
         Task("abalone19", "binary", "abalone19"),
         Task("digits-attributes", "attributes", "digits", 10.0),
         Task("fashion-attributes", "attributes", "fashion", 100.0),
+        Task("fashion-lt100-cnn", "multi-class", "fashion", 100.0, "images"),
+        Task("fashion-rare-cnn", "binary", "fashion-rare", 100.0, "images"),
+        Task("fashion-attributes-cnn", "attributes", "fashion", 100.0, "images"),
+        Task("digits-lt10-cnn", "multi-class", "digits", 10.0, "images"),
+        Task("digits-lt40-cnn", "multi-class", "digits", 40.0, "images"),
     ]
 }
