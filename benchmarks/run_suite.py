@@ -146,7 +146,13 @@ def main(argv=None):
         print(f"\n{name}: {seconds / 60:.1f} min", flush=True)
         print("\n".join(verdict), flush=True)
         settings = {**run, "task": name, "minutes": round(seconds / 60, 1)}
-        (args.output / f"{name}.json").write_text(json.dumps(settings, indent=1))
+        path = args.output / f"{name}.json"
+        if args.methods and path.exists():
+            # the rows of the other methods came from the earlier run
+            earlier = json.loads(path.read_text())
+            settings["methods"] = args.methods
+            settings["earlier"] = earlier
+        path.write_text(json.dumps(settings, indent=1))
 
 
 if __name__ == "__main__":

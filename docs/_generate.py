@@ -360,11 +360,7 @@ def comparison_tables(results=RESULTS):
         run_file = results / "comparison" / f"{task}.json"
         if run_file.exists():
             run = json.loads(run_file.read_text())
-            out.append(
-                f"``{run['command'].strip()}`` at commit ``{run['commit']}``, "
-                f"{run['minutes']:g} minutes ({run['machine']}, torch {run['torch']}, "
-                f"{run['torch_threads']} thread per process).\n"
-            )
+            out.append(_run_line(run))
         verdict = verdict_lines(by_method, reference=reference, metric=metric)
         if verdict:
             out.append(
@@ -389,6 +385,19 @@ def comparison_tables(results=RESULTS):
             )
         )
     return {"comparison_tasks": "\n".join(out)}
+
+
+def _run_line(run):
+    """The command, commit and minutes of a run, and of the runs whose rows it
+    kept (``--methods``)."""
+    line = (
+        f"``{run['command'].strip()}`` at commit ``{run['commit']}``, "
+        f"{run['minutes']:g} minutes ({run['machine']}, torch {run['torch']}, "
+        f"{run['torch_threads']} thread per process)"
+    )
+    if "earlier" in run:
+        line += "; the other methods' rows from " + _run_line(run["earlier"])[:-2]
+    return line + ".\n"
 
 
 def _diff(s, a, b):
@@ -822,29 +831,181 @@ def costs_table(results=RESULTS):
     }
 
 
-def headline_markdown(results=RESULTS):
-    """README's one table: per task, CRL at its defaults and its paired
-    differences to plain cross-entropy, the logit-adjusted cross-entropy and the
-    best method without CRL, with the verdict against the last."""
-    rows = targets(results)
+#: The tracks of the answer (attribute tasks of either network form their own),
+#: and the CRL searches: ``crl-tuned`` (12 settings) on the tabular track,
+#: ``crl-tuned-small`` (4) on the image track.
+TRACK_LABELS = {
+    "tabular": "tabular (MLP)",
+    "images": "images (CNN)",
+    "attributes": "attributes (MLP, CNN)",
+}
+TUNED = ("crl-tuned", "crl-tuned-small")
+
+
+def tracks(results=RESULTS):
+    """``{track: [row]}``: per task, the defaults' paired differences to the
+    logit-adjusted cross-entropy and to the best method without CRL, and the CRL
+    search's to the best method without CRL (None where it was not run)."""
+    from skcrl.benchmark import SUITE, against_baselines
+
     scores, _ = comparison(results)
+    out = {track: [] for track in TRACK_LABELS}
+    for row in targets(results):
+        task = SUITE[row["task"]]
+        by_method = scores[row["task"]]
+        tuned = next((m for m in TUNED if m in by_method), None)
+        versus_best = None
+        if tuned is not None:
+            reference = _prefix(by_method) + "ce"
+            *_, (_, _, versus_best) = against_baselines(by_method, tuned, reference)
+        track = "attributes" if task.kind == "attributes" else task.track
+        out[track].append(
+            dict(
+                task=row["task"],
+                la=row["crl_vs_la"],
+                best=row["crl_vs_best"],
+                tuned=versus_best,
+                tuned_name=tuned,
+            )
+        )
+    return {track: rows for track, rows in out.items() if rows}
 
-    def cell(d):
-        return f"{d.mean:+.3f} ± {d.sd:.3f}"
 
-    lines = [
-        "| task | `crl` | − `ce` | − `ce+la` | − best without CRL | verdict |",
-        "|---|---:|---:|---:|---:|---|",
+def _verdict_counts(differences):
+    """ "2 better, 9 within noise, 4 worse" of paired differences."""
+    differences = [d for d in differences if d is not None]
+    if not differences:
+        return "not run"
+    counts = {
+        verdict: sum(d.verdict == verdict for d in differences)
+        for verdict in ("better", "within noise", "worse")
+    }
+    return ", ".join(f"{n} {verdict}" for verdict, n in counts.items() if n)
+
+
+def _track_cells(rows):
+    tuned = sorted({r["tuned_name"] for r in rows if r["tuned_name"]})
+    return [
+        str(len(rows)),
+        _verdict_counts(r["la"] for r in rows),
+        _verdict_counts(r["best"] for r in rows),
+        _verdict_counts(r["tuned"] for r in rows)
+        + "".join(f" (`{name}`)" for name in tuned),
     ]
-    for r in rows:
-        crl = scores[r["task"]]["crl"].mean()
+
+
+_TRACK_HEADER = [
+    "track",
+    "tasks",
+    "`crl` against `ce+la`",
+    "`crl` against the best without CRL",
+    "CRL tuned against the best without CRL",
+]
+
+
+def headline_markdown(results=RESULTS):
+    """README's one table: per track, how many tasks CRL at its defaults (and
+    tuned) is better than, within the noise of, or worse than the
+    logit-adjusted cross-entropy and the best method without CRL, paired over
+    seeds."""
+    lines = [
+        "| " + " | ".join(_TRACK_HEADER) + " |",
+        "|---|---:|---|---|---|",
+    ]
+    for track, rows in tracks(results).items():
         lines.append(
-            f"| {r['task']} | {crl:.3f} | {cell(r['crl_vs_ce'])} "
-            f"| {cell(r['crl_vs_la'])} "
-            f"| {cell(r['crl_vs_best'])} (`{r['best_without_crl']}`) "
-            f"| {r['crl_vs_best'].verdict} |"
+            "| " + " | ".join([TRACK_LABELS[track], *_track_cells(rows)]) + " |"
         )
     return "\n".join(lines) + "\n"
+
+
+def track_tables(results=RESULTS):
+    """The results page's answer per track, and each track's tasks."""
+    by_track = tracks(results)
+    if not by_track:
+        return {"tracks": "(``benchmarks/run_suite.py`` has not been run.)\n"}
+    summary = list_table(
+        [h.replace("`", "``") for h in _TRACK_HEADER],
+        [
+            [TRACK_LABELS[t], *(c.replace("`", "``") for c in _track_cells(rows))]
+            for t, rows in by_track.items()
+        ],
+    )
+
+    def paired(d):
+        return "not run" if d is None else f"{d.mean:+.3f} ± {d.sd:.3f} ({d.verdict})"
+
+    per_task = list_table(
+        ["track", "task", "crl − ce+la", "crl − best without CRL", "tuned − best"],
+        [
+            [
+                TRACK_LABELS[t],
+                r["task"],
+                paired(r["la"]),
+                paired(r["best"]),
+                paired(r["tuned"]),
+            ]
+            for t, rows in by_track.items()
+            for r in rows
+        ],
+    )
+    return {"tracks": summary + "\n" + per_task}
+
+
+def image_curve_tables(results=RESULTS):
+    """``benchmarks/image_curves.py``'s CNN-against-MLP comparison and its
+    learning curves at the suite's 30 epochs and at 60."""
+    from skcrl.benchmark import paired_difference
+
+    path = results / "image_curves.json"
+    if not path.exists():
+        missing = "(``benchmarks/image_curves.py`` has not been run.)\n"
+        return {"cnn_vs_mlp": missing, "image_curves": missing}
+    data = json.loads(path.read_text())
+    run = data["run"]
+    source = (
+        f"``{run['command'].strip()}``, {run['minutes']:g} minutes "
+        f"({run['machine']}, torch {run['torch']}).\n\n"
+    )
+    rows = []
+    for label in dict.fromkeys(p["data"] for p in data["cnn_against_mlp"]):
+        mine = [p for p in data["cnn_against_mlp"] if p["data"] == label]
+        cnn, mlp = [p["cnn"] for p in mine], [p["mlp"] for p in mine]
+        d = paired_difference(cnn, mlp)
+        rows.append(
+            [
+                label,
+                str(mine[0]["n_train"]),
+                _pm(np.array(cnn)),
+                _pm(np.array(mlp)),
+                f"{d.mean:+.3f} ± {d.sd:.3f} ({d.verdict})",
+            ]
+        )
+    pixels = list_table(
+        ["data", "training images", "SmallCNN", "default MLP", "CNN − MLP"], rows
+    )
+    curves = list_table(
+        [
+            "task",
+            "method",
+            "test balanced accuracy, epoch 30",
+            "epoch 60",
+            "training loss, epoch 30",
+            "epoch 60",
+        ],
+        [
+            [
+                c["task"],
+                f"``{c['method']}``",
+                f"{c['test_balanced_accuracy'][29]:.3f}",
+                f"{c['test_balanced_accuracy'][-1]:.3f}",
+                f"{c['train_loss'][29]:.3f}",
+                f"{c['train_loss'][-1]:.3f}",
+            ]
+            for c in data["curves"]
+        ],
+    )
+    return {"cnn_vs_mlp": source + pixels, "image_curves": source + curves}
 
 
 def calibration_target_table(results=RESULTS, bound=0.05):
@@ -994,10 +1155,12 @@ def generate(results=RESULTS, generated=GENERATED):
         pieces.update(comparison_tables(results))
         pieces.update(costs_table(results))
         pieces.update(target_tables(results))
+        pieces.update(track_tables(results))
         pieces.update(findings(results))
         pieces.update(verdict_example(results))
         pieces.update(calibration_target_table(results))
     pieces.update(calibration_tables(results))
+    pieces.update(image_curve_tables(results))
     pieces.update(bench_fit_table(results))
     pieces.update(bench_step_table(results))
     pieces.update(call_path_table(results))

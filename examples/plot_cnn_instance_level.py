@@ -23,7 +23,6 @@ print("images:", data.X_train.shape, "per digit:", np.bincount(data.y_train))
 common = dict(
     module=SmallCNN,
     module__n_classes=10,
-    module__channels=(32, 64),
     module__return_embeddings=True,
     max_epochs=40,
     batch_size=64,

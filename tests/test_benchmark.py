@@ -303,3 +303,134 @@ def test_the_command_notes_skipped_threshold_methods(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "note: ce+threshold: a decision threshold is tuned on binary" in out
     assert "| ce |" in out and "| ce+threshold |" not in out
+
+
+# -- the image track and the deep long-tail baselines ------------------------------
+
+
+def test_baselines_get_their_arguments_from_the_training_labels():
+    from skcrl import DeferredReweighting, FocalLoss, LDAMLoss, effective_number_weight
+
+    y = np.repeat([0, 1, 2], [40, 10, 2])
+    for name, beta in (("ce+cb", 0.9999), ("ce+cb-0.999", 0.999)):
+        estimator = build(METHODS[name], n_train=52, steps=4, seed=0, labels=y)
+        assert estimator.class_weight == effective_number_weight(y, beta=beta)
+    first, second = (
+        build(METHODS["ldam-drw"], n_train=52, steps=4, seed=0, labels=y)
+        for _ in range(2)
+    )
+    assert first.criterion is LDAMLoss
+    assert first.criterion__class_counts.tolist() == [40, 10, 2]
+    (drw,) = first.callbacks
+    assert isinstance(drw, DeferredReweighting) and drw.start == 0.8
+    assert drw is not second.callbacks[0]  # a fresh callback per estimator
+    assert build(METHODS["focal"], n_train=52, steps=4, seed=0).criterion is FocalLoss
+    with pytest.raises(ValueError, match="labels=y_train"):
+        build(METHODS["ce+cb"], n_train=52, steps=4, seed=0)
+
+
+def test_baselines_run_in_the_comparison():
+    records = run_comparison(
+        methods=["focal", "ce+cb", "ldam-drw"], seeds=[0], epochs=2, progress=False
+    )
+    for record in records:
+        assert 0 <= record["balanced_accuracy"] <= 1
+        assert np.isfinite(record["log_loss"])  # probabilities, not raw logits
+
+
+def test_image_tasks_train_the_small_cnn_on_images():
+    from skcrl import SmallCNN
+    from skcrl.benchmark import IMAGE_ATTRIBUTE_METHODS, IMAGE_METHODS, TRACKS
+
+    images = {name: task for name, task in SUITE.items() if task.track == "images"}
+    assert set(TRACKS) == {task.track for task in SUITE.values()}
+    assert {task.kind for task in images.values()} == {
+        "multi-class",
+        "binary",
+        "attributes",
+    }
+    for task in images.values():
+        assert task.network["module"] is SmallCNN
+        expected = (
+            IMAGE_ATTRIBUTE_METHODS if task.kind == "attributes" else IMAGE_METHODS
+        )
+        assert task.methods == expected
+    for task in SUITE.values():
+        if task.track == "tabular":
+            assert task.methods is None and "module" not in task.network
+    data = SUITE["digits-lt40-cnn"].load(seed=0)
+    assert data.X_train.shape[1:] == (1, 8, 8)
+    assert np.bincount(data.y_train).tolist()[-1] == 3
+    records = run_comparison(
+        DataSet(
+            lambda imbalance_ratio, random_state: SUITE["digits-lt10-cnn"].load(
+                random_state
+            ),
+            SUITE["digits-lt10-cnn"].network,
+        ),
+        methods=["ce+la", "crl-inst"],
+        seeds=[0],
+        epochs=1,
+        progress=False,
+    )
+    assert [len(r["recall_per_class"]) for r in records] == [10, 10]
+
+
+def test_the_rare_fashion_task_is_its_tail_class(monkeypatch, tmp_path):
+    from test_datasets import fake_fashion_files
+
+    from skcrl import datasets
+
+    monkeypatch.setattr(datasets, "FASHION_MNIST_HOME", fake_fashion_files(tmp_path))
+    task = SUITE["fashion-rare-cnn"]
+    data = task.load(seed=0)
+    # the fake images are filled with their class id: the positives are class 9
+    positives = data.X_train[data.y_train == 1]
+    assert len(positives) and np.allclose(positives * 255, 9)
+    assert data.y_test.sum() == 12 and list(data.target_names) == [
+        "not Ankle boot",
+        "Ankle boot",
+    ]
+    attributes = SUITE["fashion-attributes-cnn"].load(seed=0)
+    assert attributes.X_train.shape[1:] == (1, 28, 28)
+    assert attributes.y_train.ndim == 2
+
+
+def test_run_suite_picks_a_track_and_keeps_earlier_runs(monkeypatch, tmp_path):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import run_suite
+
+    ran = []
+
+    def fake_task(name, methods, seeds, output):
+        ran.append((name, methods))
+        return name, 60.0, ["verdict"]
+
+    monkeypatch.setattr(run_suite, "run_task", fake_task)
+    run_suite.main(["--track", "images", "--n-jobs", "1", "--output", str(tmp_path)])
+    images = {name for name, task in SUITE.items() if task.track == "images"}
+    assert {name for name, _ in ran} == images
+    first = json.loads((tmp_path / "digits-lt10-cnn.json").read_text())
+    assert first["minutes"] == 1.0 and "earlier" not in first
+    ran.clear()
+    run_suite.main(
+        [
+            "--tasks",
+            "digits-lt10-cnn",
+            "--methods",
+            "focal",
+            "--n-jobs",
+            "1",
+            "--output",
+            str(tmp_path),
+        ]
+    )
+    assert ran == [("digits-lt10-cnn", ["focal"])]
+    second = json.loads((tmp_path / "digits-lt10-cnn.json").read_text())
+    assert second["methods"] == ["focal"] and second["earlier"] == first
+    ran.clear()
+    run_suite.main(["--n-jobs", "1", "--output", str(tmp_path / "tabular")])
+    assert {name for name, _ in ran} == set(SUITE) - images

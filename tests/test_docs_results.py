@@ -101,19 +101,38 @@ def test_targets_by_hand(results):
 
 
 def test_headline_and_pages_are_written(results):
+    images = {
+        "ce": (0.80, 0.80),
+        "ce+balanced": (0.80, 0.80),
+        "ce+la": (0.85, 0.86),
+        "focal": (0.86, 0.88),
+        "crl": (0.87, 0.89),
+        "crl+balanced": (0.80, 0.80),
+        "crl-tuned-small": (0.90, 0.91),
+    }
+    _write(
+        results / "comparison" / "digits-lt10-cnn.csv",
+        [(m, seed, v[seed], 1.0) for m, v in images.items() for seed in (0, 1)],
+        "balanced_accuracy",
+    )
     headline = _generate.headline_markdown(results)
+    # tabular: yeast6 and ecoli4. Against ce+la: within noise (-0.07 ± 0.071)
+    # and better (+0.03, no spread); against the best: within noise and worse;
+    # crl-tuned: 0.03 above ce+la on yeast6, 0.05 below ce on ecoli4
     assert (
-        "| yeast6 | 0.750 | +0.150 ± 0.071 | -0.070 ± 0.071 "
-        "| -0.070 ± 0.071 (`ce+la`) | within noise |" in headline
+        "| tabular (MLP) | 2 | 1 better, 1 within noise | 1 within noise, 1 worse "
+        "| 1 better, 1 worse (`crl-tuned`) |" in headline
     )
+    # images: crl +0.025 ± 0.007 over ce+la, +0.01 (no spread) over focal, the
+    # best without CRL; the search +0.035 ± 0.007 over focal
     assert (
-        "| ecoli4 | 0.850 | -0.050 ± 0.000 | +0.030 ± 0.000 "
-        "| -0.050 ± 0.000 (`ce`) | worse |" in headline
+        "| images (CNN) | 1 | 1 better | 1 better | 1 better (`crl-tuned-small`) |"
+        in headline
     )
-    assert (
-        "| digits-attributes | 0.830 | +0.030 ± 0.014 | -0.020 ± 0.014 "
-        "| -0.070 ± 0.014 (`bce+balanced`) | worse |" in headline
-    )
+    assert "| attributes (MLP, CNN) | 1 |" in headline
+    assert headline.rstrip().endswith("| 1 worse | not run |")
+    tracks = _generate.track_tables(results)["tracks"]
+    assert "     - digits-lt10-cnn\n     - +0.025 ± 0.007 (better)" in tracks
     (results / "bench_fit.json").write_text(
         json.dumps(
             {
@@ -291,3 +310,53 @@ def test_fault_injection_table(tmp_path):
         )
         assert row in table
     assert "- 3 (up to 0.041)\n     - 1\n" in table
+
+
+def test_image_curve_tables(tmp_path):
+    pieces = _generate.image_curve_tables(tmp_path)
+    assert "has not been run" in pieces["cnn_vs_mlp"]
+    run = dict(
+        command="python benchmarks/image_curves.py",
+        minutes=5.0,
+        machine="x86_64, 2 cores",
+        torch="2.13.0",
+    )
+    pairs = [
+        dict(data="lt20", n_train=1187, seed=s, cnn=c, mlp=m)
+        for s, c, m in ((0, 0.80, 0.75), (1, 0.82, 0.76))
+    ]
+    curve = dict(
+        task="digits-lt10-cnn",
+        method="ce",
+        train_loss=[1.0 / (e + 1) for e in range(60)],
+        test_balanced_accuracy=[0.5] * 29 + [0.9] * 31,
+    )
+    (tmp_path / "image_curves.json").write_text(
+        json.dumps(dict(run=run, curves=[curve], cnn_against_mlp=pairs))
+    )
+    pieces = _generate.image_curve_tables(tmp_path)
+    # CNN - MLP: +0.05, +0.06: mean 0.055, sd 0.0071, beyond 2 standard errors
+    assert "- 1187\n     - 0.810 ± 0.010\n     - 0.755 ± 0.005" in pieces["cnn_vs_mlp"]
+    assert "+0.055 ± 0.007 (better)" in pieces["cnn_vs_mlp"]
+    # epoch 30 is index 29: loss 1/30
+    assert "- 0.900\n     - 0.900\n     - 0.033\n     - 0.017" in pieces["image_curves"]
+
+
+def test_a_partial_rerun_names_both_runs():
+    base = dict(machine="x86_64", torch="2.13.0", torch_threads=1)
+    earlier = dict(
+        base, command="python benchmarks/run_suite.py", commit="a1", minutes=9
+    )
+    run = dict(
+        base,
+        command="python benchmarks/run_suite.py --methods focal",
+        commit="b2",
+        minutes=2,
+        earlier=earlier,
+    )
+    line = _generate._run_line(run)
+    assert line.startswith("``python benchmarks/run_suite.py --methods focal`` at")
+    assert (
+        "; the other methods' rows from ``python benchmarks/run_suite.py`` at " in line
+    )
+    assert "``a1``, 9 minutes" in line and line.endswith("per process).\n")

@@ -100,6 +100,8 @@ def probability_scores(y_true, proba, classes, sample_weight=None):
         labels, proba = [0, 1], np.column_stack([1 - proba, proba])
     else:
         labels = list(classes)
+        # float32 rows sum to 1 within 1e-7, beyond scikit-learn's float64 check
+        proba = proba / proba.sum(axis=1, keepdims=True)
     return {
         "log_loss": float(
             log_loss(y_true, proba, labels=labels, sample_weight=sample_weight)
