@@ -37,7 +37,7 @@ SEEDS = (0, 1, 2)
 BUDGET = dict(epochs=30, batch_size=64, lr=0.003)
 
 
-def run_task(name, methods, seeds, output):
+def run_task(name, methods, seeds, output, device="cpu"):
     import warnings
 
     import torch
@@ -68,7 +68,7 @@ def run_task(name, methods, seeds, output):
         ]
         records, _ = compare_attributes.run(
             lambda random_state: task.load(random_state),
-            task.network,
+            {**task.network, "device": device},
             chosen,
             seeds,
             verbose=False,
@@ -85,7 +85,12 @@ def run_task(name, methods, seeds, output):
             task.network,
         )
         records = run_comparison(
-            dataset, methods=chosen, seeds=seeds, progress=False, **BUDGET
+            dataset,
+            methods=chosen,
+            seeds=seeds,
+            progress=False,
+            device=device,
+            **BUDGET,
         )
         records = _merged(records, path, chosen, read_csv)
         write_csv(records, path)
@@ -116,6 +121,9 @@ def main(argv=None):
     parser.add_argument("--methods", nargs="+", default=None)
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
     parser.add_argument("--n-jobs", type=int, default=2)
+    parser.add_argument(
+        "--device", default=None, help="torch device; default: cuda where present"
+    )
     parser.add_argument("--output", type=Path, default=Path("docs/results/comparison"))
     args = parser.parse_args(argv)
     args.output.mkdir(parents=True, exist_ok=True)
@@ -125,6 +133,7 @@ def main(argv=None):
     sys.path.insert(0, str(Path(__file__).parent))
     import torch
 
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True
     ).stdout.strip()
@@ -137,12 +146,26 @@ def main(argv=None):
         "torch": torch.__version__,
         "torch_threads": 1,
         "workers": args.n_jobs,
+        "device": device,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "python": sys.version.split()[0],
     }
+    if any(SUITE[t].track == "images" for t in tasks) and not args.methods:
+        from skcrl.benchmark import IMAGE_METHODS
+
+        print(
+            f"Image tasks run {len(IMAGE_METHODS)} methods, not all of them, and "
+            "CRL's search covers 4 settings (crl-tuned-small), not 12: the budget "
+            "of a CNN on two CPU cores.",
+            flush=True,
+        )
+    start = time.perf_counter()
     for name, seconds, verdict in Parallel(
         n_jobs=args.n_jobs, return_as="generator_unordered"
-    )(delayed(run_task)(task, args.methods, args.seeds, args.output) for task in tasks):
+    )(
+        delayed(run_task)(task, args.methods, args.seeds, args.output, device)
+        for task in tasks
+    ):
         print(f"\n{name}: {seconds / 60:.1f} min", flush=True)
         print("\n".join(verdict), flush=True)
         settings = {**run, "task": name, "minutes": round(seconds / 60, 1)}
@@ -153,6 +176,7 @@ def main(argv=None):
             settings["methods"] = args.methods
             settings["earlier"] = earlier
         path.write_text(json.dumps(settings, indent=1))
+    print(f"\nall tasks: {(time.perf_counter() - start) / 60:.1f} min", flush=True)
 
 
 if __name__ == "__main__":

@@ -405,7 +405,8 @@ def test_run_suite_picks_a_track_and_keeps_earlier_runs(monkeypatch, tmp_path):
 
     ran = []
 
-    def fake_task(name, methods, seeds, output):
+    def fake_task(name, methods, seeds, output, device):
+        assert device == "cpu"  # no CUDA here: the default falls back
         ran.append((name, methods))
         return name, 60.0, ["verdict"]
 

@@ -132,12 +132,8 @@ def _plain_crl(**extra):
     return _crl("class", "relative", **{**_PLAIN, **extra})
 
 
-def _effective_number_weight(beta):
-    # module-level and partial: a method travels to joblib's workers by pickle
-    return functools.partial(_class_weight_by_effective_number, beta=beta)
-
-
 def _class_weight_by_effective_number(y, beta):
+    # module-level (with functools.partial): methods reach joblib's workers pickled
     return {"class_weight": effective_number_weight(y, beta=beta)}
 
 
@@ -192,13 +188,17 @@ METHODS = {
             "ce+cb",
             "cross-entropy, class-balanced weights (Cui et al. 2019), beta 0.9999",
             _CE,
-            from_labels=_effective_number_weight(0.9999),
+            from_labels=functools.partial(
+                _class_weight_by_effective_number, beta=0.9999
+            ),
         ),
         Method(
             "ce+cb-0.999",
             "cross-entropy, class-balanced weights (Cui et al. 2019), beta 0.999",
             _CE,
-            from_labels=_effective_number_weight(0.999),
+            from_labels=functools.partial(
+                _class_weight_by_effective_number, beta=0.999
+            ),
         ),
         Method(
             "ldam-drw",
