@@ -85,7 +85,7 @@ def probability_means(results=RESULTS):
 
 def _prefix(by_method):
     """``"b"`` for an attribute task (binary cross-entropy baselines), else ``""``."""
-    return "b" if "bce" in by_method else ""
+    return "b" if "bce" in by_method or "bce+la" in by_method else ""
 
 
 # -- rendering ----------------------------------------------------------------------
@@ -844,8 +844,10 @@ TUNED = ("crl-tuned", "crl-tuned-small")
 
 def tracks(results=RESULTS):
     """``{track: [row]}``: per task, the defaults' paired differences to the
-    logit-adjusted cross-entropy and to the best method without CRL, and the CRL
-    search's to the best method without CRL (None where it was not run)."""
+    logit-adjusted cross-entropy and to the best method without CRL, the CRL
+    search's to the best method without CRL, and the instance level's (on the
+    network's embeddings) to the logit-adjusted cross-entropy (None where not
+    run)."""
     from skcrl.benchmark import SUITE, against_baselines
 
     scores, _ = comparison(results)
@@ -859,10 +861,14 @@ def tracks(results=RESULTS):
             reference = _prefix(by_method) + "ce"
             *_, (_, _, versus_best) = against_baselines(by_method, tuned, reference)
         track = "attributes" if task.kind == "attributes" else task.track
+        instance = None
+        if "crl-inst" in by_method:
+            instance = _diff(by_method, "crl-inst", _prefix(by_method) + "ce+la")
         out[track].append(
             dict(
                 task=row["task"],
                 la=row["crl_vs_la"],
+                instance=instance,
                 best=row["crl_vs_best"],
                 tuned=versus_best,
                 tuned_name=tuned,
@@ -891,6 +897,7 @@ def _track_cells(rows):
         _verdict_counts(r["best"] for r in rows),
         _verdict_counts(r["tuned"] for r in rows)
         + "".join(f" (`{name}`)" for name in tuned),
+        _verdict_counts(r["instance"] for r in rows),
     ]
 
 
@@ -900,6 +907,7 @@ _TRACK_HEADER = [
     "`crl` against `ce+la`",
     "`crl` against the best without CRL",
     "CRL tuned against the best without CRL",
+    "`crl-inst` against `ce+la`",
 ]
 
 
@@ -910,7 +918,7 @@ def headline_markdown(results=RESULTS):
     seeds."""
     lines = [
         "| " + " | ".join(_TRACK_HEADER) + " |",
-        "|---|---:|---|---|---|",
+        "|---|---:|---|---|---|---|",
     ]
     for track, rows in tracks(results).items():
         lines.append(
@@ -936,7 +944,14 @@ def track_tables(results=RESULTS):
         return "not run" if d is None else f"{d.mean:+.3f} ± {d.sd:.3f} ({d.verdict})"
 
     per_task = list_table(
-        ["track", "task", "crl − ce+la", "crl − best without CRL", "tuned − best"],
+        [
+            "track",
+            "task",
+            "crl − ce+la",
+            "crl − best without CRL",
+            "tuned − best",
+            "crl-inst − ce+la",
+        ],
         [
             [
                 TRACK_LABELS[t],
@@ -944,12 +959,64 @@ def track_tables(results=RESULTS):
                 paired(r["la"]),
                 paired(r["best"]),
                 paired(r["tuned"]),
+                paired(r["instance"]),
             ]
             for t, rows in by_track.items()
             for r in rows
         ],
     )
     return {"tracks": summary + "\n" + per_task}
+
+
+def image_confirmation_table(results=RESULTS):
+    """The image track's CRL rows on fresh seeds (``--seeds 3 4 5 --output
+    docs/results/image_confirmation``): class and instance level against the
+    logit-adjusted cross-entropy on those seeds, and on all six with the suite's."""
+    folder = results / "image_confirmation"
+    if not folder.exists():
+        return {
+            "image_confirmation": "(the confirmation on seeds 3-5 has not been run.)\n"
+        }
+    scores, _ = comparison(results)
+    rows = []
+    for path in sorted(folder.glob("*.csv")):
+        task = path.stem
+        fresh = _rows(path)
+        metric = (
+            "mean_balanced_accuracy"
+            if "mean_balanced_accuracy" in fresh[0]
+            else "balanced_accuracy"
+        )
+        by_method = {}
+        for row in sorted(fresh, key=lambda r: int(r["seed"])):
+            by_method.setdefault(row["method"], []).append(float(row[metric]))
+        by_method = {m: np.array(v) for m, v in by_method.items()}
+        la = _prefix(by_method) + "ce+la"
+        both = {m: np.concatenate([scores[task][m], v]) for m, v in by_method.items()}
+        cells = [task]
+        for a, b in (("crl", la), ("crl-inst", la), ("crl-inst", "crl")):
+            for source in (by_method, both):
+                d = _diff(source, a, b)
+                cells.append(f"{d.mean:+.3f} ± {d.sd:.3f} ({d.verdict})")
+        rows.append(cells)
+    run = json.loads(next(folder.glob("*.json")).read_text())
+    return {
+        "image_confirmation": f"``{run['command'].strip()}`` at commit "
+        f"``{run['commit']}``; paired over seeds 3-5, then over 0-5 with the "
+        "suite's rows.\n\n"
+        + list_table(
+            [
+                "task",
+                "crl − ce+la, seeds 3-5",
+                "seeds 0-5",
+                "crl-inst − ce+la, seeds 3-5",
+                "seeds 0-5",
+                "crl-inst − crl, seeds 3-5",
+                "seeds 0-5",
+            ],
+            rows,
+        )
+    }
 
 
 def image_curve_tables(results=RESULTS):
@@ -1161,6 +1228,7 @@ def generate(results=RESULTS, generated=GENERATED):
         pieces.update(calibration_target_table(results))
     pieces.update(calibration_tables(results))
     pieces.update(image_curve_tables(results))
+    pieces.update(image_confirmation_table(results))
     pieces.update(bench_fit_table(results))
     pieces.update(bench_step_table(results))
     pieces.update(call_path_table(results))

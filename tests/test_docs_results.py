@@ -109,6 +109,7 @@ def test_headline_and_pages_are_written(results):
         "crl": (0.87, 0.89),
         "crl+balanced": (0.80, 0.80),
         "crl-tuned-small": (0.90, 0.91),
+        "crl-inst": (0.86, 0.85),
     }
     _write(
         results / "comparison" / "digits-lt10-cnn.csv",
@@ -121,16 +122,17 @@ def test_headline_and_pages_are_written(results):
     # crl-tuned: 0.03 above ce+la on yeast6, 0.05 below ce on ecoli4
     assert (
         "| tabular (MLP) | 2 | 1 better, 1 within noise | 1 within noise, 1 worse "
-        "| 1 better, 1 worse (`crl-tuned`) |" in headline
+        "| 1 better, 1 worse (`crl-tuned`) | not run |" in headline
     )
     # images: crl +0.025 ± 0.007 over ce+la, +0.01 (no spread) over focal, the
-    # best without CRL; the search +0.035 ± 0.007 over focal
+    # best without CRL; the search +0.035 ± 0.007 over focal; crl-inst +0.01 and
+    # -0.01 around ce+la
     assert (
-        "| images (CNN) | 1 | 1 better | 1 better | 1 better (`crl-tuned-small`) |"
-        in headline
+        "| images (CNN) | 1 | 1 better | 1 better | 1 better (`crl-tuned-small`) "
+        "| 1 within noise |" in headline
     )
     assert "| attributes (MLP, CNN) | 1 |" in headline
-    assert headline.rstrip().endswith("| 1 worse | not run |")
+    assert headline.rstrip().endswith("| 1 worse | not run | not run |")
     tracks = _generate.track_tables(results)["tracks"]
     assert "     - digits-lt10-cnn\n     - +0.025 ± 0.007 (better)" in tracks
     (results / "bench_fit.json").write_text(
@@ -360,3 +362,49 @@ def test_a_partial_rerun_names_both_runs():
         "; the other methods' rows from ``python benchmarks/run_suite.py`` at " in line
     )
     assert "``a1``, 9 minutes" in line and line.endswith("per process).\n")
+
+
+def test_image_confirmation_pairs_fresh_seeds_and_all(tmp_path):
+    assert (
+        "not been run"
+        in _generate.image_confirmation_table(tmp_path)["image_confirmation"]
+    )
+    suite = {"ce+la": (0.80, 0.80), "crl": (0.81, 0.83), "crl-inst": (0.82, 0.85)}
+    fresh = {"ce+la": (0.70, 0.72), "crl": (0.70, 0.72), "crl-inst": (0.75, 0.76)}
+    for folder, scores, seeds in (
+        ("comparison", suite, (0, 1)),
+        ("image_confirmation", fresh, (3, 4)),
+    ):
+        (tmp_path / folder).mkdir()
+        _write(
+            tmp_path / folder / "digits-lt10-cnn.csv",
+            [
+                (m, seed, v[i], 1.0)
+                for m, v in scores.items()
+                for i, seed in enumerate(seeds)
+            ],
+            "balanced_accuracy",
+        )
+    (tmp_path / "image_confirmation" / "digits-lt10-cnn.json").write_text(
+        json.dumps(
+            dict(command="python benchmarks/run_suite.py --seeds 3 4 5", commit="c3")
+        )
+    )
+    table = _generate.image_confirmation_table(tmp_path)["image_confirmation"]
+    # crl - ce+la: 0, 0 on seeds 3-4; 0.01, 0.03, 0, 0 on all four
+    # crl-inst - ce+la: 0.05, 0.04; with 0.02, 0.05: mean 0.04, sd 0.0141
+    # crl-inst - crl: 0.05, 0.04; with 0.01, 0.02: mean 0.03, sd 0.0183 (2 se)
+    expected = [
+        "+0.000 ± 0.000 (within noise)",
+        "+0.010 ± 0.014 (within noise)",
+        "+0.045 ± 0.007 (better)",
+        "+0.040 ± 0.014 (better)",
+        "+0.045 ± 0.007 (better)",
+        "+0.030 ± 0.018 (better)",
+    ]
+    assert (
+        "   * - digits-lt10-cnn\n" + "".join(f"     - {e}\n" for e in expected) in table
+    )
+    assert table.startswith(
+        "``python benchmarks/run_suite.py --seeds 3 4 5`` at commit"
+    )
