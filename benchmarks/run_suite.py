@@ -8,7 +8,7 @@ steps of 30 epochs). Per task, ``--output`` receives ``TASK.csv`` (the file the
 docs' results pages are built from) and ``TASK.json``, the run that made it.
 
     python benchmarks/run_suite.py                         # ~30 min on 2 cores
-    python benchmarks/run_suite.py --track images          # ~45 min on 2 cores
+    python benchmarks/run_suite.py --track images          # ~35 min on 2 cores
     python benchmarks/run_suite.py --tasks yeast6 --methods ce crl
 
 The tabular track trains the MLP and every method; the image track trains

@@ -289,10 +289,14 @@ class CRLClassifier(_CRLNet, NeuralNetClassifier):
         # Every criterion but NLLLoss reads the module's output as logits, as the
         # CRL term does: "auto" takes their softmax, where skorch's takes it for
         # CrossEntropyLoss only (FocalLoss or LDAMLoss would give raw logits).
-        if self.predict_nonlinearity == "auto" and not isinstance(
-            self.criterion_, torch.nn.NLLLoss
-        ):
-            return functools.partial(torch.softmax, dim=-1)
+        # Like skorch's, it keeps the output as it is for several criteria.
+        if self.predict_nonlinearity == "auto" and len(self._criteria) == 1:
+            criterion = getattr(self, self._criteria[0] + "_", None)
+            if criterion is not None and not isinstance(
+                criterion,
+                (torch.nn.NLLLoss, torch.nn.BCELoss, torch.nn.BCEWithLogitsLoss),
+            ):
+                return functools.partial(torch.softmax, dim=-1)
         return super()._get_predict_nonlinearity()
 
     def _as_logits(self, output):

@@ -76,8 +76,14 @@ def test_every_method_gets_the_same_optimiser_steps():
     steps, batch_size = 60, 32
     for method in METHODS.values():
         for n_train in (100, 250, 1000):
+            labels = np.arange(n_train) % 3  # for the methods that read them
             estimator = build(
-                method, n_train=n_train, steps=steps, seed=0, batch_size=batch_size
+                method,
+                n_train=n_train,
+                steps=steps,
+                seed=0,
+                batch_size=batch_size,
+                labels=labels,
             )
             if isinstance(estimator, (GridSearchCV, TunedThresholdClassifierCV)):
                 estimator = estimator.estimator
