@@ -37,7 +37,7 @@ SEEDS = (0, 1, 2)
 BUDGET = dict(epochs=30, batch_size=64, lr=0.003)
 
 
-def run_task(name, methods, seeds, output, device="cpu"):
+def run_task(name, methods, seeds, output, device="cpu", channels=None):
     import warnings
 
     import torch
@@ -56,6 +56,9 @@ def run_task(name, methods, seeds, output, device="cpu"):
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
     task = SUITE[name]
+    network = task.network
+    if channels and task.track == "images":
+        network["module__channels"] = tuple(channels)
     start = time.perf_counter()
     path = output / f"{name}.csv"
     if task.kind == "attributes":
@@ -68,7 +71,7 @@ def run_task(name, methods, seeds, output, device="cpu"):
         ]
         records, _ = compare_attributes.run(
             lambda random_state: task.load(random_state),
-            {**task.network, "device": device},
+            {**network, "device": device},
             chosen,
             seeds,
             verbose=False,
@@ -81,8 +84,7 @@ def run_task(name, methods, seeds, output, device="cpu"):
     else:
         chosen = [m for m in methods or task.methods or METHODS if m in METHODS]
         dataset = DataSet(
-            lambda imbalance_ratio, random_state: task.load(random_state),
-            task.network,
+            lambda imbalance_ratio, random_state: task.load(random_state), network
         )
         records = run_comparison(
             dataset,
@@ -124,6 +126,13 @@ def main(argv=None):
     parser.add_argument(
         "--device", default=None, help="torch device; default: cuda where present"
     )
+    parser.add_argument(
+        "--channels",
+        nargs="+",
+        type=int,
+        default=None,
+        help="SmallCNN's channels on image tasks (a deeper variant: 32 64 128)",
+    )
     parser.add_argument("--output", type=Path, default=Path("docs/results/comparison"))
     args = parser.parse_args(argv)
     args.output.mkdir(parents=True, exist_ok=True)
@@ -147,6 +156,7 @@ def main(argv=None):
         "torch_threads": 1,
         "workers": args.n_jobs,
         "device": device,
+        "channels": args.channels,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "python": sys.version.split()[0],
     }
@@ -163,7 +173,9 @@ def main(argv=None):
     for name, seconds, verdict in Parallel(
         n_jobs=args.n_jobs, return_as="generator_unordered"
     )(
-        delayed(run_task)(task, args.methods, args.seeds, args.output, device)
+        delayed(run_task)(
+            task, args.methods, args.seeds, args.output, device, args.channels
+        )
         for task in tasks
     ):
         print(f"\n{name}: {seconds / 60:.1f} min", flush=True)

@@ -411,8 +411,9 @@ def test_run_suite_picks_a_track_and_keeps_earlier_runs(monkeypatch, tmp_path):
 
     ran = []
 
-    def fake_task(name, methods, seeds, output, device):
+    def fake_task(name, methods, seeds, output, device, channels):
         assert device == "cpu"  # no CUDA here: the default falls back
+        assert channels is None
         ran.append((name, methods))
         return name, 60.0, ["verdict"]
 
@@ -441,3 +442,27 @@ def test_run_suite_picks_a_track_and_keeps_earlier_runs(monkeypatch, tmp_path):
     ran.clear()
     run_suite.main(["--n-jobs", "1", "--output", str(tmp_path / "tabular")])
     assert {name for name, _ in ran} == set(SUITE) - images
+
+
+def test_run_suite_deeper_variant_reaches_the_network(monkeypatch, tmp_path):
+    import sys
+    from pathlib import Path
+
+    import skcrl.benchmark
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import run_suite
+
+    networks = []
+
+    def fake_comparison(dataset, **kwargs):
+        networks.append(dataset.network)
+        return [dict(method="ce", seed=0, balanced_accuracy=0.5, seconds=1.0)]
+
+    monkeypatch.setattr(skcrl.benchmark, "run_comparison", fake_comparison)
+    monkeypatch.setattr(skcrl.benchmark, "write_csv", lambda records, path: None)
+    for task in ("digits-lt10-cnn", "digits-lt10"):
+        run_suite.run_task(task, ["ce"], [0], tmp_path, channels=[4, 8])
+    cnn, mlp = networks
+    assert cnn["module__channels"] == (4, 8)
+    assert "module__channels" not in mlp  # the MLP of a tabular task has none
