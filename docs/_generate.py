@@ -968,6 +968,63 @@ def track_tables(results=RESULTS):
     return {"tracks": summary + "\n" + per_task}
 
 
+def _seed_scores(path):
+    """``{method: scores in seed order}`` of one task's CSV (mA for attributes)."""
+    rows = _rows(path)
+    metric = (
+        "mean_balanced_accuracy"
+        if "mean_balanced_accuracy" in rows[0]
+        else "balanced_accuracy"
+    )
+    by_method = {}
+    for row in sorted(rows, key=lambda r: int(r["seed"])):
+        by_method.setdefault(row["method"], []).append(float(row[metric]))
+    return {m: np.array(v) for m, v in by_method.items()}
+
+
+def image_deeper_table(results=RESULTS):
+    """The deeper ``SmallCNN`` (``run_suite.py --channels 32 64 128 --output
+    docs/results/image_deeper``): its CRL rows against its logit-adjusted
+    cross-entropy, and its ``ce+la`` against the shipped network's, same seeds."""
+    folder = results / "image_deeper"
+    if not folder.exists():
+        return {"image_deeper": "(the deeper variant has not been run.)\n"}
+    scores, _ = comparison(results)
+
+    def paired(source, a, b):
+        d = _diff(source, a, b)
+        return f"{d.mean:+.3f} ± {d.sd:.3f} ({d.verdict})"
+
+    rows = []
+    for path in sorted(folder.glob("*.csv")):
+        deeper = _seed_scores(path)
+        shipped = {"ce+la": scores[path.stem]["ce+la"], "deeper": deeper["ce+la"]}
+        rows.append(
+            [
+                path.stem,
+                _pm(deeper["ce+la"]),
+                paired(shipped, "deeper", "ce+la"),
+                paired(deeper, "crl", "ce+la"),
+                paired(deeper, "crl-inst", "ce+la"),
+            ]
+        )
+    run = json.loads(next(folder.glob("*.json")).read_text())
+    return {
+        "image_deeper": f"``{run['command'].strip()}`` at commit ``{run['commit']}``; "
+        "seeds 0-2, paired.\n\n"
+        + list_table(
+            [
+                "task",
+                "deeper: ce+la",
+                "deeper ce+la − shipped ce+la",
+                "deeper: crl − ce+la",
+                "deeper: crl-inst − ce+la",
+            ],
+            rows,
+        )
+    }
+
+
 def image_confirmation_table(results=RESULTS):
     """The image track's CRL rows on fresh seeds (``--seeds 3 4 5 --output
     docs/results/image_confirmation``): class and instance level against the
@@ -981,16 +1038,7 @@ def image_confirmation_table(results=RESULTS):
     rows = []
     for path in sorted(folder.glob("*.csv")):
         task = path.stem
-        fresh = _rows(path)
-        metric = (
-            "mean_balanced_accuracy"
-            if "mean_balanced_accuracy" in fresh[0]
-            else "balanced_accuracy"
-        )
-        by_method = {}
-        for row in sorted(fresh, key=lambda r: int(r["seed"])):
-            by_method.setdefault(row["method"], []).append(float(row[metric]))
-        by_method = {m: np.array(v) for m, v in by_method.items()}
+        by_method = _seed_scores(path)
         la = _prefix(by_method) + "ce+la"
         both = {m: np.concatenate([scores[task][m], v]) for m, v in by_method.items()}
         cells = [task]
@@ -1229,6 +1277,7 @@ def generate(results=RESULTS, generated=GENERATED):
     pieces.update(calibration_tables(results))
     pieces.update(image_curve_tables(results))
     pieces.update(image_confirmation_table(results))
+    pieces.update(image_deeper_table(results))
     pieces.update(bench_fit_table(results))
     pieces.update(bench_step_table(results))
     pieces.update(call_path_table(results))

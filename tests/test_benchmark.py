@@ -466,3 +466,28 @@ def test_run_suite_deeper_variant_reaches_the_network(monkeypatch, tmp_path):
     cnn, mlp = networks
     assert cnn["module__channels"] == (4, 8)
     assert "module__channels" not in mlp  # the MLP of a tabular task has none
+
+
+def test_image_curves_leave_the_training_run_as_it_was(monkeypatch):
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    import image_curves
+
+    # scoring the test part after each epoch must not move the random stream:
+    # epoch 2 of a 4-epoch curve is the comparison's 2-epoch run
+    monkeypatch.setattr(image_curves, "EPOCHS", 4)
+    curve = image_curves.curve("digits-lt40-cnn", "ce")
+    assert len(curve["train_loss"]) == 4
+    task = SUITE["digits-lt40-cnn"]
+    (record,) = run_comparison(
+        DataSet(
+            lambda imbalance_ratio, random_state: task.load(random_state), task.network
+        ),
+        methods=["ce"],
+        seeds=[0],
+        epochs=2,
+        progress=False,
+    )
+    assert curve["test_balanced_accuracy"][1] == record["balanced_accuracy"]

@@ -408,3 +408,33 @@ def test_image_confirmation_pairs_fresh_seeds_and_all(tmp_path):
     assert table.startswith(
         "``python benchmarks/run_suite.py --seeds 3 4 5`` at commit"
     )
+
+
+def test_image_deeper_table(tmp_path):
+    assert "not been run" in _generate.image_deeper_table(tmp_path)["image_deeper"]
+    shipped = {"ce+la": (0.80, 0.82)}
+    deeper = {"ce+la": (0.84, 0.84), "crl": (0.84, 0.86), "crl-inst": (0.83, 0.83)}
+    for folder, scores in (("comparison", shipped), ("image_deeper", deeper)):
+        (tmp_path / folder).mkdir()
+        _write(
+            tmp_path / folder / "fashion-lt100-cnn.csv",
+            [(m, seed, v[seed], 1.0) for m, v in scores.items() for seed in (0, 1)],
+            "balanced_accuracy",
+        )
+    (tmp_path / "image_deeper" / "fashion-lt100-cnn.json").write_text(
+        json.dumps(
+            dict(command="python benchmarks/run_suite.py --channels 32", commit="d4")
+        )
+    )
+    table = _generate.image_deeper_table(tmp_path)["image_deeper"]
+    # deeper ce+la - shipped: 0.04, 0.02; crl - ce+la: 0, 0.02; crl-inst: -0.01 twice
+    expected = [
+        "0.840 ± 0.000",
+        "+0.030 ± 0.014 (better)",  # 2 standard errors are 0.02
+        "+0.010 ± 0.014 (within noise)",
+        "-0.010 ± 0.000 (worse)",
+    ]
+    assert (
+        "   * - fashion-lt100-cnn\n" + "".join(f"     - {e}\n" for e in expected)
+        in table
+    )
