@@ -37,7 +37,7 @@ SEEDS = (0, 1, 2)
 BUDGET = dict(epochs=30, batch_size=64, lr=0.003)
 
 
-def run_task(name, methods, seeds, output, device="cpu", channels=None):
+def run_task(name, methods, seeds, output, device="cpu", channels=None, epochs=None):
     import warnings
 
     import torch
@@ -56,6 +56,7 @@ def run_task(name, methods, seeds, output, device="cpu", channels=None):
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
     task = SUITE[name]
+    budget = {**BUDGET, "epochs": epochs or BUDGET["epochs"]}
     network = task.network
     if channels and task.track == "images":
         network["module__channels"] = tuple(channels)
@@ -75,7 +76,7 @@ def run_task(name, methods, seeds, output, device="cpu", channels=None):
             chosen,
             seeds,
             verbose=False,
-            **BUDGET,
+            **budget,
         )
         records = _merged(records, path, chosen, compare_attributes.read_csv)
         compare_attributes.write_csv(records, path)
@@ -92,7 +93,7 @@ def run_task(name, methods, seeds, output, device="cpu", channels=None):
             seeds=seeds,
             progress=False,
             device=device,
-            **BUDGET,
+            **budget,
         )
         records = _merged(records, path, chosen, read_csv)
         write_csv(records, path)
@@ -127,6 +128,9 @@ def main(argv=None):
         "--device", default=None, help="torch device; default: cuda where present"
     )
     parser.add_argument(
+        "--epochs", type=int, default=BUDGET["epochs"], help="the step budget"
+    )
+    parser.add_argument(
         "--channels",
         nargs="+",
         type=int,
@@ -150,6 +154,7 @@ def main(argv=None):
         "command": "python benchmarks/run_suite.py " + " ".join(argv or sys.argv[1:]),
         "seeds": args.seeds,
         **BUDGET,
+        "epochs": args.epochs,
         "skcrl": __version__,
         "commit": commit,
         "torch": torch.__version__,
@@ -174,7 +179,13 @@ def main(argv=None):
         n_jobs=args.n_jobs, return_as="generator_unordered"
     )(
         delayed(run_task)(
-            task, args.methods, args.seeds, args.output, device, args.channels
+            task,
+            args.methods,
+            args.seeds,
+            args.output,
+            device,
+            args.channels,
+            args.epochs,
         )
         for task in tasks
     ):

@@ -411,9 +411,9 @@ def test_run_suite_picks_a_track_and_keeps_earlier_runs(monkeypatch, tmp_path):
 
     ran = []
 
-    def fake_task(name, methods, seeds, output, device, channels):
+    def fake_task(name, methods, seeds, output, device, channels, epochs):
         assert device == "cpu"  # no CUDA here: the default falls back
-        assert channels is None
+        assert channels is None and epochs == 30
         ran.append((name, methods))
         return name, 60.0, ["verdict"]
 
