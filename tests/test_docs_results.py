@@ -410,8 +410,10 @@ def test_image_confirmation_pairs_fresh_seeds_and_all(tmp_path):
     )
 
 
-def test_image_deeper_table(tmp_path):
-    assert "not been run" in _generate.image_deeper_table(tmp_path)["image_deeper"]
+def test_image_variant_tables(tmp_path):
+    pieces = _generate.image_variant_tables(tmp_path)
+    assert "not been run" in pieces["image_deeper"]
+    assert "not been run" in pieces["image_60_epochs"]
     shipped = {"ce+la": (0.80, 0.82)}
     deeper = {"ce+la": (0.84, 0.84), "crl": (0.84, 0.86), "crl-inst": (0.83, 0.83)}
     for folder, scores in (("comparison", shipped), ("image_deeper", deeper)):
@@ -426,7 +428,8 @@ def test_image_deeper_table(tmp_path):
             dict(command="python benchmarks/run_suite.py --channels 32", commit="d4")
         )
     )
-    table = _generate.image_deeper_table(tmp_path)["image_deeper"]
+    table = _generate.image_variant_tables(tmp_path)["image_deeper"]
+    assert "     - deeper: crl-inst − ce+la\n" in table
     # deeper ce+la - shipped: 0.04, 0.02; crl - ce+la: 0, 0.02; crl-inst: -0.01 twice
     expected = [
         "0.840 ± 0.000",
