@@ -30,6 +30,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+from run_suite import BUDGET
 
 CURVE_METHODS = ("ce", "ce+la", "focal", "ldam-drw", "crl")
 CURVE_TASKS = (
@@ -38,8 +39,9 @@ CURVE_TASKS = (
     "digits-lt10-cnn",
     "digits-lt40-cnn",
 )
-EPOCHS = 60  # twice the suite's budget
-SUITE_BUDGET = dict(batch_size=64, lr=0.003)
+EPOCHS = 2 * BUDGET["epochs"]  # twice the suite's budget
+#: the suite's batches and learning rate (its epochs are EPOCHS here)
+SUITE_BUDGET = {k: v for k, v in BUDGET.items() if k != "epochs"}
 #: (label, imbalance ratio, head class size) of the CNN-against-MLP data
 PIXEL_SETS = (("fashion-lt20-350", 20.0, 350), ("fashion-lt100", 100.0, 1000))
 

@@ -41,16 +41,8 @@ def comparison(results=RESULTS):
         if not path.exists():
             continue
         rows = _rows(path)
-        metric = (
-            "mean_balanced_accuracy"
-            if "mean_balanced_accuracy" in rows[0]
-            else "balanced_accuracy"
-        )
-        methods = list(dict.fromkeys(r["method"] for r in rows))
-        scores[task] = {
-            m: np.array([float(r[metric]) for r in rows if r["method"] == m])
-            for m in methods
-        }
+        scores[task] = _seed_scores(rows)
+        methods = list(scores[task])
         seconds[task] = {
             m: float(np.mean([float(r["seconds"]) for r in rows if r["method"] == m]))
             for m in methods
@@ -940,9 +932,6 @@ def track_tables(results=RESULTS):
         ],
     )
 
-    def paired(d):
-        return "not run" if d is None else f"{d.mean:+.3f} ± {d.sd:.3f} ({d.verdict})"
-
     per_task = list_table(
         [
             "track",
@@ -956,10 +945,10 @@ def track_tables(results=RESULTS):
             [
                 TRACK_LABELS[t],
                 r["task"],
-                paired(r["la"]),
-                paired(r["best"]),
-                paired(r["tuned"]),
-                paired(r["instance"]),
+                _paired_cell(r["la"]),
+                _paired_cell(r["best"]),
+                _paired_cell(r["tuned"]),
+                _paired_cell(r["instance"]),
             ]
             for t, rows in by_track.items()
             for r in rows
@@ -968,9 +957,14 @@ def track_tables(results=RESULTS):
     return {"tracks": summary + "\n" + per_task}
 
 
-def _seed_scores(path):
-    """``{method: scores in seed order}`` of one task's CSV (mA for attributes)."""
-    rows = _rows(path)
+def _paired_cell(d):
+    """A paired difference as a table cell; "not run" for None."""
+    return "not run" if d is None else f"{d.mean:+.3f} ± {d.sd:.3f} ({d.verdict})"
+
+
+def _seed_scores(rows):
+    """``{method: scores in seed order}`` of one task's CSV rows (mA for
+    attributes), so that two methods' arrays pair seed by seed."""
     metric = (
         "mean_balanced_accuracy"
         if "mean_balanced_accuracy" in rows[0]
@@ -997,7 +991,7 @@ def image_variant_tables(results=RESULTS):
             continue
         rows, header = [], None
         for path in paths:
-            variant = _seed_scores(path)
+            variant = _seed_scores(_rows(path))
             others = [m for m in variant if m != "ce+la"]
             header = header or others
             shipped = {"suite": scores[path.stem]["ce+la"], "variant": variant["ce+la"]}
@@ -1026,33 +1020,28 @@ def image_variant_tables(results=RESULTS):
     return pieces
 
 
-def _paired_cell(d):
-    return f"{d.mean:+.3f} ± {d.sd:.3f} ({d.verdict})"
-
-
 def image_confirmation_table(results=RESULTS):
     """The image track's CRL rows on fresh seeds (``--seeds 3 4 5 --output
     docs/results/image_confirmation``): class and instance level against the
     logit-adjusted cross-entropy on those seeds, and on all six with the suite's."""
-    folder = results / "image_confirmation"
-    if not folder.exists():
+    paths = sorted((results / "image_confirmation").glob("*.csv"))
+    if not paths:
         return {
             "image_confirmation": "(the confirmation on seeds 3-5 has not been run.)\n"
         }
     scores, _ = comparison(results)
     rows = []
-    for path in sorted(folder.glob("*.csv")):
+    for path in paths:
         task = path.stem
-        by_method = _seed_scores(path)
+        by_method = _seed_scores(_rows(path))
         la = _prefix(by_method) + "ce+la"
         both = {m: np.concatenate([scores[task][m], v]) for m, v in by_method.items()}
         cells = [task]
         for a, b in (("crl", la), ("crl-inst", la), ("crl-inst", "crl")):
             for source in (by_method, both):
-                d = _diff(source, a, b)
-                cells.append(f"{d.mean:+.3f} ± {d.sd:.3f} ({d.verdict})")
+                cells.append(_paired_cell(_diff(source, a, b)))
         rows.append(cells)
-    run = json.loads(next(folder.glob("*.json")).read_text())
+    run = json.loads(paths[0].with_suffix(".json").read_text())
     return {
         "image_confirmation": f"``{run['command'].strip()}`` at commit "
         f"``{run['commit']}``; paired over seeds 3-5, then over 0-5 with the "
@@ -1091,14 +1080,13 @@ def image_curve_tables(results=RESULTS):
     for label in dict.fromkeys(p["data"] for p in data["cnn_against_mlp"]):
         mine = [p for p in data["cnn_against_mlp"] if p["data"] == label]
         cnn, mlp = [p["cnn"] for p in mine], [p["mlp"] for p in mine]
-        d = paired_difference(cnn, mlp)
         rows.append(
             [
                 label,
                 str(mine[0]["n_train"]),
                 _pm(np.array(cnn)),
                 _pm(np.array(mlp)),
-                f"{d.mean:+.3f} ± {d.sd:.3f} ({d.verdict})",
+                _paired_cell(paired_difference(cnn, mlp)),
             ]
         )
     pixels = list_table(

@@ -42,10 +42,14 @@ def _reduced(losses: Tensor, weights: Tensor | None, reduction: str) -> Tensor:
     raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}.")
 
 
-def _effective_number(counts: np.ndarray, beta: float) -> np.ndarray:
-    """``(1 - beta ** n) / (1 - beta)`` of each count (Cui et al. 2019, eq. 3)."""
+def _check_beta(beta: float) -> None:
     if not 0.0 <= beta < 1.0:
         raise ValueError(f"beta must be in [0, 1), got {beta!r}.")
+
+
+def _effective_number(counts: np.ndarray, beta: float) -> np.ndarray:
+    """``(1 - beta ** n) / (1 - beta)`` of each count (Cui et al. 2019, eq. 3)."""
+    _check_beta(beta)
     counts = np.asarray(counts, dtype=float)
     if (counts <= 0).any():
         raise ValueError(
@@ -357,7 +361,7 @@ class DeferredReweighting(Callback):
                 "start must be a fraction of max_epochs in (0, 1) or an epoch "
                 f"number from 1, got {start!r}."
             )
-        _effective_number(np.ones(1), self.beta)  # checks beta
+        _check_beta(self.beta)
         self.weight_ = None
         return self
 

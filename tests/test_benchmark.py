@@ -4,6 +4,8 @@ import csv
 import dataclasses
 import json
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -27,6 +29,11 @@ from skcrl.benchmark import (
     summarise,
 )
 from skcrl.datasets import load_digits_long_tailed
+
+# the benchmark scripts, importable as modules
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import image_curves
+import run_suite
 
 
 def test_quick_mode_end_to_end(tmp_path, capsys):
@@ -403,12 +410,6 @@ def test_the_rare_fashion_task_is_its_tail_class(monkeypatch, tmp_path):
 
 
 def test_run_suite_picks_a_track_and_keeps_earlier_runs(monkeypatch, tmp_path):
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    import run_suite
-
     ran = []
 
     def fake_task(name, methods, seeds, output, device, channels, epochs):
@@ -445,13 +446,7 @@ def test_run_suite_picks_a_track_and_keeps_earlier_runs(monkeypatch, tmp_path):
 
 
 def test_run_suite_deeper_variant_reaches_the_network(monkeypatch, tmp_path):
-    import sys
-    from pathlib import Path
-
     import skcrl.benchmark
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    import run_suite
 
     networks = []
 
@@ -469,12 +464,6 @@ def test_run_suite_deeper_variant_reaches_the_network(monkeypatch, tmp_path):
 
 
 def test_image_curves_leave_the_training_run_as_it_was(monkeypatch):
-    import sys
-    from pathlib import Path
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-    import image_curves
-
     # scoring the test part after each epoch must not move the random stream:
     # epoch 2 of a 4-epoch curve is the comparison's 2-epoch run
     monkeypatch.setattr(image_curves, "EPOCHS", 4)

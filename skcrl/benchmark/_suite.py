@@ -130,15 +130,17 @@ class Task:
     @property
     def network(self) -> dict:
         """The classifier arguments every method shares on this task."""
+        if self.track == "images" and self.kind == "attributes":
+            # the multi-label estimator does not ask a given module for
+            # embeddings itself, as the comparison's build does
+            return {
+                "module": SmallCNN,
+                "module__n_classes": len(datasets.FASHION_MNIST_ATTRIBUTES),
+                "module__return_embeddings": True,
+            }
         if self.track == "images":
-            outputs = {"binary": 2, "multi-class": 10}.get(self.kind)
-            network = {"module": SmallCNN, "module__n_classes": outputs}
-            if outputs is None:
-                # the multi-label estimator does not ask a given module for
-                # embeddings itself, as the comparison's build does
-                network["module__n_classes"] = len(datasets.FASHION_MNIST_ATTRIBUTES)
-                network["module__return_embeddings"] = True
-            return network
+            n_classes = 2 if self.kind == "binary" else 10
+            return {"module": SmallCNN, "module__n_classes": n_classes}
         if self.kind == "attributes":
             return dict(_MLP)
         return dict(DATASETS[self.dataset].network)
