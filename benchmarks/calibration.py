@@ -50,12 +50,14 @@ from skcrl.benchmark import (
     METHODS,
     SUITE,
     build,
+    default_budget,
     make_sampler,
     probability_scores,
     training_distribution_weight,
 )
 
-BUDGET = dict(epochs=30, batch_size=64, lr=0.003)
+#: the estimators' own budget, as the suite's comparison trains
+BUDGET = default_budget()
 TASKS = ("yeast4", "vehicle0", "abalone19", "digits-lt40", "segment-lt50")
 ATTRIBUTE_TASKS = ("digits-attributes", "fashion-attributes")
 #: binary tasks whose pooled test parts are drawn as reliability diagrams
@@ -92,7 +94,7 @@ def run_task(name, seeds):
         rate = float(counts.min() / counts.sum())
         weight = training_distribution_weight(y, data.y_test)
         steps = BUDGET["epochs"] * math.ceil(len(y) / BUDGET["batch_size"])
-        common = dict(batch_size=BUDGET["batch_size"], lr=BUDGET["lr"], **task.network)
+        common = dict(task.network)
 
         def make(
             method, seed=seed, X=X, y=y, counts=counts, steps=steps, common=common
@@ -165,9 +167,6 @@ def run_attributes(name, seeds):
         weight = training_distribution_weight(data.source_train, data.source_test)
         for method, arguments in methods.items():
             clf = CRLMultiLabelClassifier(
-                max_epochs=BUDGET["epochs"],
-                batch_size=BUDGET["batch_size"],
-                lr=BUDGET["lr"],
                 random_state=seed,
                 **task.network,
                 **arguments,

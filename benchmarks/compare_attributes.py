@@ -1,7 +1,8 @@
 """CRL against binary cross-entropy on the built-in attribute data set.
 
 Every method trains the same network (an MLP on digits, ``SmallCNN`` on
-Fashion-MNIST) with the same seed, optimiser and epochs; only the loss differs.
+Fashion-MNIST) with the same seed and the estimator's default budget (or
+``--epochs``, ``--batch-size``, ``--lr``); only the loss differs.
 Test metric: the class-balanced accuracy of each attribute and their mean (mA);
 beside it, the log-loss and Brier score of ``predict_proba`` (means over the
 attributes) on the test part weighted to the training distribution.
@@ -32,7 +33,6 @@ from skcrl import (
 )
 from skcrl.benchmark import probability_scores, training_distribution_weight
 from skcrl.datasets import (
-    FASHION_MNIST_ATTRIBUTES,
     load_digits_attributes,
     load_fashion_mnist_attributes,
 )
@@ -72,33 +72,42 @@ DATASETS = {
     "digits": (load_digits_attributes, {}),
     "fashion-mlp": (
         functools.partial(load_fashion_mnist_attributes, as_images=False),
-        dict(module__hidden_layer_sizes=(128,)),
+        {},
     ),
-    "fashion": (
-        load_fashion_mnist_attributes,
-        dict(
-            module=SmallCNN,
-            module__n_classes=len(FASHION_MNIST_ATTRIBUTES),
-            module__return_embeddings=True,
-        ),
-    ),
+    "fashion": (load_fashion_mnist_attributes, dict(module=SmallCNN)),
 }
 
 
-def run(load, network, methods, seeds, *, epochs, batch_size, lr, verbose=True):
+def run(
+    load,
+    network,
+    methods,
+    seeds,
+    *,
+    epochs=None,
+    batch_size=None,
+    lr=None,
+    verbose=True,
+):
     """One record per (method, seed): mA and the balanced accuracy of each
-    attribute on the test part."""
+    attribute on the test part. ``epochs``, ``batch_size``, ``lr``: None keeps
+    the estimator's default."""
+    budget = {
+        name: value
+        for name, value in (
+            ("max_epochs", epochs),
+            ("batch_size", batch_size),
+            ("lr", lr),
+        )
+        if value is not None
+    }
     records = []
     for seed in seeds:
         data = load(random_state=seed)
         for name in methods:
             start = time.perf_counter()
             clf = CRLMultiLabelClassifier(
-                max_epochs=epochs,
-                batch_size=batch_size,
-                lr=lr,
-                random_state=seed,
-                **{**network, **METHODS[name]},
+                random_state=seed, **{**budget, **network, **METHODS[name]}
             ).fit(data.X_train, data.Y_train)
             seconds = time.perf_counter() - start
             per_attribute = balanced_accuracy_per_attribute(
@@ -167,9 +176,15 @@ def main(argv=None):
     parser.add_argument("--dataset", choices=sorted(DATASETS), default="digits")
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=None)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
-    parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--batch-size", type=int, default=256)
-    parser.add_argument("--lr", type=float, default=0.003)
+    parser.add_argument(
+        "--epochs", type=int, default=None, help="default: the estimator's"
+    )
+    parser.add_argument(
+        "--batch-size", type=int, default=None, help="default: the estimator's"
+    )
+    parser.add_argument(
+        "--lr", type=float, default=None, help="default: the estimator's"
+    )
     parser.add_argument("--output", default=None, help="CSV file of the records")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)

@@ -2,10 +2,11 @@
 
 Multi-class and binary tasks run ``python -m skcrl``'s comparison (every method of
 ``skcrl.benchmark.METHODS``); attribute tasks run ``compare_attributes.py``'s
-methods. Every method trains the suite's network with the comparison's budget
-(MLP with one hidden layer of 128, Adam, lr 0.003, batches of 64, the optimiser
-steps of 30 epochs). Per task, ``--output`` receives ``TASK.csv`` (the file the
-docs' results pages are built from) and ``TASK.json``, the run that made it.
+methods. Every method trains the suite's network with the estimators' default
+budget (``skcrl.benchmark.default_budget()``: the default MLP, Adam, its
+learning rate and batch size, the optimiser steps of ``max_epochs`` epochs).
+Per task, ``--output`` receives ``TASK.csv`` (the file the docs' results pages
+are built from) and ``TASK.json``, the run that made it.
 
     python benchmarks/run_suite.py                         # ~30 min on 2 cores
     python benchmarks/run_suite.py --track images          # ~35 min on 2 cores
@@ -33,8 +34,11 @@ import sys
 import time
 from pathlib import Path
 
+from skcrl.benchmark import default_budget
+
 SEEDS = (0, 1, 2)
-BUDGET = dict(epochs=30, batch_size=64, lr=0.003)
+#: the estimators' own budget: the comparison trains what a user gets
+BUDGET = default_budget()
 
 
 def run_task(name, methods, seeds, output, device="cpu", channels=None, epochs=None):

@@ -32,7 +32,7 @@ def main(argv=None):
     parser.add_argument("--imbalance-ratio", type=float, default=10.0)
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     parser.add_argument("--etas", nargs="+", type=float, default=ETAS)
-    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--epochs", type=int, default=CRLClassifier().max_epochs)
     parser.add_argument("--level", default="class")
     parser.add_argument("--comparison", default="relative")
     args = parser.parse_args(argv)
@@ -43,12 +43,10 @@ def main(argv=None):
         dataset = DATASETS[args.dataset]
         data = dataset.load(imbalance_ratio=args.imbalance_ratio, random_state=seed)
         omega = imbalance_measure(data.y_train)
-        # the comparison's settings (skcrl/benchmark/_run.py)
+        # the estimator's defaults, as the comparison trains them
         estimator = CRLClassifier(
             level=args.level,
             comparison=args.comparison,
-            batch_size=64,
-            lr=0.003,
             max_epochs=args.epochs,
             random_state=seed,
             **dataset.network,

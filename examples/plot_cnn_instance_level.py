@@ -4,8 +4,8 @@ A CNN with embeddings: CRL at instance level on long-tailed images
 
 At ``level="instance"`` CRL compares the samples' embeddings instead of their class
 probabilities: the module returns ``(logits, embeddings)``. :class:`skcrl.SmallCNN`
-does so with ``return_embeddings=True``; image-shaped input ``(n, 1, 8, 8)`` passes to
-it as it is.
+does so with ``return_embeddings=True``, which the estimator sets for
+``level="instance"``; image-shaped input ``(n, 1, 8, 8)`` passes to it as it is.
 """
 
 import matplotlib.pyplot as plt
@@ -20,15 +20,9 @@ torch.set_num_threads(1)
 data = load_digits_long_tailed(imbalance_ratio=20, as_images=True, random_state=0)
 print("images:", data.X_train.shape, "per digit:", np.bincount(data.y_train))
 
-common = dict(
-    module=SmallCNN,
-    module__n_classes=10,
-    module__return_embeddings=True,
-    max_epochs=40,
-    batch_size=64,
-    lr=0.01,
-    random_state=0,
-)
+# SmallCNN is sized from the data: 10 classes, 1 channel, and the embeddings
+# for level="instance"; the budget is the estimator's default
+common = dict(module=SmallCNN, random_state=0)
 models = {
     "cross-entropy": CRLClassifier(alpha=0.0, logit_adjustment=0.0, **common),
     "CRL, class level": CRLClassifier(level="class", **common),

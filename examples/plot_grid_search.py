@@ -25,7 +25,7 @@ print("training samples per digit:", np.bincount(data.y_train))
 etas = [0.0, 1.0, 2.0, 4.0]
 comparisons = ["relative", "absolute"]
 search = GridSearchCV(
-    CRLClassifier(max_epochs=15, batch_size=64, lr=0.003, random_state=0),
+    CRLClassifier(random_state=0),
     {"eta": etas, "comparison": comparisons},
     scoring="balanced_accuracy",
     cv=StratifiedKFold(3, shuffle=True, random_state=0),

@@ -31,7 +31,7 @@ print("training samples per digit:", np.bincount(data.y_train))
 pipeline = Pipeline(
     [
         ("sampler", "passthrough"),
-        ("net", CRLClassifier(max_epochs=30, batch_size=64, lr=0.003, random_state=0)),
+        ("net", CRLClassifier(random_state=0)),
     ]
 )
 ce = dict(net__alpha=0.0, net__logit_adjustment=0.0)  # plain cross-entropy
@@ -53,7 +53,7 @@ defaults = {  # the estimator's own, restored before each method's changes
     "sampler": "passthrough",
     "net__alpha": None,
     "net__logit_adjustment": 1.0,
-    "net__memory_size": 1024,
+    "net__memory_size": 0,
     "net__iterator_train": DataLoader,
 }
 

@@ -6,6 +6,7 @@ Rectification*, IEEE TPAMI 2018. The algorithm, to the number, is in docs/spec.m
 """
 
 from . import metrics
+from ._base import BalancedDataWarning
 from ._callbacks import DivergenceError, DivergenceGuard
 from ._checkpoint import Checkpoint, CheckpointError, NoCheckpointError
 from ._classifier import CRLClassifier
@@ -18,14 +19,16 @@ from ._long_tail import (
     effective_number_weight,
 )
 from ._loss import crl_loss
-from ._modules import MLP, SmallCNN
+from ._modules import MLP, SmallCNN, Standardize
 from ._multilabel import CRLMultiLabelClassifier
 from ._sampler import ClassAwareBatchSampler, ClassAwareDataLoader
+from ._stopping import StoppingRule
 
 __version__ = "0.1.0.dev0"
 
 __all__ = [
     "MLP",
+    "BalancedDataWarning",
     "CRLClassifier",
     "CRLMultiLabelClassifier",
     "CRLTerms",
@@ -42,6 +45,8 @@ __all__ = [
     "NoCheckpointError",
     "SigmoidFocalLoss",
     "SmallCNN",
+    "Standardize",
+    "StoppingRule",
     "__version__",
     "crl_loss",
     "effective_number_weight",

@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+import warnings
 from contextlib import contextmanager
-from numbers import Real
+from numbers import Integral, Real
 from typing import ClassVar
 
 import numpy as np
@@ -14,13 +15,14 @@ import torch.distributed as dist
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import (
     Interval,
+    StrOptions,
     validate_parameter_constraints,
 )
 from skorch.callbacks import EpochScoring, EpochTimer, PassthroughScoring
 from skorch.dataset import Dataset
 from skorch.hf import AccelerateMixin
 from skorch.utils import to_numpy, to_tensor
-from torch.utils.data import DataLoader
+from torch.utils.data import DataLoader, Subset
 
 from ._callbacks import DivergenceGuard, TrainingRandomState, VerbosePrintLog
 from ._checks import (
@@ -41,11 +43,19 @@ from ._inputs import (
     root_dataset,
 )
 from ._memory import CRLMemory
-from ._modules import MLP
+from ._modules import MLP, SmallCNN, Standardize
 from ._persistence import AtomicSaving
+from ._stopping import StoppingRule
 from ._validation import CheckedInputs
 
-__all__ = ["split_output"]
+__all__ = ["BalancedDataWarning", "split_output"]
+
+
+class BalancedDataWarning(UserWarning):
+    """``fit`` was asked for CRL (``alpha=None``, ``eta > 0``) on training data
+    whose classes are balanced, as a sampler in front makes them: CRL's weight
+    ``alpha_ = eta * imbalance_`` and the logit shift are zero, and the fit is
+    plain cross-entropy."""
 
 
 def split_output(output):
@@ -71,6 +81,10 @@ class _CRLNet(CheckedInputs, AtomicSaving):
         **BALANCE_CONSTRAINTS,
         "balanced_proba": ["boolean"],
         "random_state": ["random_state"],
+        "early_stopping": [StrOptions({"auto"}), "boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither"), None],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
     }
     #: name and function of the validation score in the history
     _valid_scoring: ClassVar[tuple]
@@ -94,9 +108,13 @@ class _CRLNet(CheckedInputs, AtomicSaving):
         balanced_proba=False,
         random_state=None,
         optimizer=torch.optim.Adam,
-        lr=0.001,
-        max_epochs=20,
-        batch_size=128,
+        lr=0.003,
+        max_epochs=30,
+        batch_size=64,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
         train_split=None,
         verbose=0,
         iterator_train__shuffle=True,
@@ -127,6 +145,10 @@ class _CRLNet(CheckedInputs, AtomicSaving):
         self.class_weight = class_weight
         self.balanced_proba = balanced_proba
         self.random_state = random_state
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -181,6 +203,7 @@ class _CRLNet(CheckedInputs, AtomicSaving):
             ("valid_loss", PassthroughScoring(name="valid_loss")),
             (name, EpochScoring(score, name=name, lower_is_better=False)),
             ("divergence_guard", DivergenceGuard()),
+            ("stopping", StoppingRule()),
             ("print_log", VerbosePrintLog()),
         ]
 
@@ -198,7 +221,16 @@ class _CRLNet(CheckedInputs, AtomicSaving):
     def _kept_random_state(self):
         return getattr(getattr(self, "criterion_", None), "crl_random_state", None)
 
+    def _stopping_rule(self):
+        rule = dict(getattr(self, "callbacks_", ())).get("stopping")
+        return rule if isinstance(rule, StoppingRule) else None
+
     def on_epoch_begin(self, net, **kwargs):
+        rule = self._stopping_rule()
+        if rule is not None and rule.stop_:
+            # skorch's way out of its loop (its EarlyStopping's): partial_fit
+            # catches it and ends training; no epoch has begun in the history
+            raise KeyboardInterrupt
         # a random state that LoadInitState / load_params has just loaded
         kept = self._kept_random_state()
         if kept is not None:
@@ -214,6 +246,13 @@ class _CRLNet(CheckedInputs, AtomicSaving):
             kept.record()
         super().on_epoch_end(net, **kwargs)
 
+    def on_train_end(self, net, **kwargs):
+        super().on_train_end(net, **kwargs)
+        rule = self._stopping_rule()
+        self.n_iter_ = len(self.history)
+        self.best_epoch_ = rule.best_epoch_ if rule is not None else None
+        self.best_loss_ = rule.best_loss_ if rule is not None else None
+
     # -- data -----------------------------------------------------------------
 
     def _set_loss_weights(self, encoded, sample_weight=None):
@@ -221,6 +260,18 @@ class _CRLNet(CheckedInputs, AtomicSaving):
         self.imbalance_ = imbalance_measure(encoded, n_classes=n_classes)
         if self.alpha is None:
             self.alpha_ = float(min(1.0, self.eta * self.imbalance_))
+            if self.eta > 0 and self.imbalance_ < 1e-12:
+                warnings.warn(
+                    f"{type(self).__name__} was fitted on data whose classes are "
+                    "balanced (imbalance_ = 0), as a sampler in front of it makes "
+                    "them: CRL's weight alpha_ = eta * imbalance_ is 0 and "
+                    "logit_adjustment shifts nothing, so this fit is plain "
+                    "cross-entropy and eta or logit_adjustment change nothing. "
+                    "Drop the sampler to train with CRL, or set alpha to weigh "
+                    "the CRL term on balanced data.",
+                    BalancedDataWarning,
+                    stacklevel=4,
+                )
         else:
             self.alpha_ = float(self.alpha)
         if self.class_weight is None:
@@ -241,6 +292,10 @@ class _CRLNet(CheckedInputs, AtomicSaving):
         return self.class_weight_
 
     def get_split_datasets(self, X, y=None, **fit_params):
+        holdout = getattr(self, "_holdout_", None)
+        if holdout is not None:  # the stopping rule's stratified validation part
+            dataset = self.get_dataset(X, y)
+            return Subset(dataset, holdout[0]), Subset(dataset, holdout[1])
         dataset_train, dataset_valid = super().get_split_datasets(X, y, **fit_params)
         if dataset_valid is not None and root_dataset(
             dataset_valid
@@ -305,14 +360,41 @@ class _CRLNet(CheckedInputs, AtomicSaving):
                     "arguments."
                 )
             module = MLP
+        if module is MLP and getattr(self, "_input_features_", None) is not None:
             kwargs = {
                 "n_features": self._input_features_,
                 "n_classes": self._n_logits(),
                 "return_embeddings": self.level == "instance",
                 **kwargs,
             }
+        elif module is SmallCNN and hasattr(self, "_input_shape_"):
+            kwargs = {**self._image_network_sizes(), **kwargs}
         self.module_ = self.initialized_instance(module, kwargs)
+        scaling = getattr(self, "_standardization_", None)
+        standardize = getattr(self.module_, "standardize", None)
+        if isinstance(standardize, Standardize):
+            if scaling is not None and standardize.mean.numel() == scaling[0].size:
+                standardize.set_statistics(*scaling)
         return self
+
+    def _image_network_sizes(self):
+        """SmallCNN's arguments that the data fix: the class count, the input
+        channels, and the embeddings that instance-level CRL reads."""
+        shape = self._input_shape_
+        if shape is not None and len(shape) != 3:
+            raise ValueError(
+                f"SmallCNN reads images shaped (n_samples, channels, height, "
+                f"width), but X's samples are shaped {tuple(shape)}: reshape X, "
+                "e.g. X.reshape(-1, 1, 28, 28) for flattened 28x28 grey images, "
+                "or use the default MLP (module=None)."
+            )
+        sizes = {
+            "n_classes": self._n_logits(),
+            "return_embeddings": self.level == "instance",
+        }
+        if shape is not None:
+            sizes["in_channels"] = int(shape[0])
+        return sizes
 
     def initialize_criterion(self):
         self._initialize_cross_entropy()
@@ -389,7 +471,7 @@ class _CRLNet(CheckedInputs, AtomicSaving):
         """
         warm = self.warm_start and self.initialized_
         X, y = self._check_training_data(
-            X, y, reset=not warm, sample_weight=sample_weight
+            X, y, reset=not warm, sample_weight=sample_weight, stopping=True
         )
         with self._seeded(continued=warm):
             if not warm:
@@ -435,6 +517,14 @@ class _CRLNet(CheckedInputs, AtomicSaving):
                 'level="instance" needs a module whose forward returns '
                 f"(logits, embeddings); {type(self.module_).__name__} returned only "
                 "logits."
+            )
+        if logits.shape[-1] != self._n_logits():
+            raise ValueError(
+                f"{type(self.module_).__name__} returns {logits.shape[-1]} logits "
+                f"per sample, but the targets have {self._n_logits()} "
+                f"{self._logit_unit}: build the module with that many outputs "
+                "(e.g. module__n_classes), or leave module=MLP / SmallCNN to size "
+                "it from the data."
             )
         y_true = self._target_tensor(to_tensor(y_true, device=logits.device), logits)
         weight = None

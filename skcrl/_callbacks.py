@@ -49,7 +49,9 @@ class DivergenceGuard(Callback):
     >>> from skcrl import CRLClassifier, DivergenceError
     >>> X = np.random.default_rng(0).normal(size=(60, 3))
     >>> y = (X[:, 0] > 0.8).astype(int)
-    >>> clf = CRLClassifier(lr=1e30, max_epochs=3, random_state=0)
+    >>> clf = CRLClassifier(  # raw features: the MLP's scaling would tame them
+    ...     lr=1e30, max_epochs=3, module__standardize=False, random_state=0
+    ... )
     >>> try:
     ...     clf.fit(X * 1e30, y)
     ... except DivergenceError as error:

@@ -133,6 +133,7 @@ class CRLClassifier(_CRLNet, NeuralNetClassifier):
         "class_weight": [StrOptions({"balanced"}), dict, None],
     }
     _valid_scoring = ("valid_acc", _valid_accuracy)
+    _logit_unit = "classes"
     _multi_output = False
 
     def __init__(self, module=None, *, criterion=torch.nn.CrossEntropyLoss, **kwargs):
@@ -333,6 +334,9 @@ class CRLClassifier(_CRLNet, NeuralNetClassifier):
 
     def partial_fit(self, X, y, classes=None, sample_weight=None, **fit_params):
         """Train for ``max_epochs`` more epochs without re-initialising.
+
+        The stopping rule is ``fit``'s: ``partial_fit`` holds nothing out and
+        stops nothing, as scikit-learn's ``partial_fit`` does not.
 
         ``classes`` lists every label of the problem on the first call, as in
         scikit-learn, when ``y`` does not hold them all; ``sample_weight`` as in

@@ -5,9 +5,57 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
+import torch
 from torch import Tensor, nn
 
-__all__ = ["MLP", "SmallCNN"]
+__all__ = ["MLP", "SmallCNN", "Standardize"]
+
+
+class Standardize(nn.Module):
+    """``(x - mean) / scale`` of flattened input, with ``mean`` and ``scale``
+    buffers: the feature scaling travels with the module's ``state_dict``, its
+    pickle and any export of it.
+
+    It starts as the identity (mean 0, scale 1); the estimators fill it at
+    ``fit`` with :class:`~sklearn.preprocessing.StandardScaler`'s statistics of
+    the training rows (:meth:`set_statistics`).
+
+    Parameters
+    ----------
+    n_features : int
+
+    Examples
+    --------
+    >>> import torch
+    >>> from skcrl import Standardize
+    >>> scale = Standardize(2)
+    >>> scale.set_statistics(mean=[1.0, 10.0], scale=[2.0, 5.0])
+    >>> scale(torch.tensor([[3.0, 0.0]])).tolist()
+    [[1.0, -2.0]]
+    """
+
+    def __init__(self, n_features: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(n_features))
+        self.register_buffer("scale", torch.ones(n_features))
+
+    def set_statistics(self, mean, scale) -> None:
+        """Copy ``mean`` and ``scale`` (one value per feature) into the buffers."""
+        with torch.no_grad():
+            self.mean.copy_(torch.as_tensor(mean, dtype=self.mean.dtype))
+            self.scale.copy_(torch.as_tensor(scale, dtype=self.scale.dtype))
+
+    def forward(self, x: Tensor) -> Tensor:
+        return (x.flatten(1) - self.mean) / self.scale
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        if prefix + "mean" not in state_dict and prefix + "scale" not in state_dict:
+            # parameters saved by a version without standardisation: it trained
+            # on the raw features, which the identity keeps
+            self.mean.zero_()
+            self.scale.fill_(1.0)
+            return
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
 
 class _BodyAndHead(nn.Module):
@@ -37,13 +85,18 @@ class MLP(_BodyAndHead):
         Number of input features (the product of the non-batch input dimensions).
     n_classes : int
         Number of outputs: classes (multi-class) or attributes (multi-label).
-    hidden_layer_sizes : sequence of int, default=(64,)
+    hidden_layer_sizes : sequence of int, default=(128,)
         Width of each hidden layer; empty for a linear model.
     dropout : float, default=0.0
         Dropout probability after each hidden layer.
     return_embeddings : bool, default=False
         Return ``(logits, embeddings)``, the embeddings being the last hidden layer
         (the input for a linear model), as instance-level CRL needs.
+    standardize : bool, default=True
+        Standardise the flattened input first (:class:`Standardize`, the
+        ``standardize`` submodule). The estimators fit its mean and scale on
+        the training rows; a module built by hand starts from the identity.
+        False: the features enter as they are.
 
     Examples
     --------
@@ -54,18 +107,21 @@ class MLP(_BodyAndHead):
     torch.Size([5, 3])
     >>> logits, embeddings = MLP(4, 3, return_embeddings=True)(torch.zeros(5, 2, 2))
     >>> embeddings.shape
-    torch.Size([5, 64])
+    torch.Size([5, 128])
     """
 
     def __init__(
         self,
         n_features: int,
         n_classes: int,
-        hidden_layer_sizes: Sequence[int] = (64,),
+        hidden_layer_sizes: Sequence[int] = (128,),
         dropout: float = 0.0,
         return_embeddings: bool = False,
+        standardize: bool = True,
     ) -> None:
         super().__init__()
+        # outside `body`, so that the body's parameter names are unchanged
+        self.standardize = Standardize(n_features) if standardize else None
         layers: list[nn.Module] = [nn.Flatten()]
         width = n_features
         for size in hidden_layer_sizes:
@@ -77,6 +133,17 @@ class MLP(_BodyAndHead):
         self.head = nn.Linear(width, n_classes)
         self.return_embeddings = return_embeddings
 
+    def forward(self, x: Tensor) -> Tensor | tuple[Tensor, Tensor]:
+        if self.standardize is not None:
+            x = self.standardize(x)
+        return super().forward(x)
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        # pickled by a version without standardisation: it keeps the raw features
+        if "standardize" not in self._modules and "standardize" not in self.__dict__:
+            self.standardize = None
+
 
 class SmallCNN(_BodyAndHead):
     """Convolution blocks with batch normalisation and a hidden layer over the
@@ -87,6 +154,11 @@ class SmallCNN(_BodyAndHead):
     average-pooled to ``pooled_size x pooled_size`` (so the head still sees where
     a feature is), flattened, and pass a hidden layer of ``hidden_size`` units
     with ReLU, then the linear head.
+
+    The estimators fill in ``n_classes`` (and ``in_channels``, and
+    ``return_embeddings`` for ``level="instance"``) from the data at ``fit``
+    when ``module=SmallCNN`` and they are not given, and check that the input
+    is shaped ``(n_samples, channels, height, width)``.
 
     Parameters
     ----------

@@ -134,6 +134,7 @@ class CRLMultiLabelClassifier(_CRLNet, ClassifierMixin, NeuralNet):
         "class_weight": [StrOptions({"balanced"}), dict, list, None],
     }
     _valid_scoring = ("valid_mean_bacc", _valid_mean_balanced_accuracy)
+    _logit_unit = "attributes"
     _multi_output = True
 
     def __init__(
@@ -312,7 +313,7 @@ class CRLMultiLabelClassifier(_CRLNet, ClassifierMixin, NeuralNet):
 
     def partial_fit(self, X, y, sample_weight=None, **fit_params):
         """Train for ``max_epochs`` more epochs without re-initialising
-        (``sample_weight`` as in ``fit``)."""
+        (``sample_weight`` as in ``fit``); no held-out part, no stopping rule."""
         return self._continue_training(X, y, fit_params, sample_weight)
 
     def predict_proba(self, X):

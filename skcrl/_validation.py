@@ -8,6 +8,7 @@ from collections.abc import Mapping
 
 import numpy as np
 import scipy.sparse as sp
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import _check_sample_weight, _num_samples, validate_data
 from skorch.utils import is_dataset
 
@@ -19,7 +20,8 @@ from ._inputs import (
     first_input_shape,
     stored_labels,
 )
-from ._modules import n_inputs
+from ._modules import MLP, n_inputs
+from ._stopping import plan_stopping, stratified_holdout
 
 
 def _is_dict_input(X):
@@ -28,16 +30,58 @@ def _is_dict_input(X):
     return isinstance(X, Mapping) and not sp.issparse(X)
 
 
+def _check_numeric_columns(X, caller):
+    """A clear error for a table with text or categorical columns, which
+    numpy would only report as ``could not convert string to float``."""
+    dtypes = getattr(X, "dtypes", None)
+    if not hasattr(dtypes, "items") or not hasattr(X, "columns"):
+        if isinstance(X, np.ndarray) and X.dtype.kind in "OUS":
+            try:
+                X.astype(np.float32)
+            except ValueError:
+                raise ValueError(
+                    f"{caller} trains on numbers, but X holds text: encode its "
+                    "text columns first, e.g. with a ColumnTransformer and a "
+                    "OneHotEncoder (sklearn.compose.make_column_transformer) in "
+                    "a Pipeline before the classifier."
+                ) from None
+        return
+    from pandas.api.types import is_bool_dtype, is_numeric_dtype
+
+    text = [
+        str(column)
+        for column, dtype in dtypes.items()
+        if not (is_numeric_dtype(dtype) or is_bool_dtype(dtype))
+    ]
+    if text:
+        shown = ", ".join(repr(c) for c in text[:5]) + (
+            ", ..." if len(text) > 5 else ""
+        )
+        raise ValueError(
+            f"{caller} trains on numbers, but X's column(s) {shown} are not "
+            "numeric. Encode them first: put a ColumnTransformer with a "
+            "OneHotEncoder for those columns (sklearn.compose."
+            "make_column_transformer((OneHotEncoder(), columns), "
+            "remainder='passthrough')) in a Pipeline before the classifier."
+        )
+
+
 class CheckedInputs:
     """The input checks of :class:`~skcrl._base._CRLNet`; a mixin of the
     estimators (their ``_encode_target``, ``_check_target_kind`` and
     ``_set_loss_weights`` do what is theirs)."""
 
-    def _check_training_data(self, X, y, reset, sample_weight=None, **target_options):
+    def _check_training_data(
+        self, X, y, reset, sample_weight=None, stopping=False, **target_options
+    ):
         """Validate and convert ``X``, ``y`` and ``sample_weight``; encode ``y``
         (fitting the encoding and the loss weights when ``reset``). Nothing the
         caller passed is modified. With sample weights, ``X`` comes back as a
-        dataset whose samples carry them."""
+        dataset whose samples carry them.
+
+        ``stopping``: plan the stopping rule of a ``fit`` (and hold out its
+        validation part); the default MLP's standardisation is fitted on the
+        rows it trains on."""
         # Bad values fail here, before skorch builds the module.
         self._validate_own_params()
         caller = type(self).__name__
@@ -69,7 +113,9 @@ class CheckedInputs:
                 for name in ("n_features_in_", "feature_names_in_"):
                     self.__dict__.pop(name, None)
                 self._input_features_ = None if shape is None else n_inputs(shape)
+                self._input_shape_ = None if shape is None else tuple(shape[1:])
         else:
+            _check_numeric_columns(X, caller)
             X, y = validate_data(
                 self,
                 X,
@@ -83,9 +129,13 @@ class CheckedInputs:
             )
             if reset:
                 self._input_features_ = n_inputs(X.shape)
+                self._input_shape_ = tuple(X.shape[1:])
         encoded = self._encode_target(y, reset, **target_options)
         if reset:
             self._set_loss_weights(encoded, weights)
+        self._plan_stopping(encoded, stopping)
+        if reset:
+            self._fit_standardization(X, weights)
         split_y = encoded
         if is_dataset(X):
             X = self._with_encoded_targets(X, encoded)
@@ -97,6 +147,46 @@ class CheckedInputs:
                 X = self.get_dataset(X, encoded)
             X = WeightedSamples(X, weights)
         return X, split_y
+
+    def _plan_stopping(self, encoded, stopping):
+        """The stopping rule of this fit (None for ``partial_fit`` and a fixed
+        budget) and the rows it holds out (None: no held-out part of ours)."""
+        user_split = bool(self.train_split)
+        plan = plan_stopping(self, len(encoded), user_split) if stopping else None
+        self._stopping_plan_ = plan
+        self._holdout_ = None
+        if plan is not None and plan.monitor == "valid_loss" and not user_split:
+            self._holdout_ = stratified_holdout(
+                encoded,
+                self.validation_fraction,
+                self.random_state,
+                type(self).__name__,
+            )
+
+    def _fit_standardization(self, X, weights):
+        """Mean and scale of each feature on the rows the default MLP trains on
+        (the held-out part excluded, weighted by ``sample_weight``), or None
+        where the network does not standardise: a module of the user's, the
+        switch ``module__standardize=False``, or input that is not one array
+        (a Dataset read lazily, a dict). Sparse input is scaled, not centred,
+        as StandardScaler(with_mean=False) does, to stay sparse."""
+        self._standardization_ = None
+        standardizes = self.get_params_for("module").get("standardize", True)
+        if self.module not in (None, MLP) or not standardizes:
+            return
+        if not (isinstance(X, np.ndarray) or sp.issparse(X)):
+            return
+        rows = slice(None) if self._holdout_ is None else self._holdout_[0]
+        sparse = sp.issparse(X)
+        train = X[rows] if sparse else X[rows].reshape(len(X[rows]), -1)
+        scaler = StandardScaler(with_mean=not sparse).fit(
+            train, sample_weight=None if weights is None else weights[rows]
+        )
+        mean = np.zeros(train.shape[1]) if sparse else scaler.mean_
+        self._standardization_ = (
+            np.asarray(mean, dtype=np.float32),
+            np.asarray(scaler.scale_, dtype=np.float32),
+        )
 
     def _check_sample_weight(self, sample_weight, n_samples):
         """SPEC §10's weights: one finite, non-negative number per sample, not
@@ -149,6 +239,7 @@ class CheckedInputs:
             return X
         if _is_dict_input(X):
             return check_dict_input(X, type(self).__name__)
+        _check_numeric_columns(X, type(self).__name__)
         return validate_data(
             self, X, reset=False, dtype=np.float32, allow_nd=True, accept_sparse="csr"
         )

@@ -480,3 +480,25 @@ def test_image_curves_leave_the_training_run_as_it_was(monkeypatch):
         progress=False,
     )
     assert curve["test_balanced_accuracy"][1] == record["balanced_accuracy"]
+
+
+def test_comparison_methods_are_the_estimators_defaults():
+    """The comparison's CE and CRL methods are CRLClassifier() but for each
+    method's own switches and the step-matched max_epochs."""
+    from skcrl import CRLClassifier as Estimator
+    from skcrl.benchmark import METHODS, build, default_budget
+
+    defaults = Estimator().get_params()
+    budget = default_budget()
+    n_train = 300
+    steps = budget["epochs"] * -(-n_train // budget["batch_size"])
+    for name in ("ce", "ce+la", "ce+balanced", "crl", "crl+balanced"):
+        method = METHODS[name]
+        built = build(method, n_train=n_train, steps=steps, seed=0)
+        params = built.get_params()
+        own = {**method.classifier, "random_state": 0}
+        assert params["max_epochs"] == defaults["max_epochs"]  # no sampler: same
+        for key, value in defaults.items():
+            if key in own or key.startswith("callbacks"):
+                continue  # callback instances are fresh per estimator
+            assert params[key] == value, (name, key)

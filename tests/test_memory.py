@@ -266,7 +266,7 @@ def test_multilabel_memory_holds_all_attributes():
     ).fit(X, Y)
     logits, target, embeddings = _memory_of(clf).contents()
     assert logits.shape == (64, 3) and target.shape == (64, 3)
-    assert embeddings.shape == (64, 64)  # the MLP's hidden layer
+    assert embeddings.shape == (64, 128)  # the MLP's hidden layer
 
 
 def test_checkpoint_saves_and_restores_the_memory(tmp_path):

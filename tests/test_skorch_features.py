@@ -60,10 +60,11 @@ def test_validation_split_records_the_terms(estimator):
         assert np.isfinite(last[key])
     _terms_add_up(clf.history, "train", clf.alpha_)
     _terms_add_up(clf.history, "valid", clf.alpha_)
-    # skorch's default callbacks, by skorch's names, and the divergence guard
+    # skorch's default callbacks, by skorch's names, the divergence guard and
+    # the stopping rule
     names = [name for name, _ in clf.callbacks_]
     expected = ["epoch_timer", "train_loss", "valid_loss", score, "divergence_guard"]
-    assert names == [*expected, "print_log"]
+    assert names == [*expected, "stopping", "print_log"]
 
 
 def test_checkpoint_and_load_init_state_without_a_split(estimator, tmp_path):

@@ -38,10 +38,12 @@ class CRLClassifierWithSkorchDefaults(CRLClassifier):
         optimizer=torch.optim.SGD,
         lr=0.01,
         max_epochs=10,
+        batch_size=128,
         train_split=ValidSplit(5, stratified=True),  # noqa: B008 (skorch's default)
         verbose=1,
         iterator_train__shuffle=False,
         callbacks__divergence_guard=None,
+        callbacks__stopping=None,
         **kwargs,
     ):
         super().__init__(
@@ -50,10 +52,12 @@ class CRLClassifierWithSkorchDefaults(CRLClassifier):
             optimizer=optimizer,
             lr=lr,
             max_epochs=max_epochs,
+            batch_size=batch_size,
             train_split=train_split,
             verbose=verbose,
             iterator_train__shuffle=iterator_train__shuffle,
             callbacks__divergence_guard=callbacks__divergence_guard,
+            callbacks__stopping=callbacks__stopping,
             **kwargs,
         )
 

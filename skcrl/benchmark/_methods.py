@@ -368,7 +368,7 @@ def build(
     >>> pipeline[-1].max_epochs  # the oversampled set of 400 is 8 steps an epoch
     5
     """
-    batch_size = common.get("batch_size", 128)
+    batch_size = common.get("batch_size", CRLClassifier().batch_size)
     epochs = max(1, round(steps / math.ceil(n_train / batch_size)))
     if method.from_labels is not None and labels is None:
         raise ValueError(
@@ -383,7 +383,7 @@ def build(
         "random_state": seed,
     }
     if arguments.get("module") is not None and arguments.get("level") == "instance":
-        # the default MLP does this itself; a given module is told
+        # the default networks do this themselves; a module of the user's is told
         arguments["module__return_embeddings"] = True
     classifier = CRLClassifier(**arguments)
     if method.threshold:

@@ -21,6 +21,7 @@ from sklearn.utils.class_weight import compute_sample_weight
 from tqdm.auto import tqdm
 
 from .. import datasets
+from .._classifier import CRLClassifier
 from .._modules import SmallCNN
 from ._methods import METHODS, build, make_sampler
 from ._probabilities import probability_scores, training_distribution_weight
@@ -86,7 +87,9 @@ def _fashion_flat(*, imbalance_ratio=10.0, random_state=0):
     )
 
 
-_MLP = {"module__hidden_layer_sizes": (128,)}
+#: The default MLP, as every tabular data set trains it: the estimators'
+#: defaults size and standardise it.
+_MLP: dict = {}
 
 #: The built-in data sets. digits, vowel, segment, fashion and fashion-mlp are
 #: made long-tailed (``imbalance_ratio``); the others keep their natural
@@ -97,7 +100,7 @@ DATASETS = {
     "digits": DataSet(datasets.load_digits_long_tailed, _MLP),
     "fashion": DataSet(
         datasets.load_fashion_mnist_long_tailed,
-        {"module": SmallCNN, "module__n_classes": 10},
+        {"module": SmallCNN},
     ),
     "fashion-mlp": DataSet(_fashion_flat, _MLP),
     **{
@@ -253,15 +256,35 @@ def _scores(y_true, y_pred, head_to_tail):
     }
 
 
+def default_budget():
+    """The estimators' own training budget, which the comparison, the suite and
+    the protocols train with: ``epochs`` (``max_epochs``), ``batch_size`` and
+    ``lr`` of :class:`~skcrl.CRLClassifier` at its defaults.
+
+    Examples
+    --------
+    >>> from skcrl import CRLClassifier
+    >>> from skcrl.benchmark import default_budget
+    >>> default_budget()["lr"] == CRLClassifier().lr
+    True
+    """
+    params = CRLClassifier().get_params()
+    return {
+        "epochs": params["max_epochs"],
+        "batch_size": params["batch_size"],
+        "lr": params["lr"],
+    }
+
+
 def run_comparison(
     dataset="digits",
     *,
     methods=tuple(METHODS),
     seeds=(0, 1, 2),
-    epochs=30,
+    epochs=None,
     imbalance_ratio=10.0,
-    batch_size=64,
-    lr=0.003,
+    batch_size=None,
+    lr=None,
     eta=None,
     device="cpu",
     progress=True,
@@ -270,9 +293,11 @@ def run_comparison(
     """Fit every method once per seed; return one record per (method, seed).
 
     A seed fixes the split, the subsample and the initialisation, the same for
-    every method. Every method gets the optimiser steps of ``epochs`` epochs on the
+    every method. Every method trains :class:`~skcrl.CRLClassifier`'s defaults
+    (learning rate, batch size, network, ``max_epochs``, stopping rule) but for
+    its own switches, with the optimiser steps of ``epochs`` epochs on the
     long-tailed training set: a sampler's method trains for fewer or more epochs
-    of its resampled set.
+    of its resampled set, the others for ``epochs``.
 
     Parameters
     ----------
@@ -283,12 +308,15 @@ def run_comparison(
         ``network`` (CRLClassifier arguments) to train on it.
     methods : sequence of str, default=all of :data:`METHODS`
     seeds : sequence of int, default=(0, 1, 2)
-    epochs : int, default=30
-        The optimiser-step budget, in epochs of the training set.
+    epochs : int, default=None
+        The optimiser-step budget, in epochs of the training set; None: the
+        estimators' default ``max_epochs``.
     imbalance_ratio : float, default=10.0
         Passed to the data set's ``load``.
-    batch_size : int, default=64
-    lr : float, default=0.003
+    batch_size : int, default=None
+        None: the estimators' default.
+    lr : float, default=None
+        None: the estimators' default.
     eta : float, default=None
         CRLClassifier's ``eta``; None keeps its default.
     device : str, default="cpu"
@@ -327,9 +355,13 @@ def run_comparison(
             f"unknown dataset {dataset!r}; choose from {list(DATASETS)} or pass a "
             "skcrl.benchmark.DataSet."
         )
-    common = dict(batch_size=batch_size, lr=lr, device=device, **spec.network)
-    if eta is not None:
-        common["eta"] = eta
+    defaults = default_budget()
+    epochs = defaults["epochs"] if epochs is None else epochs
+    common = dict(device=device, **spec.network)
+    for name, value in (("batch_size", batch_size), ("lr", lr), ("eta", eta)):
+        if value is not None:
+            common[name] = value
+    batch_size = common.get("batch_size", defaults["batch_size"])
     jobs, skipped = [], set()
     for seed in seeds:
         data = spec.load(imbalance_ratio=imbalance_ratio, random_state=seed)

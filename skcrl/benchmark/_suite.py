@@ -130,17 +130,9 @@ class Task:
     @property
     def network(self) -> dict:
         """The classifier arguments every method shares on this task."""
-        if self.track == "images" and self.kind == "attributes":
-            # the multi-label estimator does not ask a given module for
-            # embeddings itself, as the comparison's build does
-            return {
-                "module": SmallCNN,
-                "module__n_classes": len(datasets.FASHION_MNIST_ATTRIBUTES),
-                "module__return_embeddings": True,
-            }
         if self.track == "images":
-            n_classes = 2 if self.kind == "binary" else 10
-            return {"module": SmallCNN, "module__n_classes": n_classes}
+            # sized from the data (classes, channels, embeddings) by the estimator
+            return {"module": SmallCNN}
         if self.kind == "attributes":
             return dict(_MLP)
         return dict(DATASETS[self.dataset].network)
