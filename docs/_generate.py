@@ -1238,6 +1238,92 @@ def calibration_tables(results=RESULTS):
     }
 
 
+def protocol_budget_tables(results=RESULTS):
+    """The budget protocol (``benchmarks/protocol_budget.py``): every setting's
+    mean score, time and guard failures; its large task; the raw-features check
+    (``benchmarks/raw_features.py``)."""
+    path = results / "protocol_budget.json"
+    if not path.exists():
+        return {
+            "protocol_budget": "(``benchmarks/protocol_budget.py`` has not been run.)\n"
+        }
+    summary = json.loads(path.read_text())
+    fails = summary["guard_failures"]
+    rows = []
+    for name, entry in summary["settings"].items():
+        base = name.replace(" +class_weight", "")
+        failing = sorted({f["task"] for f in fails.get(base, []) if f["run"] == name})
+        epochs = sorted({e for t in entry["per_task"].values() for e in t["epochs"]})
+        rows.append(
+            [
+                f"``{name}``",
+                f"{entry['mean_score']:.4f}",
+                f"{entry['time_ratio_to_fixed_30']:.2f}",
+                f"{epochs[0]}-{epochs[-1]}",
+                (", ".join(failing) or "none") if base in fails else "(reference)",
+            ]
+        )
+    text = list_table(
+        ["setting", "mean score", "time / fixed-30", "epochs", "guard fails on"], rows
+    )
+    text += (
+        f"\nChosen: ``{summary['chosen']}`` (best ``{summary['best']}``, cheapest "
+        f"within two standard errors ``{summary['cheapest']}``).\n"
+    )
+    large = summary.get("large")
+    if large:
+        d = large["valid_rule_vs_fixed_30"]
+        text += (
+            f"\nOn ``{large['task']}`` (about 16,000 training rows per fold): "
+            + ", ".join(
+                f"``{n}`` {v:.3f} in {large['seconds'][n]:.0f} s per fit"
+                for n, v in large["scores"].items()
+            )
+            + f"; the held-out rule against ``fixed-30``: {_gain(d)}, stopping "
+            f"after {large['epochs'][0]}-{large['epochs'][1]} epochs. "
+            + (
+                '``early_stopping="auto"`` keeps the rule above 10,000 rows.'
+                if large["auto_keeps_rule"]
+                else "So the rule stays off by default on large data too "
+                "(``early_stopping=False``)."
+            )
+            + "\n"
+        )
+    raw = results / "raw_features.json"
+    if raw.exists():
+        report = json.loads(raw.read_text())
+        text += (
+            f"\nFeatures on very different scales (``{report['command']}``: "
+            f"{report['data']}, seeds 0-{len(report['seeds']) - 1}), balanced "
+            "accuracy on the test half:\n\n"
+        )
+        text += list_table(
+            ["setting", "mean ± sd", "lowest seed", "minus scaled"],
+            [
+                [
+                    name,
+                    f"{e['mean']:.3f} ± {e['sd']:.3f}",
+                    f"{e['min']:.3f}",
+                    f"{e['minus_scaled']:+.3f}",
+                ]
+                for name, e in report["scores"].items()
+            ],
+        )
+    fixed = summary["settings"]["fixed-30"]
+    n_fits = len(summary["tasks"]) * len(summary["seeds"])
+    fit_time = (
+        f"A default fit (``CRLClassifier()``, 30 epochs) on two thirds of a suite "
+        f"task's training part takes {fixed['seconds'] / n_fits:.1f} s on average "
+        f"over the {len(summary['tasks'])} tabular tasks and seeds 0-2, on one "
+        "thread (``python benchmarks/protocol_budget.py``); the rule on the "
+        "training loss would take "
+        f"{summary['settings']['train-rule']['time_ratio_to_fixed_30']:.2f} times "
+        "as long, the held-out rule "
+        f"{summary['settings']['valid-rule']['time_ratio_to_fixed_30']:.2f} times.\n"
+    )
+    return {"protocol_budget": text, "default_fit_time": fit_time}
+
+
 def generate(results=RESULTS, generated=GENERATED):
     generated.mkdir(exist_ok=True)
     pieces = {}
@@ -1267,6 +1353,7 @@ def generate(results=RESULTS, generated=GENERATED):
         pieces.update(findings(results))
         pieces.update(verdict_example(results))
         pieces.update(calibration_target_table(results))
+    pieces.update(protocol_budget_tables(results))
     pieces.update(calibration_tables(results))
     pieces.update(image_curve_tables(results))
     pieces.update(image_confirmation_table(results))
