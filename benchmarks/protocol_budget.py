@@ -53,13 +53,15 @@ interrupted run resumes); the analysis is written to
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import time
 import warnings
 from pathlib import Path
 
 import numpy as np
+from protocol_defaults import read_rows, run_resuming
+
+from skcrl.benchmark import paired_difference
 
 RESULTS = Path(__file__).resolve().parents[1] / "docs" / "results"
 SEEDS = (0, 1, 2)
@@ -150,13 +152,6 @@ def run_job(task_name, seed, name, arguments, folds=3):
     }
 
 
-def read_rows(path):
-    if not path.exists():
-        return []
-    with open(path, newline="") as f:
-        return list(csv.DictReader(f))
-
-
 def tabular_tasks():
     from skcrl.benchmark import SUITE
 
@@ -172,42 +167,27 @@ def jobs(seeds, with_large=True):
     return out
 
 
-def run(todo, output, n_jobs):
-    from joblib import Parallel, delayed
+def run_setting(task_name, seed, name):
+    """:func:`run_job` of the setting called ``name``."""
+    return run_job(task_name, seed, name, settings()[name])
 
-    done = {(r["task"], int(r["seed"]), r["setting"]) for r in read_rows(output)}
-    todo = [job for job in todo if job not in done]
-    # the slow jobs first, so that the workers finish together
-    todo.sort(key=lambda job: (job[0] != LARGE_TASK, "fashion" not in job[0]))
-    print(f"{len(todo)} jobs to run ({len(done)} done already)", flush=True)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    new_file = not output.exists()
-    all_settings = settings()
-    with open(output, "a", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=FIELDS)
-        if new_file:
-            writer.writeheader()
-        results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
-            delayed(run_job)(task, seed, name, all_settings[name])
-            for task, seed, name in todo
-        )
-        start = time.perf_counter()
-        for i, row in enumerate(results, 1):
-            writer.writerow(row)
-            out.flush()
-            if i % 20 == 0 or i == len(todo):
-                elapsed = time.perf_counter() - start
-                print(
-                    f"{i}/{len(todo)} jobs, {elapsed / 60:.1f} min, "
-                    f"~{elapsed / i * (len(todo) - i) / 60:.0f} min left",
-                    flush=True,
-                )
+
+def run(todo, output, n_jobs):
+    run_resuming(
+        todo,
+        output,
+        FIELDS,
+        run_setting,
+        n_jobs=n_jobs,
+        # the slow jobs first, so that the workers finish together
+        order=lambda job: (job[0] != LARGE_TASK, "fashion" not in job[0]),
+        report_every=20,
+    )
 
 
 def _paired(a, b):
-    d = np.asarray(a) - np.asarray(b)
-    se = float(d.std(ddof=1) / np.sqrt(d.size)) if d.size > 1 else float("nan")
-    return {"mean": float(d.mean()), "se": se}
+    d = paired_difference(a, b)
+    return {"mean": float(d.mean), "se": float(d.se)}
 
 
 def analyse(rows, fresh_rows=()):

@@ -72,6 +72,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import itertools
 import json
 import time
@@ -240,28 +241,42 @@ def run(args):
 
 def run_jobs(jobs, output, args):
     """Run the jobs not yet in ``output``, appending a row as each finishes."""
+    run_resuming(
+        jobs,
+        output,
+        FIELDS,
+        functools.partial(run_job, epochs=args.epochs, folds=args.folds),
+        n_jobs=args.n_jobs,
+        # the slow tasks first, so that the workers finish together
+        order=lambda job: "fashion" not in job[0],
+        report_every=50,
+    )
+
+
+def run_resuming(jobs, output, fields, call, *, n_jobs, order, report_every):
+    """``call(*job)`` in parallel for each job whose ``(task, seed, setting)``
+    (its first three items) has no row in the CSV ``output`` yet, in the
+    order of the key ``order``; each row it returns is appended as it
+    finishes, so that an interrupted run resumes."""
     from joblib import Parallel, delayed
 
     done = {(r["task"], int(r["seed"]), r["setting"]) for r in read_rows(output)}
-    jobs = [job for job in jobs if job[:3] not in done]
-    # the slow tasks first, so that the workers finish together
-    jobs.sort(key=lambda job: "fashion" not in job[0])
+    jobs = sorted((job for job in jobs if tuple(job[:3]) not in done), key=order)
     print(f"{len(jobs)} jobs to run ({len(done)} done already)", flush=True)
     output.parent.mkdir(parents=True, exist_ok=True)
     new_file = not output.exists()
     with open(output, "a", newline="") as out:
-        writer = csv.DictWriter(out, fieldnames=FIELDS)
+        writer = csv.DictWriter(out, fieldnames=fields)
         if new_file:
             writer.writeheader()
-        results = Parallel(n_jobs=args.n_jobs, return_as="generator_unordered")(
-            delayed(run_job)(task, seed, name, setting, args.epochs, args.folds)
-            for task, seed, name, setting in jobs
+        results = Parallel(n_jobs=n_jobs, return_as="generator_unordered")(
+            delayed(call)(*job) for job in jobs
         )
         start = time.perf_counter()
         for i, row in enumerate(results, 1):
             writer.writerow(row)
             out.flush()
-            if i % 50 == 0 or i == len(jobs):
+            if i % report_every == 0 or i == len(jobs):
                 elapsed = time.perf_counter() - start
                 print(
                     f"{i}/{len(jobs)} jobs, {elapsed / 60:.1f} min, "
