@@ -19,13 +19,18 @@ AUTO_ROWS = 10_000
 
 
 class StoppingPlan(NamedTuple):
-    """The rule of one ``fit``: the history key it reads, whether it restores the
-    best epoch's parameters, and scikit-learn's patience and tolerance."""
+    """The rule of one ``fit``: the history key it reads, and scikit-learn's
+    patience and tolerance."""
 
     monitor: str
-    restore_best: bool
     n_iter_no_change: int
     tol: float
+
+    @property
+    def restore_best(self):
+        """Whether the best epoch's parameters are restored at the end: on a
+        validation part, as MLPClassifier's early stopping does."""
+        return self.monitor == "valid_loss"
 
 
 def uses_rule(early_stopping, n_samples):
@@ -49,7 +54,6 @@ def plan_stopping(net, n_samples, user_split):
     validated = user_split or net.validation_fraction is not None
     return StoppingPlan(
         monitor="valid_loss" if validated else "train_loss",
-        restore_best=validated,
         n_iter_no_change=net.n_iter_no_change,
         tol=net.tol,
     )

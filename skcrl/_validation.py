@@ -178,7 +178,9 @@ class CheckedInputs:
             return
         rows = slice(None) if self._holdout_ is None else self._holdout_[0]
         sparse = sp.issparse(X)
-        train = X[rows] if sparse else X[rows].reshape(len(X[rows]), -1)
+        train = X[rows]
+        if not sparse:  # images for the MLP: one feature per pixel
+            train = train.reshape(len(train), -1)
         scaler = StandardScaler(with_mean=not sparse).fit(
             train, sample_weight=None if weights is None else weights[rows]
         )
