@@ -101,12 +101,7 @@ class CRLClassifier(_CRLNet, NeuralNetClassifier):
         weights, the class frequencies; with weights that balance the classes
         (``class_weight="balanced"``, or balanced ``sample_weight``), uniform,
         and the adjustment vanishes instead of correcting the prior twice.
-    n_iter_ : int
-        Epochs trained, all calls together (``len(history_)``).
-    best_epoch_, best_loss_ : int or None, float or None
-        With the stopping rule on (``early_stopping``), the epoch of the lowest
-        monitored loss and that loss (on the held-out part, whose best epoch's
-        parameters the module holds; or on the training loss); None without it.
+    %(stopping_attributes)s
     module_, criterion_, optimizer_, history_
         As in skorch. The history records ``train_ce`` and ``train_crl`` (and
         ``valid_*`` with a validation split) per batch and per epoch, beside

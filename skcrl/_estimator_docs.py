@@ -26,7 +26,9 @@ def with_shared_signature(cls):
         parameters=[*head, *tail, own.parameters["kwargs"]]
     )
     return with_docs(
-        crl_parameters=_CRL_PARAMETERS, training_parameters=_TRAINING_PARAMETERS
+        crl_parameters=_CRL_PARAMETERS,
+        training_parameters=_TRAINING_PARAMETERS,
+        stopping_attributes=_STOPPING_ATTRIBUTES,
     )(cls)
 
 
@@ -102,4 +104,13 @@ _TRAINING_PARAMETERS = """\
     **kwargs
         Any other :class:`skorch.NeuralNet` argument (``device``, ``callbacks``,
         ``warm_start``, ``module__*``, ``optimizer__*``, ``iterator_train__*``...).
+"""
+
+_STOPPING_ATTRIBUTES = """\
+    n_iter_ : int
+        Epochs trained, all calls together (``len(history_)``).
+    best_epoch_, best_loss_ : int or None, float or None
+        With the stopping rule on (``early_stopping``), the epoch of the lowest
+        monitored loss and that loss (on the held-out part, whose best epoch's
+        parameters the module holds; or on the training loss); None without it.
 """

@@ -94,12 +94,7 @@ class CRLMultiLabelClassifier(_CRLNet, ClassifierMixin, NeuralNet):
         attribute, each entry counted with its sample weight times the class
         weight of its value (SPEC §8); 0.5 under ``class_weight="balanced"``,
         where the adjustment vanishes.
-    n_iter_ : int
-        Epochs trained, all calls together (``len(history_)``).
-    best_epoch_, best_loss_ : int or None, float or None
-        With the stopping rule on (``early_stopping``), the epoch of the lowest
-        monitored loss and that loss (on the held-out part, whose best epoch's
-        parameters the module holds; or on the training loss); None without it.
+    %(stopping_attributes)s
     module_, criterion_, optimizer_, history_
         As in skorch; the history records ``train_ce`` and ``train_crl`` as in
         :class:`CRLClassifier`, and ``valid_mean_bacc`` with a validation split.
