@@ -45,7 +45,9 @@ def test_quick_mode_end_to_end(tmp_path, capsys):
     with open(tmp_path / "results.csv") as f:
         rows = list(csv.DictReader(f))
     assert len(rows) == 4
-    assert {"recall_class_rank_0", "recall_class_rank_9"} <= set(rows[0])
+    # the classes by name, with their test rows (50 of each digit)
+    assert {f"recall_{digit}" for digit in range(10)} <= set(rows[0])
+    assert {rows[0][f"test_rows_{digit}"] for digit in range(10)} == {"50"}
     assert all(0 <= float(r["balanced_accuracy"]) <= 1 for r in rows)
     assert (tmp_path / "comparison.png").read_bytes()[:4] == b"\x89PNG"
     settings = json.loads((tmp_path / "settings.json").read_text())

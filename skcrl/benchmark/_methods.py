@@ -8,15 +8,19 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
+from imblearn.ensemble import BalancedRandomForestClassifier
 from imblearn.over_sampling import SMOTE, RandomOverSampler
 from imblearn.pipeline import make_pipeline
 from imblearn.under_sampling import RandomUnderSampler
+from sklearn.ensemble import HistGradientBoostingClassifier
+from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import (
     GridSearchCV,
     StratifiedKFold,
     TunedThresholdClassifierCV,
 )
-from sklearn.preprocessing import FunctionTransformer
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import FunctionTransformer, StandardScaler
 from torch.utils.data import DataLoader
 
 from .._classifier import CRLClassifier
@@ -31,6 +35,7 @@ from .._sampler import ClassAwareDataLoader
 __all__ = [
     "IMAGE_TUNING_GRID",
     "METHODS",
+    "REFERENCES",
     "TUNING_GRID",
     "Method",
     "build",
@@ -96,6 +101,11 @@ class Method:
         Called with the training labels; returns more classifier arguments
         (class weights or counts), as a user computes them from ``y`` before
         ``fit``.
+    reference : callable or None, default=None
+        A model a user would fit instead of a network: called with the seed, it
+        returns an unfitted scikit-learn or imbalanced-learn estimator, which
+        the method fits in place of :class:`~skcrl.CRLClassifier` (``classifier``
+        then does not apply). Images reach it flattened.
 
     Examples
     --------
@@ -104,6 +114,8 @@ class Method:
     'SMOTE, cross-entropy'
     >>> METHODS["crl"].classifier  # the estimator's defaults
     {'level': 'class', 'comparison': 'relative'}
+    >>> METHODS["hgb"].neural, METHODS["crl"].neural
+    (False, True)
     """
 
     name: str
@@ -114,6 +126,12 @@ class Method:
     threshold: bool = False  # TunedThresholdClassifierCV around it (binary only)
     sample_weight: str | None = None  # "balanced": fit(X, y, sample_weight=...)
     from_labels: Callable | None = None  # y -> more CRLClassifier arguments
+    reference: Callable | None = None  # seed -> a non-neural estimator
+
+    @property
+    def neural(self) -> bool:
+        """Whether the method trains the network (False: a reference model)."""
+        return self.reference is None
 
 
 def _crl(level, comparison, **extra):
@@ -145,6 +163,40 @@ def _ldam_drw(y):
         "callbacks": [DeferredReweighting(start=0.8, beta=0.9999)],
     }
 
+
+def _logistic_regression(seed):
+    # lbfgs is deterministic; the seed is kept for a solver that is not
+    return Pipeline(
+        [
+            ("scale", StandardScaler()),
+            (
+                "model",
+                LogisticRegression(
+                    class_weight="balanced", max_iter=1000, random_state=seed
+                ),
+            ),
+        ]
+    )
+
+
+def _gradient_boosting(seed):
+    return HistGradientBoostingClassifier(class_weight="balanced", random_state=seed)
+
+
+def _balanced_random_forest(seed):
+    # imbalanced-learn's own defaults from 0.13 on, set so that older releases
+    # fit the same forest: each tree on a balanced bootstrap of the classes
+    return BalancedRandomForestClassifier(
+        sampling_strategy="all", replacement=True, bootstrap=False, random_state=seed
+    )
+
+
+#: The models a user with a table would fit instead of a network: a
+#: class-weighted logistic regression behind a scaler, a class-weighted
+#: gradient-boosted tree and imbalanced-learn's balanced random forest (an
+#: undersampling ensemble), the first two also with a decision threshold tuned
+#: for balanced accuracy (binary tasks). Names of :data:`METHODS`.
+REFERENCES = ("logreg", "logreg+threshold", "hgb", "hgb+threshold", "brf")
 
 #: The methods of the comparison by name (``python -m skcrl --methods``).
 METHODS = {
@@ -277,6 +329,33 @@ METHODS = {
             _crl("class", "relative"),
             threshold=True,
         ),
+        Method(
+            "logreg",
+            "LogisticRegression(class_weight='balanced') behind a StandardScaler",
+            reference=_logistic_regression,
+        ),
+        Method(
+            "logreg+threshold",
+            "logreg, decision threshold tuned for balanced accuracy",
+            threshold=True,
+            reference=_logistic_regression,
+        ),
+        Method(
+            "hgb",
+            "HistGradientBoostingClassifier(class_weight='balanced')",
+            reference=_gradient_boosting,
+        ),
+        Method(
+            "hgb+threshold",
+            "hgb, decision threshold tuned for balanced accuracy",
+            threshold=True,
+            reference=_gradient_boosting,
+        ),
+        Method(
+            "brf",
+            "imbalanced-learn's BalancedRandomForestClassifier",
+            reference=_balanced_random_forest,
+        ),
     ]
 }
 
@@ -328,7 +407,10 @@ def build(
     see; a sampler changes it, so the epochs are set from the resampled size:
     oversampling must not buy extra training, nor undersampling lose it. Samples of
     ``sample_shape`` (an image's ``(channels, height, width)``) are flattened for the
-    sampler and restored after it, by picklable module-level functions.
+    sampler and restored after it, by picklable module-level functions. A
+    reference model (``method.reference``) is built as its own function makes it,
+    behind a flattening step for images: the budget and ``common`` are the
+    network's and do not apply to it.
 
     Parameters
     ----------
@@ -368,6 +450,8 @@ def build(
     >>> pipeline[-1].max_epochs  # the oversampled set of 400 is 8 steps an epoch
     5
     """
+    if not method.neural:
+        return _reference(method, seed, sample_shape)
     batch_size = common.get("batch_size", CRLClassifier().batch_size)
     epochs = max(1, round(steps / math.ceil(n_train / batch_size)))
     if method.from_labels is not None and labels is None:
@@ -387,12 +471,7 @@ def build(
         arguments["module__return_embeddings"] = True
     classifier = CRLClassifier(**arguments)
     if method.threshold:
-        return TunedThresholdClassifierCV(
-            classifier,
-            scoring="balanced_accuracy",
-            cv=StratifiedKFold(3, shuffle=True, random_state=seed),
-            random_state=seed,
-        )
+        return _tuned_threshold(classifier, seed)
     if method.search is not None:
         return GridSearchCV(
             classifier,
@@ -411,3 +490,20 @@ def build(
         FunctionTransformer(restore_samples, kw_args={"shape": tuple(sample_shape)}),
         classifier,
     )
+
+
+def _tuned_threshold(classifier, seed):
+    return TunedThresholdClassifierCV(
+        classifier,
+        scoring="balanced_accuracy",
+        cv=StratifiedKFold(3, shuffle=True, random_state=seed),
+        random_state=seed,
+    )
+
+
+def _reference(method, seed, sample_shape):
+    """A reference model: the network's training budget does not apply to it."""
+    model = method.reference(seed)
+    if sample_shape is not None and len(sample_shape) >= 2:
+        model = make_pipeline(FunctionTransformer(flatten_samples), model)
+    return _tuned_threshold(model, seed) if method.threshold else model

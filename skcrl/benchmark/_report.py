@@ -6,7 +6,7 @@ import csv
 import importlib.util
 from pathlib import Path
 
-from ._run import METRICS
+from ._run import METRICS, class_names, per_class
 
 __all__ = ["format_table", "plot", "read_csv", "write_csv"]
 
@@ -48,7 +48,9 @@ def format_table(summary) -> str:
 
 
 def write_csv(records, path: Path) -> None:
-    """One row per (method, seed), the per-class recalls head to tail as columns.
+    """One row per (method, seed): the metrics, the sizes of the split, then each
+    class's test recall (``recall_<class>``) and test rows (``test_rows_<class>``),
+    the classes head to tail as the first record orders them.
 
     Parameters
     ----------
@@ -63,26 +65,36 @@ def write_csv(records, path: Path) -> None:
     >>> from skcrl.benchmark import write_csv
     >>> record = dict(method="ce", seed=0, balanced_accuracy=0.9, macro_f1=0.8,
     ...               g_mean=0.85, tail_recall=0.7, log_loss=0.25, brier=0.1,
-    ...               recall_per_class=[1.0, 0.7], seconds=2.0)
+    ...               recall_per_class=[1.0, 0.7], seconds=2.0, n_train=80,
+    ...               n_test=20, classes=["no", "yes"], test_counts=[15, 5])
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     path = pathlib.Path(folder) / "results.csv"
     ...     write_csv([record], path)
     ...     print(path.read_text().splitlines()[0])
-    method,seed,balanced_accuracy,macro_f1,g_mean,tail_recall,log_loss,brier,seconds,recall_class_rank_0,recall_class_rank_1
+    method,seed,balanced_accuracy,macro_f1,g_mean,tail_recall,log_loss,brier,seconds,n_train,n_test,recall_no,recall_yes,test_rows_no,test_rows_yes
     """
-    n_classes = len(records[0]["recall_per_class"])
-    fields = ["method", "seed", *METRICS, "seconds"]
+    classes = class_names(records[0])
+    fields = ["method", "seed", *METRICS, "seconds", "n_train", "n_test"]
     with open(path, "w", newline="") as out:
         writer = csv.writer(out)
-        writer.writerow(fields + [f"recall_class_rank_{i}" for i in range(n_classes)])
+        writer.writerow(
+            fields
+            + [f"recall_{c}" for c in classes]
+            + [f"test_rows_{c}" for c in classes]
+        )
         for r in records:
-            writer.writerow([r[f] for f in fields] + list(r["recall_per_class"]))
+            writer.writerow(
+                [r.get(f, "") for f in fields]
+                + per_class(r, "recall_per_class", classes)
+                + per_class(r, "test_counts", classes)
+            )
 
 
 def read_csv(path: Path) -> list:
     """The records :func:`write_csv` wrote, for :func:`summarise` or a report.
 
-    A metric the file lacks (a CSV written before it was measured) reads NaN.
+    A metric the file lacks (a CSV written before it was measured) reads NaN;
+    class labels read as text.
 
     Parameters
     ----------
@@ -98,7 +110,8 @@ def read_csv(path: Path) -> list:
     >>> from skcrl.benchmark import read_csv, write_csv
     >>> record = dict(method="ce", seed=0, balanced_accuracy=0.9, macro_f1=0.8,
     ...               g_mean=0.85, tail_recall=0.7, log_loss=0.25, brier=0.1,
-    ...               recall_per_class=[1.0, 0.7], seconds=2.0)
+    ...               recall_per_class=[1.0, 0.7], seconds=2.0, n_train=80,
+    ...               n_test=20, classes=["no", "yes"], test_counts=[15, 5])
     >>> with tempfile.TemporaryDirectory() as folder:
     ...     path = pathlib.Path(folder) / "results.csv"
     ...     write_csv([record], path)
@@ -108,10 +121,21 @@ def read_csv(path: Path) -> list:
     records = []
     with open(path, newline="") as f:
         for row in csv.DictReader(f):
-            recalls = [k for k in row if k.startswith("recall_class_rank_")]
+            recalls = [k for k in row if k.startswith("recall_")]
             record = {"method": row["method"], "seed": int(row["seed"])}
-            record.update({m: float(row.get(m, "nan")) for m in (*METRICS, "seconds")})
+            record.update(
+                {m: float(row.get(m) or "nan") for m in (*METRICS, "seconds")}
+            )
+            for size in ("n_train", "n_test"):
+                if row.get(size):
+                    record[size] = int(row[size])
             record["recall_per_class"] = [float(row[k]) for k in recalls]
+            names = [k.removeprefix("recall_") for k in recalls]
+            if not names[0].startswith("class_rank_"):
+                record["classes"] = names
+            rows = [f"test_rows_{c}" for c in names]
+            if all(row.get(k) for k in rows):
+                record["test_counts"] = [int(row[k]) for k in rows]
             records.append(record)
     return records
 

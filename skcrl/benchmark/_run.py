@@ -18,6 +18,7 @@ from sklearn.metrics import balanced_accuracy_score, f1_score, recall_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 from sklearn.utils.class_weight import compute_sample_weight
+from threadpoolctl import threadpool_limits
 from tqdm.auto import tqdm
 
 from .. import datasets
@@ -239,6 +240,11 @@ def csv_dataset(path, target, *, test_size=0.3):
     return DataSet(load, _MLP)
 
 
+def _label(value):
+    """A class label as plain Python (numpy scalars print as ``np.int64(3)``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _scores(y_true, y_pred, head_to_tail):
     recall = recall_score(
         y_true, y_pred, labels=head_to_tail, average=None, zero_division=0
@@ -331,8 +337,10 @@ def run_comparison(
     Returns
     -------
     records : list of dict
-        One per method and seed: the method, the seed, ``seconds`` of training and
-        the metrics of :data:`METRICS` with ``recall_per_class`` (head to tail).
+        One per method and seed: the method, the seed, ``seconds`` of training,
+        the metrics of :data:`METRICS`, ``n_train`` and ``n_test`` (the split's
+        sizes), and per class head to tail: ``classes``, ``recall_per_class``
+        and ``test_counts`` (its test rows).
 
     Examples
     --------
@@ -340,8 +348,9 @@ def run_comparison(
     >>> records = run_comparison(
     ...     methods=["ce", "crl"], seeds=[0], epochs=2, progress=False
     ... )
-    >>> sorted(records[0])[:3]
-    ['balanced_accuracy', 'brier', 'g_mean']
+    >>> record = records[0]
+    >>> record["method"], record["n_train"] + record["n_test"] > 0
+    ('ce', True)
     """
     unknown = [m for m in methods if m not in METHODS]
     if unknown:
@@ -415,14 +424,27 @@ def _fit_and_score(name, seed, data, steps, common):
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        start = time.perf_counter()
-        estimator.fit(X, y, **fit_params)
-        seconds = time.perf_counter() - start
-        predicted = estimator.predict(data.X_test)
-        proba = estimator.predict_proba(data.X_test)
+        # one thread for every model (the OpenMP of gradient boosting too), so
+        # that fit times compare and parallel fits do not oversubscribe the cores
+        with threadpool_limits(limits=1):
+            start = time.perf_counter()
+            estimator.fit(X, y, **fit_params)
+            seconds = time.perf_counter() - start
+            predicted = estimator.predict(data.X_test)
+            proba = estimator.predict_proba(data.X_test)
     finally:
         torch.set_num_threads(threads)
-    record = {"method": name, "seed": seed, "seconds": seconds}
+    test_counts = [int(np.sum(data.y_test == c)) for c in head_to_tail]
+    record = {
+        "method": name,
+        "seed": seed,
+        "seconds": seconds,
+        # the sizes of the split, for the corrected resampled t-test
+        "n_train": len(y),
+        "n_test": len(data.y_test),
+        "classes": [_label(c) for c in head_to_tail],
+        "test_counts": test_counts,
+    }
     record.update(_scores(data.y_test, predicted, head_to_tail))
     # the probabilities on the test part at the training distribution
     record.update(
@@ -447,6 +469,25 @@ METRICS = (
     "log_loss",
     "brier",
 )
+
+
+def class_names(record):
+    """A record's classes head to tail, as text (ranks for an old record)."""
+    n = len(record["recall_per_class"])
+    return [
+        str(c) for c in record.get("classes", [f"class_rank_{i}" for i in range(n)])
+    ]
+
+
+def per_class(record, key, classes):
+    """``record[key]`` (one value per class, head to tail) in the order of
+    ``classes``: two seeds may order close classes differently. Empty cells
+    where the record lacks ``key``."""
+    values = record.get(key)
+    if values is None:
+        return [""] * len(classes)
+    by_class = dict(zip(class_names(record), values, strict=True))
+    return [by_class.get(c, float("nan")) for c in classes]
 
 
 def summarise(records):
@@ -487,7 +528,15 @@ def summarise(records):
             values = np.array([r[metric] for r in mine])
             row[metric] = float(values.mean())
             row[f"{metric}_std"] = float(values.std())
-        row["recall_per_class"] = np.mean([r["recall_per_class"] for r in mine], axis=0)
+        classes = class_names(mine[0])
+        row["classes"] = classes
+        row["recall_per_class"] = np.mean(
+            [per_class(r, "recall_per_class", classes) for r in mine], axis=0
+        )
+        if all("test_counts" in r for r in mine):
+            row["test_counts"] = np.mean(
+                [per_class(r, "test_counts", classes) for r in mine], axis=0
+            )
         row["seconds"] = float(np.mean([r["seconds"] for r in mine]))
         rows.append(row)
     return sorted(rows, key=lambda row: -row["balanced_accuracy"])

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from .. import datasets
 from .._modules import SmallCNN
+from ._methods import REFERENCES
 from ._run import _MLP, DATASETS
 
 __all__ = ["IMAGE_ATTRIBUTE_METHODS", "IMAGE_METHODS", "SUITE", "TRACKS", "Task"]
@@ -23,7 +24,8 @@ TRACKS = ("tabular", "images")
 #: oversampled cross-entropy, the deep long-tail baselines, CRL at its defaults
 #: and on the network's embeddings (instance level), with class weights, and tuned
 #: over :data:`~skcrl.benchmark.IMAGE_TUNING_GRID`; on the binary task also the
-#: tuned thresholds. The full method list costs too much for a CNN on two cores.
+#: tuned thresholds; and the non-neural references (:data:`REFERENCES`) on the
+#: flattened pixels. The full method list costs too much for a CNN on two cores.
 IMAGE_METHODS = (
     "ce",
     "ce+la",
@@ -39,12 +41,14 @@ IMAGE_METHODS = (
     "crl-tuned-small",
     "ce+threshold",
     "crl+threshold",
+    *REFERENCES,
 )
 
 #: The image track's methods on attribute tasks (``compare_attributes.py``'s
 #: names): binary cross-entropy plain, logit-adjusted, balanced and with
 #: class-aware batches, the sigmoid focal loss, and CRL as in
-#: :data:`IMAGE_METHODS`.
+#: :data:`IMAGE_METHODS`. No reference model: the references of the single-label
+#: tasks take one label a row, not an indicator matrix.
 IMAGE_ATTRIBUTE_METHODS = (
     "bce",
     "bce+la",
