@@ -18,12 +18,15 @@ from . import __version__
 from .benchmark import (
     DATASETS,
     METHODS,
+    REFERENCES,
     csv_dataset,
+    default_budget,
     format_table,
     plot,
     plotting_available,
     run_comparison,
     scores_by_method,
+    split_ratio,
     summarise,
     verdict_lines,
     write_csv,
@@ -33,9 +36,11 @@ from .benchmark._report import NO_MATPLOTLIB
 QUICK_METHODS = ("ce", "ce+balanced", "ce+ros", "crl")
 
 #: What the comparison runs by default: plain, class-weighted and logit-adjusted
-#: cross-entropy, imbalanced-learn's three resamplers (the best of them is the
-#: baseline to beat), CRL at its defaults and CRL tuned on the training part.
-#: ``--methods all`` runs every method of :data:`skcrl.benchmark.METHODS`.
+#: cross-entropy, imbalanced-learn's three resamplers, cross-entropy with a tuned
+#: threshold (binary tasks), CRL at its defaults and tuned on the training part,
+#: and the models a user would fit instead of a network
+#: (:data:`skcrl.benchmark.REFERENCES`). ``--methods all`` runs every method of
+#: :data:`skcrl.benchmark.METHODS`.
 DEMO_METHODS = (
     "ce",
     "ce+balanced",
@@ -43,9 +48,15 @@ DEMO_METHODS = (
     "ce+ros",
     "ce+smote",
     "ce+rus",
+    "ce+threshold",
     "crl",
     "crl-tuned",
+    *REFERENCES,
 )
+
+#: Fewer test rows than this in the rarest class, and one row more or less
+#: moves the balanced accuracy by more than the differences the table shows.
+FEW_TEST_ROWS = 20
 
 
 def parse_args(argv=None):
@@ -88,8 +99,9 @@ def parse_args(argv=None):
     parser.add_argument(
         "--epochs",
         type=int,
-        default=30,
-        help="optimiser-step budget, in epochs of the long-tailed training set",
+        default=default_budget()["epochs"],
+        help="the networks' optimiser-step budget, in epochs of the long-tailed "
+        "training set (CRLClassifier's max_epochs)",
     )
     parser.add_argument(
         "--eta", type=float, default=None, help="CRLClassifier's eta (default: its own)"
@@ -154,13 +166,66 @@ def _backend(address):
         yield
 
 
+def _settings(args) -> dict:
+    """The run's settings, without those that did not apply to it."""
+    settings = {
+        k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()
+    }
+    if args.csv is None:
+        del settings["csv"], settings["target"]
+    else:
+        del settings["dataset"]
+    if not _long_tailed(args):
+        del settings["imbalance_ratio"]
+    for flag in ("dask", "eta"):
+        if settings[flag] is None:
+            del settings[flag]
+    if not args.quick:
+        del settings["quick"]
+    return settings
+
+
+def _test_rows(summary) -> list:
+    """The test rows of each class, and a warning where the rarest has too few
+    for the differences to mean much."""
+    row = summary[0]
+    if "test_counts" not in row:
+        return []
+    classes, counts = row["classes"], row["test_counts"]
+    lines = [
+        "Test rows per class (head to tail, mean over seeds): "
+        + ", ".join(f"{c}: {n:g}" for c, n in zip(classes, counts, strict=True))
+    ]
+    rarest = int(min(counts))
+    if rarest < FEW_TEST_ROWS:
+        name = classes[int(min(range(len(counts)), key=counts.__getitem__))]
+        lines.append(
+            f"note: the rarest class, {name}, has {rarest} test row"
+            f"{'s' * (rarest != 1)}: one row more or less moves its recall by "
+            f"{1 / max(rarest, 1):.2f} and the balanced accuracy by "
+            f"{1 / max(rarest, 1) / len(classes):.3f}; differences below that mean "
+            "little. More data in the test part, or more seeds, tell more."
+        )
+    return lines
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     torch.set_num_threads(1)
-    if args.csv is not None:
-        dataset, name = csv_dataset(args.csv, args.target), args.csv.name
-    else:
-        dataset, name = args.dataset, args.dataset
+    with warnings.catch_warnings(record=True) as notes:
+        warnings.simplefilter("always")
+        if args.csv is not None:
+            try:
+                dataset, name = csv_dataset(args.csv, args.target), args.csv.name
+            except (OSError, ValueError) as error:
+                # a user's mistake (a missing or empty file, a wrong column): one
+                # line, no traceback
+                print(f"python -m skcrl: error: {error}", file=sys.stderr)
+                return 2
+        else:
+            dataset, name = args.dataset, args.dataset
+    for note in notes:
+        print(f"note: {note.message}")
     with _backend(args.dask), warnings.catch_warnings(record=True) as notes:
         warnings.filterwarnings("always", message=".*binary tasks only")
         records = run_comparison(
@@ -184,12 +249,20 @@ def main(argv=None) -> int:
     summary = summarise(records)
     ratio = f"imbalance ratio {args.imbalance_ratio:g}, " if _long_tailed(args) else ""
     title = f"{name}, {ratio}seeds {args.seeds}, {args.epochs} epochs of steps"
-    print(f"\n{title}\n")
-    verdict = verdict_lines(scores_by_method(records))
+    verdict = verdict_lines(
+        scores_by_method(records), test_train_ratio=split_ratio(records)
+    )
     if verdict:
-        # the question first: does CRL help here, beyond the noise between seeds?
-        print("\n".join(verdict) + "\n")
+        # the question first: which model wins here, beyond the noise between
+        # seeds, and does CRL help?
+        print("\n" + "\n".join(verdict) + "\n")
+    print(title)
+    print("\n".join(_test_rows(summary)) + "\n")
     print(format_table(summary))
+    print(
+        "\nEach cell: mean ± standard deviation over the seeds; s/fit: seconds "
+        "of training, one thread."
+    )
     args.output.mkdir(parents=True, exist_ok=True)
     write_csv(records, args.output / "results.csv")
     written = ["results.csv", "settings.json"]
@@ -199,7 +272,7 @@ def main(argv=None) -> int:
     else:
         print(f"\nnote: {NO_MATPLOTLIB}")
     settings = {
-        **{k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        **_settings(args),
         "skcrl": __version__,
         "torch": torch.__version__,
         "python": sys.version.split()[0],

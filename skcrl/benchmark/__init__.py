@@ -4,6 +4,7 @@ weighting and imbalanced-learn's samplers on a built-in long-tailed data set."""
 from ._methods import (
     IMAGE_TUNING_GRID,
     METHODS,
+    REFERENCES,
     TUNING_GRID,
     Method,
     build,
@@ -27,6 +28,7 @@ from ._verdict import (
     against_baselines,
     paired_difference,
     scores_by_method,
+    split_ratio,
     verdict_lines,
 )
 
@@ -37,6 +39,7 @@ __all__ = [
     "IMAGE_TUNING_GRID",
     "METHODS",
     "METRICS",
+    "REFERENCES",
     "SUITE",
     "TRACKS",
     "TUNING_GRID",
@@ -57,6 +60,7 @@ __all__ = [
     "read_csv",
     "run_comparison",
     "scores_by_method",
+    "split_ratio",
     "summarise",
     "tabular_preprocessor",
     "training_distribution_weight",

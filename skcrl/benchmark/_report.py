@@ -160,8 +160,9 @@ def plotting_available() -> bool:
 
 def plot(summary, path: Path, title: str) -> None:
     """Balanced accuracy per method (error bars: std over seeds) and a heatmap of
-    each method's recall of each class, head to tail, saved as an image. CRL at
-    its defaults and the best method without CRL are named in bold on both panels.
+    each method's recall of each class by name, head to tail, saved as an image.
+    CRL (red) at its defaults, the best network without CRL (blue) and the best
+    non-neural model (grey) are named in bold on both panels.
 
     Parameters
     ----------
@@ -197,9 +198,13 @@ def plot(summary, path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
+    from ._methods import METHODS
+
     names = [row["method"] for row in summary]  # best first
-    others = [n for n in names if not n.startswith("crl")]
-    marked = {"crl", others[0]} if others else {"crl"}
+    neural = [n not in METHODS or METHODS[n].neural for n in names]
+    others = [n for n, net in zip(names, neural, strict=True) if net and n[:3] != "crl"]
+    references = [n for n, net in zip(names, neural, strict=True) if not net]
+    marked = {"crl", *others[:1], *references[:1]}
     recall = np.array([row["recall_per_class"] for row in summary])
     n_methods, n_classes = recall.shape
     height = max(3.5, 0.35 * n_methods + 1.5)
@@ -212,7 +217,10 @@ def plot(summary, path: Path, title: str) -> None:
     rows = np.arange(n_methods)
     means = [row["balanced_accuracy"] for row in summary]
     stds = [row["balanced_accuracy_std"] for row in summary]
-    colours = ["tab:red" if n.startswith("crl") else "tab:blue" for n in names]
+    colours = [
+        "tab:red" if n.startswith("crl") else "tab:blue" if net else "tab:gray"
+        for n, net in zip(names, neural, strict=True)
+    ]
     left.barh(rows, means, xerr=stds, color=colours, capsize=3)
     left.set_xlim(min(means) - 0.1, min(1.0, max(means) + 0.05))
     left.set_xlabel("balanced accuracy (mean ± std over seeds)")
@@ -231,7 +239,10 @@ def plot(summary, path: Path, title: str) -> None:
                     fontsize=7,
                     color="white" if recall[i, j] < (low + 1) / 2 else "black",
                 )
-    right.set_xticks(range(n_classes))
+    classes = summary[0].get("classes", [str(i) for i in range(n_classes)])
+    right.set_xticks(
+        range(n_classes), labels=classes, rotation=90 if n_classes > 10 else 0
+    )
     right.set_xlabel("class, from head (most training samples) to tail")
     right.set_title("test recall of each class (mean over seeds)", fontsize=10)
     fig.colorbar(image, ax=right, fraction=0.04, pad=0.02)

@@ -7,6 +7,7 @@ import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -167,9 +168,10 @@ def tabular_preprocessor(X):
 def csv_dataset(path, target, *, test_size=0.3):
     """Your own table as a :class:`DataSet` of the comparison (``--csv``).
 
-    Rows without a target are dropped. Each seed draws a stratified split (the
-    test part keeps the table's imbalance) and fits :func:`tabular_preprocessor`
-    on the training part only. The network is the comparison's MLP.
+    Rows without a target are dropped, with a warning that counts them. Each
+    seed draws a stratified split (the test part keeps the table's imbalance)
+    and fits :func:`tabular_preprocessor` on the training part only. The
+    network is the comparison's MLP.
 
     Parameters
     ----------
@@ -205,13 +207,29 @@ def csv_dataset(path, target, *, test_size=0.3):
         raise ImportError(
             "--csv reads tables with pandas: pip install pandas"
         ) from error
-    frame = pd.read_csv(path)
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no such file.")
+    try:
+        frame = pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        raise ValueError(f"{path} is empty: it needs a header row and rows.") from None
     if target not in frame.columns:
         raise ValueError(
             f"{path} has no column {target!r}; its columns are "
             f"{frame.columns.tolist()}."
         )
+    missing = int(frame[target].isna().sum())
+    if missing:
+        warnings.warn(
+            f"{missing} of the {len(frame)} rows of {path.name} have no {target!r} "
+            "and are left out.",
+            UserWarning,
+            stacklevel=2,
+        )
     frame = frame.dropna(subset=[target])
+    if frame.empty:
+        raise ValueError(f"{path} has no row with a value of {target!r}.")
     y = frame[target].to_numpy()
     X = frame.drop(columns=[target])
     if X.shape[1] == 0:
