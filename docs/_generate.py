@@ -50,6 +50,24 @@ def comparison(results=RESULTS):
     return scores, seconds
 
 
+def split_ratios(results=RESULTS):
+    """``{task: n_test / n_train}`` of the suite's CSVs, for the corrected
+    resampled t-test; 0 (the plain paired t-test) where a CSV does not record
+    the split's sizes (the attribute tasks')."""
+    from skcrl.benchmark import SUITE, split_ratio
+
+    ratios = {}
+    for task in SUITE:
+        path = results / "comparison" / f"{task}.csv"
+        if path.exists():
+            rows = [
+                {k: int(float(r[k])) for k in ("n_train", "n_test") if r.get(k)}
+                for r in _rows(path)
+            ]
+            ratios[task] = split_ratio(rows)
+    return ratios
+
+
 def probability_means(results=RESULTS):
     """``{task: {method: {"log_loss": mean, "brier": mean}}}`` over seeds, from
     the suite's CSVs (NaN where a CSV predates the measurement)."""
@@ -317,7 +335,7 @@ def verdict_example(results=RESULTS, task="digits-lt10"):
     scores, _ = comparison(results)
     if task not in scores:
         return {"verdict_example": "(``benchmarks/run_suite.py`` has not been run.)\n"}
-    lines = verdict_lines(scores[task])
+    lines = verdict_lines(scores[task], test_train_ratio=split_ratios(results)[task])
     return {
         "verdict_example": f"On {task}, from ``python benchmarks/run_suite.py``:\n\n"
         + "\n".join([".. code-block:: text", ""] + ["    " + v for v in lines])
@@ -330,6 +348,7 @@ def comparison_tables(results=RESULTS):
 
     scores, seconds = comparison(results)
     probabilities = probability_means(results)
+    ratios = split_ratios(results)
     out = []
     for task, by_method in scores.items():
         reference = _prefix(by_method) + "ce"
@@ -353,7 +372,12 @@ def comparison_tables(results=RESULTS):
         if run_file.exists():
             run = json.loads(run_file.read_text())
             out.append(_run_line(run))
-        verdict = verdict_lines(by_method, reference=reference, metric=metric)
+        verdict = verdict_lines(
+            by_method,
+            reference=reference,
+            metric=metric,
+            test_train_ratio=ratios[task],
+        )
         if verdict:
             out.append(
                 "\n".join([".. code-block:: text", ""] + ["    " + v for v in verdict])
@@ -392,36 +416,51 @@ def _run_line(run):
     return line + ".\n"
 
 
-def _diff(s, a, b):
+def _diff(s, a, b, ratio=0.0):
     from skcrl.benchmark import paired_difference
 
-    return paired_difference(s[a], s[b])
+    return paired_difference(s[a], s[b], test_train_ratio=ratio)
 
 
 def targets(results=RESULTS):
     """The targets of the defaults, each per task, from the suite's CSVs: paired
-    differences (:func:`skcrl.benchmark.paired_difference`)."""
+    differences (:func:`skcrl.benchmark.paired_difference`, the corrected
+    resampled t where the CSV records the split), and the best network against
+    the best non-neural reference (None where no reference ran)."""
     from skcrl.benchmark import against_baselines
+    from skcrl.benchmark._verdict import overall
 
     scores, _ = comparison(results)
+    ratios = split_ratios(results)
     rows = []
     for task, s in scores.items():
         ce = _prefix(s) + "ce"
+        r = ratios[task]
         row = dict(
             task=task,
+            ratio=r,
             attributes=ce == "bce",
-            crl_vs_ce=_diff(s, "crl", ce),
-            crl_vs_la=_diff(s, "crl", ce + "+la"),
-            balanced_vs_balanced=_diff(s, "crl+balanced", ce + "+balanced"),
+            crl_vs_ce=_diff(s, "crl", ce, r),
+            crl_vs_la=_diff(s, "crl", ce + "+la", r),
+            balanced_vs_balanced=_diff(s, "crl+balanced", ce + "+balanced", r),
         )
         if "crl+balanced-sw" in s:
-            row["sw_vs_balanced"] = _diff(s, "crl+balanced-sw", ce + "+balanced")
-        *_, (_, best, versus_best) = against_baselines(s, reference=ce)
+            row["sw_vs_balanced"] = _diff(s, "crl+balanced-sw", ce + "+balanced", r)
+        *_, (_, best, versus_best) = against_baselines(
+            s, reference=ce, test_train_ratio=r
+        )
         row.update(best_without_crl=best, crl_vs_best=versus_best)
         if "crl-tuned" in s:
             best_baseline = max(BASELINES, key=lambda m: s[m].mean())
             row["tuned_vs_best"] = s["crl-tuned"].mean() - s[best_baseline].mean()
             row["best"] = best_baseline
+        best_overall, _, _, network, non_neural, gap = overall(s, test_train_ratio=r)
+        row.update(
+            best_overall=best_overall,
+            network=network,
+            non_neural=non_neural,
+            neural_gap=gap,
+        )
         rows.append(row)
     return rows
 
@@ -445,12 +484,12 @@ def findings(results=RESULTS):
     for key, what in (
         ("crl_vs_ce", "plain cross-entropy"),
         ("crl_vs_la", "the logit-adjusted cross-entropy alone"),
-        ("crl_vs_best", "the best method without CRL on each task"),
+        ("crl_vs_best", "the best network without CRL on each task"),
     ):
         better, worse = count(key, "better"), count(key, "worse")
         text = (
-            f"- Against {what}, the default is better beyond the noise on {better} "
-            f"of {n} tasks, worse on {worse}, within noise on {n - better - worse}"
+            f"- Against {what}, the default is better on {better} of {n} tasks, "
+            f"worse on {worse}, not told apart on {n - better - worse}"
         )
         if better and key != "crl_vs_ce":
             text += f"; better on {listed(key, 'better')}"
@@ -474,7 +513,7 @@ def target_tables(results=RESULTS):
             "crl − ce+la",
             "crl+balanced − ce+balanced",
             "crl+balanced-sw − ce+balanced",
-            "crl − best without CRL",
+            "crl − best network without CRL",
         ],
         [
             [
@@ -484,7 +523,7 @@ def target_tables(results=RESULTS):
                 paired(r["balanced_vs_balanced"]),
                 paired(r["sw_vs_balanced"]) if "sw_vs_balanced" in r else "n/a",
                 f"{paired(r['crl_vs_best'])} (``{r['best_without_crl']}``, "
-                f"{r['crl_vs_best'].verdict})",
+                f"{r['crl_vs_best'].verdict_text()})",
             ]
             for r in rows
         ],
@@ -836,10 +875,10 @@ TUNED = ("crl-tuned", "crl-tuned-small")
 
 def tracks(results=RESULTS):
     """``{track: [row]}``: per task, the defaults' paired differences to the
-    logit-adjusted cross-entropy and to the best method without CRL, the CRL
-    search's to the best method without CRL, and the instance level's (on the
-    network's embeddings) to the logit-adjusted cross-entropy (None where not
-    run)."""
+    logit-adjusted cross-entropy and to the best network without CRL, the CRL
+    search's to the best network without CRL, the instance level's (on the
+    network's embeddings) to the logit-adjusted cross-entropy, and the best
+    network's to the best non-neural reference (None where not run)."""
     from skcrl.benchmark import SUITE, against_baselines
 
     scores, _ = comparison(results)
@@ -847,15 +886,18 @@ def tracks(results=RESULTS):
     for row in targets(results):
         task = SUITE[row["task"]]
         by_method = scores[row["task"]]
+        ratio = row["ratio"]
         tuned = next((m for m in TUNED if m in by_method), None)
         versus_best = None
         if tuned is not None:
             reference = _prefix(by_method) + "ce"
-            *_, (_, _, versus_best) = against_baselines(by_method, tuned, reference)
+            *_, (_, _, versus_best) = against_baselines(
+                by_method, tuned, reference, test_train_ratio=ratio
+            )
         track = "attributes" if task.kind == "attributes" else task.track
         instance = None
         if "crl-inst" in by_method:
-            instance = _diff(by_method, "crl-inst", _prefix(by_method) + "ce+la")
+            instance = _diff(by_method, "crl-inst", _prefix(by_method) + "ce+la", ratio)
         out[track].append(
             dict(
                 task=row["task"],
@@ -864,58 +906,139 @@ def tracks(results=RESULTS):
                 best=row["crl_vs_best"],
                 tuned=versus_best,
                 tuned_name=tuned,
+                neural=row["neural_gap"],
+                network=row["network"],
+                non_neural=row["non_neural"],
+                best_overall=row["best_overall"],
             )
         )
     return {track: rows for track, rows in out.items() if rows}
 
 
+#: The comparisons of the answer per track: (key of :func:`tracks`' rows,
+#: header).
+COMPARISONS = (
+    ("la", "`crl` against `ce+la`"),
+    ("neural", "best network against best non-neural model"),
+    ("best", "`crl` against the best network without CRL"),
+    ("tuned", "CRL tuned against the best network without CRL"),
+    ("instance", "`crl-inst` against `ce+la`"),
+)
+
+#: README's columns: CRL against the logit adjustment, the networks against
+#: the references.
+README_COMPARISONS = ("la", "neural")
+
+
 def _verdict_counts(differences):
-    """ "2 better, 9 within noise, 4 worse" of paired differences."""
+    """ "2 better, 9 cannot tell, 4 worse" of paired differences, and how many
+    of them hold after Holm's correction over the tasks of the cell."""
+    from skcrl.benchmark._statistics import LEVEL, holm
+
     differences = [d for d in differences if d is not None]
     if not differences:
         return "not run"
     counts = {
         verdict: sum(d.verdict == verdict for d in differences)
-        for verdict in ("better", "within noise", "worse")
+        for verdict in ("better", "cannot tell", "worse")
     }
-    return ", ".join(f"{n} {verdict}" for verdict, n in counts.items() if n)
+    text = ", ".join(f"{n} {verdict}" for verdict, n in counts.items() if n)
+    if counts["better"] + counts["worse"] and len(differences) > 1:
+        adjusted = holm([d.p_value for d in differences])
+        kept = [
+            d.verdict
+            for d, p in zip(differences, adjusted, strict=True)
+            if p < LEVEL and d.verdict in ("better", "worse")
+        ]
+        held = ", ".join(
+            f"{kept.count(v)} {v}" for v in ("better", "worse") if kept.count(v)
+        )
+        text += f" (Holm: {held or 'none holds'})"
+    return text
 
 
-def _track_cells(rows):
-    tuned = sorted({r["tuned_name"] for r in rows if r["tuned_name"]})
-    return [
-        str(len(rows)),
-        _verdict_counts(r["la"] for r in rows),
-        _verdict_counts(r["best"] for r in rows),
-        _verdict_counts(r["tuned"] for r in rows)
-        + "".join(f" (`{name}`)" for name in tuned),
-        _verdict_counts(r["instance"] for r in rows),
-    ]
+def suite_tests(results=RESULTS):
+    """``{(track, key): SignedRankTest}`` over each track's tasks, for every
+    comparison of :data:`COMPARISONS` that ran, and ``{(track, key): Holm
+    p-value}`` over all of them together (None where too few tasks)."""
+    from skcrl.benchmark._statistics import holm, signed_rank_test
+
+    tests = {}
+    for track, rows in tracks(results).items():
+        for key, _ in COMPARISONS:
+            means = [r[key].mean for r in rows if r[key] is not None]
+            if means:
+                tests[track, key] = signed_rank_test(means)
+    adjusted = dict(zip(tests, holm([t.p_value for t in tests.values()]), strict=True))
+    return tests, adjusted
 
 
-_TRACK_HEADER = [
-    "track",
-    "tasks",
-    "`crl` against `ce+la`",
-    "`crl` against the best without CRL",
-    "CRL tuned against the best without CRL",
-    "`crl-inst` against `ce+la`",
-]
+def _suite_cell(test, adjusted):
+    """A signed-rank test over tasks as a table cell."""
+    if test is None:
+        return "not run"
+    head = f"{test.mean:+.3f} mean, ahead on {test.wins} of {test.n_tasks}"
+    if test.p_value is None:
+        return f"{head}; no test with fewer than 6 tasks"
+    verdict = (
+        ("better" if test.mean > 0 else "worse") if adjusted < 0.05 else "cannot tell"
+    )
+    return f"{head}; p = {test.p_value:.2g}, Holm {adjusted:.2g}: {verdict}"
+
+
+def _track_cells(rows, track, tests, adjusted, keys):
+    cells = [str(len(rows))]
+    for key in keys:
+        per_task = _verdict_counts(r[key] for r in rows)
+        if key == "tuned":
+            names = sorted({r["tuned_name"] for r in rows if r["tuned_name"]})
+            per_task += "".join(f" (`{name}`)" for name in names)
+        cells.append(per_task)
+        cells.append(_suite_cell(tests.get((track, key)), adjusted.get((track, key))))
+    return cells
+
+
+def _header(keys):
+    header = ["track", "tasks"]
+    for key in keys:
+        label = dict(COMPARISONS)[key]
+        header += [f"{label}: per task", "over tasks"]
+    return header
+
+
+def expected_by_chance(results=RESULTS):
+    """How many per-task verdicts noise alone would give each column."""
+    from skcrl.benchmark._statistics import LEVEL
+
+    by_track = tracks(results)
+    counts = ", ".join(
+        f"{TRACK_LABELS[t]} {len(rows) * LEVEL:.2f}" for t, rows in by_track.items()
+    )
+    return (
+        f"Each per-task verdict is a two-sided test at {LEVEL:.0%}: where nothing "
+        f"differs, a column holds by chance about {counts} better-or-worse "
+        "verdicts; Holm's correction over a cell's tasks keeps those that survive "
+        "reading them together. *Over tasks*: the mean of the per-task mean "
+        "differences, the tasks ahead, and the Wilcoxon signed-rank test on them "
+        "(Demšar 2006), Holm-corrected over every cell of the table; with fewer "
+        "than 6 tasks it cannot reach 5% and is not run."
+    )
 
 
 def headline_markdown(results=RESULTS):
-    """README's one table: per track, how many tasks CRL at its defaults (and
-    tuned) is better than, within the noise of, or worse than the
-    logit-adjusted cross-entropy and the best method without CRL, paired over
-    seeds."""
+    """README's one table: per track, CRL at its defaults against the
+    logit-adjusted cross-entropy and the best network against the best
+    non-neural model, per task (paired tests over seeds) and over tasks
+    (signed-rank, Holm)."""
+    tests, adjusted = suite_tests(results)
+    header = _header(README_COMPARISONS)
     lines = [
-        "| " + " | ".join(_TRACK_HEADER) + " |",
-        "|---|---:|---|---|---|---|",
+        "| " + " | ".join(header) + " |",
+        "|---|---:|" + "---|" * (len(header) - 2),
     ]
     for track, rows in tracks(results).items():
-        lines.append(
-            "| " + " | ".join([TRACK_LABELS[track], *_track_cells(rows)]) + " |"
-        )
+        cells = _track_cells(rows, track, tests, adjusted, README_COMPARISONS)
+        lines.append("| " + " | ".join([TRACK_LABELS[track], *cells]) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -924,10 +1047,18 @@ def track_tables(results=RESULTS):
     by_track = tracks(results)
     if not by_track:
         return {"tracks": "(``benchmarks/run_suite.py`` has not been run.)\n"}
+    tests, adjusted = suite_tests(results)
+    keys = [key for key, _ in COMPARISONS]
     summary = list_table(
-        [h.replace("`", "``") for h in _TRACK_HEADER],
+        [h.replace("`", "``") for h in _header(keys)],
         [
-            [TRACK_LABELS[t], *(c.replace("`", "``") for c in _track_cells(rows))]
+            [
+                TRACK_LABELS[t],
+                *(
+                    c.replace("`", "``")
+                    for c in _track_cells(rows, t, tests, adjusted, keys)
+                ),
+            ]
             for t, rows in by_track.items()
         ],
     )
@@ -937,7 +1068,8 @@ def track_tables(results=RESULTS):
             "track",
             "task",
             "crl − ce+la",
-            "crl − best without CRL",
+            "best network − best non-neural",
+            "crl − best network without CRL",
             "tuned − best",
             "crl-inst − ce+la",
         ],
@@ -946,6 +1078,12 @@ def track_tables(results=RESULTS):
                 TRACK_LABELS[t],
                 r["task"],
                 _paired_cell(r["la"]),
+                _paired_cell(r["neural"])
+                + (
+                    f" (``{r['network']}`` − ``{r['non_neural']}``)"
+                    if r["neural"] is not None
+                    else ""
+                ),
                 _paired_cell(r["best"]),
                 _paired_cell(r["tuned"]),
                 _paired_cell(r["instance"]),
@@ -954,12 +1092,17 @@ def track_tables(results=RESULTS):
             for r in rows
         ],
     )
-    return {"tracks": summary + "\n" + per_task}
+    return {"tracks": summary + "\n" + expected_by_chance(results) + "\n\n" + per_task}
 
 
 def _paired_cell(d):
-    """A paired difference as a table cell; "not run" for None."""
-    return "not run" if d is None else f"{d.mean:+.3f} ± {d.sd:.3f} ({d.verdict})"
+    """A paired difference as a table cell: the mean, its 95% interval and the
+    verdict; "not run" for None."""
+    if d is None:
+        return "not run"
+    if d.verdict == "one seed":
+        return f"{d.mean:+.3f} (one seed)"
+    return f"{d.mean:+.3f} [{d.low:+.3f}, {d.high:+.3f}] ({d.verdict})"
 
 
 def _seed_scores(rows):

@@ -5,7 +5,9 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from scipy import stats
 
 DOCS = Path(__file__).resolve().parents[1] / "docs"
 sys.path.insert(0, str(DOCS))
@@ -17,6 +19,24 @@ def _write(path, rows, metric):
         writer = csv.writer(f)
         writer.writerow(["method", "seed", metric, "seconds"])
         writer.writerows(rows)
+
+
+def _cell(a, b):
+    """A paired-difference cell ``a - b`` as scipy's paired t-test makes it:
+    the mean, its 95% interval, better or worse where p < 0.05."""
+    a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
+    mean = (a - b).mean()
+    if np.ptp(a - b) < 1e-12:  # no spread: certain, unless it is zero
+        verdict = (
+            "cannot tell" if abs(mean) < 1e-12 else ("worse" if mean < 0 else "better")
+        )
+        return f"{mean:+.3f} [{mean:+.3f}, {mean:+.3f}] ({verdict})"
+    test = stats.ttest_rel(a, b)
+    interval = test.confidence_interval(0.95)
+    verdict = "cannot tell"
+    if test.pvalue < 0.05:
+        verdict = "better" if mean > 0 else "worse"
+    return f"{mean:+.3f} [{interval.low:+.3f}, {interval.high:+.3f}] ({verdict})"
 
 
 @pytest.fixture
@@ -70,11 +90,15 @@ def test_targets_by_hand(results):
     rows = {r["task"]: r for r in _generate.targets(results)}
     yeast6 = rows["yeast6"]
     assert list(yeast6["crl_vs_ce"].differences) == pytest.approx([0.10, 0.20])
-    # sd of (0.10, 0.20) is 0.0707, its standard error 0.05: 0.15 > 2 * 0.05
-    assert yeast6["crl_vs_ce"].verdict == "better"
+    # sd of (0.10, 0.20) is 0.0707, its standard error 0.05: t = 3 with 1
+    # degree of freedom, p = 0.205 (2 standard errors would have said better)
+    assert yeast6["crl_vs_ce"].verdict == "cannot tell"
+    assert yeast6["crl_vs_ce"].p_value == pytest.approx(
+        stats.ttest_rel([0.70, 0.80], [0.60, 0.60]).pvalue
+    )
     assert yeast6["crl_vs_la"].mean == pytest.approx(-0.07)
     assert yeast6["best_without_crl"] == "ce+la"
-    assert yeast6["crl_vs_best"].verdict == "within noise"  # -0.07, 2 se = 0.1
+    assert yeast6["crl_vs_best"].verdict == "cannot tell"  # t = -1.4
     assert yeast6["balanced_vs_balanced"].mean == pytest.approx(-0.01)
     assert yeast6["sw_vs_balanced"].mean == pytest.approx(-0.025)
     assert yeast6["best"] == "ce+la"
@@ -97,7 +121,9 @@ def test_targets_by_hand(results):
     assert "- 1 of 2\n     - 2\n     - **missed**" in table
     assert "- 2 of 2\n     - 1\n     - holds" in table
     findings = _generate.findings(results)["findings"]
-    assert "better beyond the noise on 2 of 3 tasks, worse on 1" in findings
+    # against ce: yeast6 t = 3 and the attributes (0.02, 0.04) t = 3 with one
+    # degree of freedom: not told apart; ecoli4 -0.05 with no spread: worse
+    assert "better on 0 of 3 tasks, worse on 1, not told apart on 2" in findings
 
 
 def test_headline_and_pages_are_written(results):
@@ -117,24 +143,28 @@ def test_headline_and_pages_are_written(results):
         "balanced_accuracy",
     )
     headline = _generate.headline_markdown(results)
-    # tabular: yeast6 and ecoli4. Against ce+la: within noise (-0.07 ± 0.071)
-    # and better (+0.03, no spread); against the best: within noise and worse;
-    # crl-tuned: 0.03 above ce+la on yeast6, 0.05 below ce on ecoli4
-    assert (
-        "| tabular (MLP) | 2 | 1 better, 1 within noise | 1 within noise, 1 worse "
-        "| 1 better, 1 worse (`crl-tuned`) | not run |" in headline
+    assert headline.startswith(
+        "| track | tasks | `crl` against `ce+la`: per task | over tasks "
+        "| best network against best non-neural model: per task | over tasks |"
     )
-    # images: crl +0.025 ± 0.007 over ce+la, +0.01 (no spread) over focal, the
-    # best without CRL; the search +0.035 ± 0.007 over focal; crl-inst +0.01 and
-    # -0.01 around ce+la
+    # tabular: yeast6 and ecoli4 against ce+la: -0.12, -0.02 (t = -1.4, cannot
+    # tell) and +0.03 twice (no spread: better, and still after Holm's x2); two
+    # tasks are too few for a signed-rank test; no reference model ran
     assert (
-        "| images (CNN) | 1 | 1 better | 1 better | 1 better (`crl-tuned-small`) "
-        "| 1 within noise |" in headline
+        "| tabular (MLP) | 2 | 1 better, 1 cannot tell (Holm: 1 better) "
+        "| -0.020 mean, ahead on 1 of 2; no test with fewer than 6 tasks "
+        "| not run | not run |" in headline
     )
-    assert "| attributes (MLP, CNN) | 1 |" in headline
-    assert headline.rstrip().endswith("| 1 worse | not run | not run |")
+    # images: crl - ce+la = 0.02, 0.03: t = 5 with 1 degree of freedom, p = 0.13
+    assert (
+        "| images (CNN) | 1 | 1 cannot tell | +0.025 mean, ahead on 1 of 1; no test "
+        "with fewer than 6 tasks | not run | not run |" in headline
+    )
+    assert "| attributes (MLP, CNN) | 1 | 1 cannot tell |" in headline
     tracks = _generate.track_tables(results)["tracks"]
-    assert "     - digits-lt10-cnn\n     - +0.025 ± 0.007 (better)" in tracks
+    cell = _cell(images["crl"], images["ce+la"])
+    assert f"     - digits-lt10-cnn\n     - {cell}" in tracks
+    assert "a column holds by chance about tabular (MLP) 0.10" in tracks
     (results / "bench_fit.json").write_text(
         json.dumps(
             {
@@ -337,9 +367,10 @@ def test_image_curve_tables(tmp_path):
         json.dumps(dict(run=run, curves=[curve], cnn_against_mlp=pairs))
     )
     pieces = _generate.image_curve_tables(tmp_path)
-    # CNN - MLP: +0.05, +0.06: mean 0.055, sd 0.0071, beyond 2 standard errors
+    # CNN - MLP: +0.05, +0.06: mean 0.055, sd 0.0071, t = 11 < 12.7 with 1 df
     assert "- 1187\n     - 0.810 ± 0.010\n     - 0.755 ± 0.005" in pieces["cnn_vs_mlp"]
-    assert "+0.055 ± 0.007 (better)" in pieces["cnn_vs_mlp"]
+    assert _cell([0.80, 0.82], [0.75, 0.76]) in pieces["cnn_vs_mlp"]
+    assert "(cannot tell)" in pieces["cnn_vs_mlp"]
     # epoch 30 is index 29: loss 1/30
     assert "- 0.900\n     - 0.900\n     - 0.033\n     - 0.017" in pieces["image_curves"]
 
@@ -391,17 +422,21 @@ def test_image_confirmation_pairs_fresh_seeds_and_all(tmp_path):
         )
     )
     table = _generate.image_confirmation_table(tmp_path)["image_confirmation"]
+
     # crl - ce+la: 0, 0 on seeds 3-4; 0.01, 0.03, 0, 0 on all four
     # crl-inst - ce+la: 0.05, 0.04; with 0.02, 0.05: mean 0.04, sd 0.0141
     # crl-inst - crl: 0.05, 0.04; with 0.01, 0.02: mean 0.03, sd 0.0183 (2 se)
+    def both(method, baseline):
+        fresh_only = _cell(fresh[method], fresh[baseline])
+        every = _cell(suite[method] + fresh[method], suite[baseline] + fresh[baseline])
+        return [fresh_only, every]
+
     expected = [
-        "+0.000 ± 0.000 (within noise)",
-        "+0.010 ± 0.014 (within noise)",
-        "+0.045 ± 0.007 (better)",
-        "+0.040 ± 0.014 (better)",
-        "+0.045 ± 0.007 (better)",
-        "+0.030 ± 0.018 (better)",
+        *both("crl", "ce+la"),
+        *both("crl-inst", "ce+la"),
+        *both("crl-inst", "crl"),
     ]
+    assert expected[0] == "+0.000 [+0.000, +0.000] (cannot tell)"
     assert (
         "   * - digits-lt10-cnn\n" + "".join(f"     - {e}\n" for e in expected) in table
     )
@@ -433,10 +468,11 @@ def test_image_variant_tables(tmp_path):
     # deeper ce+la - shipped: 0.04, 0.02; crl - ce+la: 0, 0.02; crl-inst: -0.01 twice
     expected = [
         "0.840 ± 0.000",
-        "+0.030 ± 0.014 (better)",  # 2 standard errors are 0.02
-        "+0.010 ± 0.014 (within noise)",
-        "-0.010 ± 0.000 (worse)",
+        _cell(deeper["ce+la"], shipped["ce+la"]),
+        _cell(deeper["crl"], deeper["ce+la"]),
+        _cell(deeper["crl-inst"], deeper["ce+la"]),
     ]
+    assert expected[-1] == "-0.010 [-0.010, -0.010] (worse)"  # no spread
     assert (
         "   * - fashion-lt100-cnn\n" + "".join(f"     - {e}\n" for e in expected)
         in table
