@@ -22,16 +22,14 @@ from skcrl.benchmark import (
     METHODS,
     REFERENCES,
     build,
-    paired_difference,
-    run_comparison,
-    split_ratio,
-    verdict_lines,
-)
-from skcrl.benchmark._statistics import (
     holm,
+    paired_difference,
     paired_t_test,
+    run_comparison,
     seeds_needed,
     signed_rank_test,
+    split_ratio,
+    verdict_lines,
 )
 from skcrl.benchmark._verdict import headline, overall
 

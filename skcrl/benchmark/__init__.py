@@ -1,5 +1,7 @@
 """The comparison behind ``python -m skcrl``: CRL against cross-entropy, class
-weighting and imbalanced-learn's samplers on a built-in long-tailed data set."""
+weighting, imbalanced-learn's samplers and the non-neural models a user would fit
+instead, on a built-in data set or the user's own table, with paired tests over
+seeds."""
 
 from ._methods import (
     IMAGE_TUNING_GRID,
@@ -22,6 +24,15 @@ from ._run import (
     summarise,
     tabular_preprocessor,
 )
+from ._statistics import (
+    LEVEL,
+    PairedTest,
+    SignedRankTest,
+    holm,
+    paired_t_test,
+    seeds_needed,
+    signed_rank_test,
+)
 from ._suite import IMAGE_ATTRIBUTE_METHODS, IMAGE_METHODS, SUITE, TRACKS, Task
 from ._verdict import (
     PairedDifference,
@@ -37,6 +48,7 @@ __all__ = [
     "IMAGE_ATTRIBUTE_METHODS",
     "IMAGE_METHODS",
     "IMAGE_TUNING_GRID",
+    "LEVEL",
     "METHODS",
     "METRICS",
     "REFERENCES",
@@ -46,20 +58,26 @@ __all__ = [
     "DataSet",
     "Method",
     "PairedDifference",
+    "PairedTest",
+    "SignedRankTest",
     "Task",
     "against_baselines",
     "build",
     "csv_dataset",
     "default_budget",
     "format_table",
+    "holm",
     "make_sampler",
     "paired_difference",
+    "paired_t_test",
     "plot",
     "plotting_available",
     "probability_scores",
     "read_csv",
     "run_comparison",
     "scores_by_method",
+    "seeds_needed",
+    "signed_rank_test",
     "split_ratio",
     "summarise",
     "tabular_preprocessor",

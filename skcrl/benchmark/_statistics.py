@@ -88,7 +88,7 @@ def paired_t_test(differences, *, test_train_ratio=0.0, level=LEVEL) -> PairedTe
 
     Examples
     --------
-    >>> from skcrl.benchmark._statistics import paired_t_test
+    >>> from skcrl.benchmark import paired_t_test
     >>> result = paired_t_test([0.02, 0.03, 0.01])
     >>> round(result.t, 3), result.df, round(result.p_value, 4)
     (3.464, 2, 0.0742)
@@ -127,7 +127,7 @@ def seeds_needed(mean, sd, *, test_train_ratio=0.0, level=LEVEL):
 
     Examples
     --------
-    >>> from skcrl.benchmark._statistics import seeds_needed
+    >>> from skcrl.benchmark import seeds_needed
     >>> seeds_needed(0.01, 0.01)  # t = sqrt(n) against t(0.975, n - 1)
     7
     >>> seeds_needed(0.01, 0.1, test_train_ratio=0.5) is None
@@ -190,7 +190,7 @@ def signed_rank_test(differences, *, level=LEVEL) -> SignedRankTest:
 
     Examples
     --------
-    >>> from skcrl.benchmark._statistics import signed_rank_test
+    >>> from skcrl.benchmark import signed_rank_test
     >>> result = signed_rank_test([0.02, 0.01, 0.03, -0.005, 0.04, 0.025])
     >>> result.wins, result.losses, round(result.p_value, 4)
     (5, 1, 0.0625)
@@ -222,7 +222,7 @@ def holm(p_values):
 
     Examples
     --------
-    >>> from skcrl.benchmark._statistics import holm
+    >>> from skcrl.benchmark import holm
     >>> [round(p, 3) for p in holm([0.01, 0.04, 0.03])]
     [0.03, 0.06, 0.06]
     """

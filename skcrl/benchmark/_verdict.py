@@ -109,7 +109,7 @@ def paired_difference(a, b, *, test_train_ratio=0.0, level=LEVEL) -> PairedDiffe
     test_train_ratio : float, default=0.0
         ``n_test / n_train`` when each seed draws a new split of the same data
         (the test parts overlap): the test is then Nadeau and Bengio's corrected
-        resampled t (:func:`~skcrl.benchmark._statistics.paired_t_test`). 0: the
+        resampled t (:func:`~skcrl.benchmark.paired_t_test`). 0: the
         plain paired t-test.
     level : float, default=0.05
         Two-sided.
