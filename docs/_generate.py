@@ -826,6 +826,11 @@ COST_METHODS = (
     ("crl+balanced", "CRL + class_weight='balanced'"),
     ("crl+balanced-sw", "CRL + balanced sample weights"),
     ("crl+threshold", "CRL + threshold tuned"),
+    ("logreg", "class-weighted logistic regression"),
+    ("logreg+threshold", "logistic regression, threshold tuned"),
+    ("hgb", "class-weighted gradient boosting"),
+    ("hgb+threshold", "gradient boosting, threshold tuned"),
+    ("brf", "balanced random forest"),
 )
 
 

@@ -32,6 +32,7 @@ from skcrl.datasets import load_digits_long_tailed
 
 # the benchmark scripts, importable as modules
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+import fresh_defaults
 import image_curves
 import run_suite
 
@@ -506,3 +507,25 @@ def test_comparison_methods_are_the_estimators_defaults():
             if key in own or key.startswith("callbacks"):
                 continue  # callback instances are fresh per estimator
             assert params[key] == value, (name, key)
+
+
+def test_fresh_defaults_replace_the_default_only_on_a_significant_gain():
+    """A neighbour 0.02 ahead on every task and seed (spread 0.001) replaces the
+    default; one level with it, or ahead on one task only, does not."""
+    rng = np.random.default_rng(0)
+    tasks = fresh_defaults.tabular_tasks()
+    gains = {"eta=1 la=1 shuffled memory=0": 0.02}
+    rows = []
+    for name in fresh_defaults.settings():
+        for t, task in enumerate(tasks):
+            for seed in fresh_defaults.SEEDS:
+                score = 0.8 + gains.get(name, 0.0) + rng.normal(0, 0.001)
+                if name == "eta=2 la=1 shuffled memory=0" and t == 0:
+                    score += 0.05  # one task only: 3 of 45 pairs
+                rows.append(dict(task=task, seed=str(seed), setting=name, score=score))
+    result = fresh_defaults.analyse(rows)
+    assert result["against"]["eta 1"]["verdict"] == "better"
+    assert result["against"]["eta 2"]["verdict"] == "cannot tell"
+    assert result["against"]["eta 2"]["best_task"] == tasks[0]
+    assert result["better_neighbours"] == ["eta 1"]
+    assert result["defaults_hold"] is False

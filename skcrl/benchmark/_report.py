@@ -224,6 +224,14 @@ def plot(summary, path: Path, title: str) -> None:
     left.barh(rows, means, xerr=stds, color=colours, capsize=3)
     left.set_xlim(min(means) - 0.1, min(1.0, max(means) + 0.05))
     left.set_xlabel("balanced accuracy (mean ± std over seeds)")
+    from matplotlib.patches import Patch
+
+    kinds = {"tab:red": "CRL", "tab:blue": "network", "tab:gray": "non-neural"}
+    left.legend(
+        handles=[Patch(color=c, label=kinds[c]) for c in kinds if c in colours],
+        loc="lower right",
+        fontsize=7,
+    )
     # the colour scale spans the recalls seen, so that close ones differ
     low = float(np.floor(recall.min() * 10) / 10) if recall.size else 0.0
     image = right.imshow(recall, aspect="auto", cmap="viridis", vmin=low, vmax=1)
