@@ -26,10 +26,9 @@ def _cell(a, b):
     the mean, its 95% interval, better or worse where p < 0.05."""
     a, b = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     mean = (a - b).mean()
-    if np.ptp(a - b) < 1e-12:  # no spread: certain, unless it is zero
-        verdict = (
-            "cannot tell" if abs(mean) < 1e-12 else ("worse" if mean < 0 else "better")
-        )
+    if np.ptp(a - b) < 1e-12:  # no spread: the exact sign test, p = 2 / 2^n
+        p = 1.0 if abs(mean) < 1e-12 else 2 * 0.5 ** len(a)
+        verdict = "cannot tell" if p >= 0.05 else ("worse" if mean < 0 else "better")
         return f"{mean:+.3f} [{mean:+.3f}, {mean:+.3f}] ({verdict})"
     test = stats.ttest_rel(a, b)
     interval = test.confidence_interval(0.95)
@@ -106,7 +105,9 @@ def test_targets_by_hand(results):
     ecoli4 = rows["ecoli4"]
     assert list(ecoli4["crl_vs_ce"].differences) == pytest.approx([-0.05, -0.05])
     assert ecoli4["best_without_crl"] == "ce"
-    assert ecoli4["crl_vs_best"].verdict == "worse"  # no spread: any loss shows
+    # no spread: the sign test, two seeds of one sign p = 0.5
+    assert ecoli4["crl_vs_best"].verdict == "cannot tell"
+    assert ecoli4["crl_vs_best"].p_value == pytest.approx(0.5)
     attributes = rows["digits-attributes"]
     assert list(attributes["crl_vs_ce"].differences) == pytest.approx([0.02, 0.04])
     assert attributes["best_without_crl"] == "bce+balanced"
@@ -122,8 +123,9 @@ def test_targets_by_hand(results):
     assert "- 2 of 2\n     - 1\n     - holds" in table
     findings = _generate.findings(results)["findings"]
     # against ce: yeast6 t = 3 and the attributes (0.02, 0.04) t = 3 with one
-    # degree of freedom: not told apart; ecoli4 -0.05 with no spread: worse
-    assert "better on 0 of 3 tasks, worse on 1, not told apart on 2" in findings
+    # degree of freedom, ecoli4 -0.05 twice (the sign test's p = 0.5): none
+    # told apart with two seeds
+    assert "better on 0 of 3 tasks, worse on 0, not told apart on 3" in findings
 
 
 def test_headline_and_pages_are_written(results):
@@ -148,10 +150,10 @@ def test_headline_and_pages_are_written(results):
         "| best network against best non-neural model: per task | over tasks |"
     )
     # tabular: yeast6 and ecoli4 against ce+la: -0.12, -0.02 (t = -1.4, cannot
-    # tell) and +0.03 twice (no spread: better, and still after Holm's x2); two
-    # tasks are too few for a signed-rank test; no reference model ran
+    # tell) and +0.03 twice (no spread: the sign test's p = 0.5); two tasks are
+    # too few for a signed-rank test; no reference model ran
     assert (
-        "| tabular (MLP) | 2 | 1 better, 1 cannot tell (Holm: 1 better) "
+        "| tabular (MLP) | 2 | 2 cannot tell "
         "| -0.020 mean, ahead on 1 of 2; no test with fewer than 6 tasks "
         "| not run | not run |" in headline
     )
@@ -472,7 +474,8 @@ def test_image_variant_tables(tmp_path):
         _cell(deeper["crl"], deeper["ce+la"]),
         _cell(deeper["crl-inst"], deeper["ce+la"]),
     ]
-    assert expected[-1] == "-0.010 [-0.010, -0.010] (worse)"  # no spread
+    # no spread: two seeds of one sign are p = 0.5 by the sign test
+    assert expected[-1] == "-0.010 [-0.010, -0.010] (cannot tell)"
     assert (
         "   * - fashion-lt100-cnn\n" + "".join(f"     - {e}\n" for e in expected)
         in table

@@ -82,6 +82,19 @@ def test_a_clear_difference_is_better_or_worse():
     assert paired_difference([0.8], [0.7]).verdict == "one seed"
 
 
+def test_no_spread_is_the_sign_test_not_certainty():
+    # one test row more on each of three seeds: t is undefined (sd 0); three of
+    # one sign happen by chance with probability 2 / 8
+    three = paired_difference([0.802] * 3, [0.800] * 3)
+    assert three.test == "sign test (no spread)"
+    assert three.p_value == pytest.approx(0.25)
+    assert three.verdict == "cannot tell" and three.seeds_needed == 6
+    six = paired_difference([0.802] * 6, [0.800] * 6)
+    assert six.p_value == pytest.approx(stats.binomtest(6, 6).pvalue)
+    assert six.verdict == "better"
+    assert paired_difference([0.8] * 3, [0.8] * 3).p_value == 1.0
+
+
 def test_seeds_needed_stops_where_overlap_bounds_the_test():
     # the corrected variance never falls below sd^2 * ratio: with mean/sd = 0.5
     # and ratio 0.43, t stays below 0.5 / sqrt(0.43) = 0.76 for ever

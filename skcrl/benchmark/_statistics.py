@@ -28,6 +28,10 @@ LEVEL = 0.05
 #: The most seeds :func:`seeds_needed` looks at.
 MAX_SEEDS = 100
 
+#: Paired differences whose standard deviation is below this are all the same
+#: (rounding aside): the t-test is undefined there, and the sign test decides.
+NO_SPREAD = 1e-12
+
 
 @dataclass(frozen=True)
 class PairedTest:
@@ -48,7 +52,8 @@ class PairedTest:
     low, high : float
         The ``1 - level`` confidence interval of the mean difference.
     test : str
-        ``"paired t"`` or ``"corrected resampled t"``.
+        ``"paired t"``, ``"corrected resampled t"`` or ``"sign test (no
+        spread)"``.
     """
 
     mean: float
@@ -73,6 +78,10 @@ def paired_t_test(differences, *, test_train_ratio=0.0, level=LEVEL) -> PairedTe
     ``test_train_ratio`` (0: the plain paired t-test, for seeds whose test
     parts are disjoint or fixed).
 
+    Where every seed gives the same difference, the t statistic is undefined;
+    the exact two-sided sign test decides instead (``p = 2 / 2^n``: three
+    seeds of one sign are 0.25, six are 0.03), and the interval is the point.
+
     Parameters
     ----------
     differences : array-like of shape (n_seeds,)
@@ -95,6 +104,9 @@ def paired_t_test(differences, *, test_train_ratio=0.0, level=LEVEL) -> PairedTe
     >>> corrected = paired_t_test([0.02, 0.03, 0.01], test_train_ratio=0.5)
     >>> corrected.test, round(corrected.p_value, 3)
     ('corrected resampled t', 0.16)
+    >>> same = paired_t_test([0.002, 0.002, 0.002])  # one test row, three times
+    >>> same.test, same.p_value
+    ('sign test (no spread)', 0.25)
     """
     d = np.asarray(differences, dtype=float)
     if d.ndim != 1 or d.size < 2:
@@ -105,15 +117,18 @@ def paired_t_test(differences, *, test_train_ratio=0.0, level=LEVEL) -> PairedTe
         raise ValueError(f"test_train_ratio must be >= 0, got {test_train_ratio}.")
     n, mean = d.size, float(d.mean())
     sd = float(d.std(ddof=1))
-    se = sd * math.sqrt(1.0 / n + test_train_ratio)
     df = n - 1
-    if se == 0.0:
-        # every seed the same difference: certain, unless it is zero
-        t = 0.0 if mean == 0.0 else math.copysign(math.inf, mean)
-        p = 1.0 if mean == 0.0 else 0.0
-    else:
-        t = mean / se
-        p = float(2 * stats.t.sf(abs(t), df))
+    if sd <= NO_SPREAD:
+        # every seed the same difference (often one test row, the same row):
+        # the t statistic is undefined, and infinite confidence from three
+        # seeds would be wrong. The exact sign test says what the seeds can:
+        # all n of one sign has two-sided probability 2 / 2^n by chance.
+        p = 1.0 if abs(mean) <= NO_SPREAD else min(1.0, 2.0 * 0.5**n)
+        t = 0.0 if p == 1.0 else math.copysign(math.inf, mean)
+        return PairedTest(mean, 0.0, t, p, df, mean, mean, "sign test (no spread)")
+    se = sd * math.sqrt(1.0 / n + test_train_ratio)
+    t = mean / se
+    p = float(2 * stats.t.sf(abs(t), df))
     half = float(stats.t.ppf(1 - level / 2, df)) * se
     test = "corrected resampled t" if test_train_ratio > 0 else "paired t"
     return PairedTest(mean, se, t, p, df, mean - half, mean + half, test)
@@ -132,12 +147,18 @@ def seeds_needed(mean, sd, *, test_train_ratio=0.0, level=LEVEL):
     7
     >>> seeds_needed(0.01, 0.1, test_train_ratio=0.5) is None
     True
+    >>> seeds_needed(0.002, 0.0)  # no spread: the sign test needs 2 / 2^n < 0.05
+    6
     """
-    if mean == 0 or not np.isfinite(sd):
+    if abs(mean) <= NO_SPREAD or not np.isfinite(sd):
         return None
     for n in range(2, MAX_SEEDS + 1):
+        if sd <= NO_SPREAD:  # the sign test of paired_t_test
+            if 2.0 * 0.5**n < level:
+                return n
+            continue
         se = sd * math.sqrt(1.0 / n + test_train_ratio)
-        if se == 0 or abs(mean) / se >= stats.t.ppf(1 - level / 2, n - 1):
+        if abs(mean) / se >= stats.t.ppf(1 - level / 2, n - 1):
             return n
     return None
 
