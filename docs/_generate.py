@@ -883,7 +883,8 @@ def tracks(results=RESULTS):
     logit-adjusted cross-entropy and to the best network without CRL, the CRL
     search's to the best network without CRL, the instance level's (on the
     network's embeddings) to the logit-adjusted cross-entropy, and the best
-    network's to the best non-neural reference (None where not run)."""
+    network's and the defaults' to the best non-neural reference (None where
+    not run)."""
     from skcrl.benchmark import SUITE, against_baselines
 
     scores, _ = comparison(results)
@@ -903,9 +904,13 @@ def tracks(results=RESULTS):
         instance = None
         if "crl-inst" in by_method:
             instance = _diff(by_method, "crl-inst", _prefix(by_method) + "ce+la", ratio)
+        versus_reference = None
+        if row["non_neural"] is not None:
+            versus_reference = _diff(by_method, "crl", row["non_neural"], ratio)
         out[track].append(
             dict(
                 task=row["task"],
+                reference=versus_reference,
                 la=row["crl_vs_la"],
                 instance=instance,
                 best=row["crl_vs_best"],
@@ -925,6 +930,7 @@ def tracks(results=RESULTS):
 COMPARISONS = (
     ("la", "`crl` against `ce+la`"),
     ("neural", "best network against best non-neural model"),
+    ("reference", "`crl` against the best non-neural model"),
     ("best", "`crl` against the best network without CRL"),
     ("tuned", "CRL tuned against the best network without CRL"),
     ("instance", "`crl-inst` against `ce+la`"),
@@ -1074,6 +1080,7 @@ def track_tables(results=RESULTS):
             "task",
             "crl − ce+la",
             "best network − best non-neural",
+            "crl − best non-neural",
             "crl − best network without CRL",
             "tuned − best",
             "crl-inst − ce+la",
@@ -1089,6 +1096,7 @@ def track_tables(results=RESULTS):
                     if r["neural"] is not None
                     else ""
                 ),
+                _paired_cell(r["reference"]),
                 _paired_cell(r["best"]),
                 _paired_cell(r["tuned"]),
                 _paired_cell(r["instance"]),
