@@ -198,10 +198,10 @@ def plot(summary, path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from ._methods import METHODS
+    from ._verdict import is_network
 
     names = [row["method"] for row in summary]  # best first
-    neural = [n not in METHODS or METHODS[n].neural for n in names]
+    neural = [is_network(n) for n in names]
     others = [n for n, net in zip(names, neural, strict=True) if net and n[:3] != "crl"]
     references = [n for n, net in zip(names, neural, strict=True) if not net]
     marked = {"crl", *others[:1], *references[:1]}

@@ -43,7 +43,8 @@ class PairedDifference:
         The ``1 - level`` confidence interval of the mean.
     p_value : float
     test : str
-        ``"paired t"`` or ``"corrected resampled t"``.
+        ``"paired t"``, ``"corrected resampled t"`` or ``"sign test (no
+        spread)"``.
     seeds_needed : int or None
         For ``"cannot tell"``: the seeds at which the difference would reach
         ``level`` if its mean and spread held; None if no number up to 100.
@@ -189,8 +190,9 @@ def scores_by_method(records, metric="balanced_accuracy"):
     return {method: np.asarray(values) for method, values in by_method.items()}
 
 
-def _neural(name):
-    # names outside METHODS (the attribute track's) are networks
+def is_network(name):
+    """Whether the method ``name`` trains a network; names outside
+    :data:`METHODS` (the attribute track's) are networks."""
     return name not in METHODS or METHODS[name].neural
 
 
@@ -242,7 +244,9 @@ def against_baselines(scores, method="crl", reference="ce", *, test_train_ratio=
     for name, label in labels.items():
         if name in scores:
             rows.append((label, name, versus(name)))
-    best = _best(scores, [m for m in scores if not m.startswith("crl") and _neural(m)])
+    best = _best(
+        scores, [m for m in scores if not m.startswith("crl") and is_network(m)]
+    )
     if best is not None:
         rows.append(("best network without CRL", best, versus(best)))
     return rows
@@ -282,8 +286,8 @@ def overall(scores, *, test_train_ratio=0.0):
             scores[a], scores[b], test_train_ratio=test_train_ratio
         )
 
-    network = _best(scores, [m for m in scores if _neural(m)])
-    non_neural = _best(scores, [m for m in scores if not _neural(m)])
+    network = _best(scores, [m for m in scores if is_network(m)])
+    non_neural = _best(scores, [m for m in scores if not is_network(m)])
     return (
         best,
         runner_up,
@@ -307,9 +311,12 @@ def headline(scores, metric="balanced accuracy", *, test_train_ratio=0.0):
     Best: hgb (balanced accuracy 0.910). The best network, crl (0.847), is worse
         than the best non-neural model, hgb (0.910).
     """
-    best, _, _, network, non_neural, gap = overall(
-        scores, test_train_ratio=test_train_ratio
-    )
+    return _headline(scores, metric, overall(scores, test_train_ratio=test_train_ratio))
+
+
+def _headline(scores, metric, found):
+    """:func:`headline` from what :func:`overall` found."""
+    best, _, _, network, non_neural, gap = found
     if best is None:
         return ""
     line = f"Best: {best} ({metric} {np.mean(scores[best]):.3f})."
@@ -356,12 +363,11 @@ def verdict_lines(
         its 95% confidence interval, paired t-test with 2 degrees of freedom; better or
         worse: p < 0.05, two-sided.
     """
-    best, runner_up, lead, network, non_neural, gap = overall(
-        scores, test_train_ratio=test_train_ratio
-    )
+    found = overall(scores, test_train_ratio=test_train_ratio)
+    best, runner_up, lead, network, non_neural, gap = found
     if best is None:
         return []
-    lines = [headline(scores, metric, test_train_ratio=test_train_ratio)]
+    lines = [_headline(scores, metric, found)]
     if lead is not None:
         lines.append(f"  lead over the runner-up, {runner_up}: {lead}")
     if gap is not None and {network, non_neural} != {best, runner_up}:
